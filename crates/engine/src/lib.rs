@@ -1,0 +1,20 @@
+//! taskloom's engine: queues, ordering, the task state machine, retry policy and the
+//! in-memory store. Pure Rust with no Node types: the napi binding (the root crate)
+//! translates JS values to and from what is defined here.
+
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod options;
+pub mod policy;
+pub mod registry;
+pub mod store;
+pub mod task;
+pub mod wire;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{CancelOutcome, Completion, Engine, EngineConfig, Event};
+pub use error::EngineError;
+pub use options::SubmitOptions;
+pub use registry::{Registry, TaskDef};
+pub use task::{TaskError, TaskId, TaskState};

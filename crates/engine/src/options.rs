@@ -1,0 +1,154 @@
+//! Reading options that arrive as JSON (from JS objects), with errors that name the
+//! option and say what was expected. Numbers arrive as JSON numbers (f64 in JS), so
+//! integer-ness and ranges are checked here rather than left to serde's messages.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{EngineError, Result};
+
+/// Parses `json` into `T`, prefixing serde's message (unknown fields, wrong types)
+/// with what was being read, e.g. "invalid options for task 'add': unknown field `retires`".
+pub fn parse_json<T: for<'de> Deserialize<'de>>(json: &str, what: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| {
+        let msg = e.to_string();
+        // serde appends " at line 1 column 42": noise for a JS caller.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        EngineError::invalid(format!("invalid {what}: {msg}"))
+    })
+}
+
+/// A non-negative whole number of milliseconds (or a count), within 2^53.
+pub fn whole_number(name: &str, v: f64) -> Result<u64> {
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 9_007_199_254_740_991.0 {
+        return Err(EngineError::invalid(format!(
+            "`{name}` must be a non-negative whole number, got {}",
+            show_number(v)
+        )));
+    }
+    Ok(v as u64)
+}
+
+/// A whole number of at least 1.
+pub fn positive_whole_number(name: &str, v: f64) -> Result<u64> {
+    let n = whole_number(name, v).map_err(|_| {
+        EngineError::invalid(format!("`{name}` must be a whole number of at least 1, got {}", show_number(v)))
+    })?;
+    if n == 0 {
+        return Err(EngineError::invalid(format!("`{name}` must be a whole number of at least 1, got 0")));
+    }
+    Ok(n)
+}
+
+/// A priority: a whole number in the i32 range; larger runs first.
+pub fn priority(name: &str, v: f64) -> Result<i32> {
+    if !v.is_finite() || v.fract() != 0.0 || v < i32::MIN as f64 || v > i32::MAX as f64 {
+        return Err(EngineError::invalid(format!(
+            "`{name}` must be a whole number between {} and {}, got {}",
+            i32::MIN,
+            i32::MAX,
+            show_number(v)
+        )));
+    }
+    Ok(v as i32)
+}
+
+fn show_number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        Value::from(v).to_string()
+    }
+}
+
+/// Options of one `submit` / `submitMany` call.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubmitOptionsSpec {
+    pub delay_ms: Option<f64>,
+    /// Absolute time in ms since the epoch (the binding converts Date / ISO strings).
+    pub run_at: Option<f64>,
+    pub priority: Option<f64>,
+    pub key: Option<String>,
+}
+
+/// Validated submit options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SubmitOptions {
+    /// Earliest time to run, ms since the epoch; `None` = now.
+    pub run_at_ms: Option<u64>,
+    pub priority: Option<i32>,
+    /// Idempotency key: a second submit with the same key returns the first task.
+    pub key: Option<String>,
+}
+
+impl SubmitOptions {
+    pub fn from_json(json: &str, now_ms: u64) -> Result<SubmitOptions> {
+        if json.is_empty() {
+            return Ok(SubmitOptions::default());
+        }
+        let spec: SubmitOptionsSpec = parse_json(json, "submit options")?;
+        spec.validate(now_ms)
+    }
+}
+
+impl SubmitOptionsSpec {
+    pub fn validate(self, now_ms: u64) -> Result<SubmitOptions> {
+        if self.delay_ms.is_some() && self.run_at.is_some() {
+            return Err(EngineError::invalid("give either `delayMs` or `runAt`, not both"));
+        }
+        let mut run_at_ms = None;
+        if let Some(d) = self.delay_ms {
+            let d = whole_number("delayMs", d)?;
+            if d > 0 {
+                run_at_ms = Some(now_ms + d);
+            }
+        }
+        if let Some(at) = self.run_at {
+            run_at_ms = Some(whole_number("runAt", at)?);
+        }
+        let priority = self.priority.map(|p| priority("priority", p)).transpose()?;
+        if let Some(k) = &self.key {
+            if k.is_empty() {
+                return Err(EngineError::invalid("`key` must be a non-empty string"));
+            }
+        }
+        Ok(SubmitOptions { run_at_ms, priority, key: self.key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_checked_with_named_errors() {
+        assert_eq!(whole_number("delayMs", 5.0).unwrap(), 5);
+        let e = whole_number("delayMs", -1.0).unwrap_err().to_string();
+        assert!(e.contains("`delayMs`") && e.contains("-1"), "{e}");
+        assert!(whole_number("delayMs", 1.5).is_err());
+        assert!(whole_number("delayMs", f64::NAN).unwrap_err().to_string().contains("NaN"));
+        assert!(positive_whole_number("concurrency", 0.0).unwrap_err().to_string().contains("at least 1"));
+        assert!(priority("priority", 3e10).is_err());
+        assert_eq!(priority("priority", -7.0).unwrap(), -7);
+    }
+
+    #[test]
+    fn submit_options_resolve_delays_against_now() {
+        let o = SubmitOptions::from_json(r#"{"delayMs":250,"priority":3}"#, 1000).unwrap();
+        assert_eq!(o.run_at_ms, Some(1250));
+        assert_eq!(o.priority, Some(3));
+        let o = SubmitOptions::from_json(r#"{"runAt":5000}"#, 1000).unwrap();
+        assert_eq!(o.run_at_ms, Some(5000));
+        assert_eq!(SubmitOptions::from_json("", 0).unwrap(), SubmitOptions::default());
+    }
+
+    #[test]
+    fn bad_submit_options_are_rejected() {
+        let e = SubmitOptions::from_json(r#"{"delay":5}"#, 0).unwrap_err().to_string();
+        assert!(e.contains("unknown field `delay`"), "{e}");
+        assert!(SubmitOptions::from_json(r#"{"delayMs":-5}"#, 0).is_err());
+        assert!(SubmitOptions::from_json(r#"{"delayMs":5,"runAt":9}"#, 0).is_err());
+        assert!(SubmitOptions::from_json(r#"{"key":""}"#, 0).is_err());
+    }
+}

@@ -1,0 +1,261 @@
+//! Task definitions: what a name means — its queue, tags, description, parameter spec
+//! and per-task policies — and the registry that owns them.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{EngineError, Result};
+use crate::options::{parse_json, positive_whole_number, priority};
+use crate::policy::{RetryPolicy, RetrySpec};
+
+/// Names of tasks and queues are URL-safe so that they can appear in paths and keys.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 128 {
+        return Err(EngineError::invalid(format!("{kind} name must be 1 to 128 characters, got '{name}'")));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(EngineError::invalid(format!(
+            "{kind} name '{name}' is not URL-safe: use only letters, digits, '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// The options object of `ex.register(name, handler, options)`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TaskOptionsSpec {
+    pub queue: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// Free-form description of the parameters (seed 001's parameter metadata).
+    pub params: Option<Value>,
+    pub retry: Option<RetrySpec>,
+    pub timeout_ms: Option<f64>,
+    pub max_parallel: Option<f64>,
+    pub priority: Option<f64>,
+}
+
+/// A registered task.
+#[derive(Debug, Clone)]
+pub struct TaskDef {
+    pub name: String,
+    pub queue: String,
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    pub params: Option<Value>,
+    pub retry: Option<RetrySpec>,
+    pub timeout_ms: Option<u64>,
+    pub max_parallel: Option<u32>,
+    pub priority: i32,
+}
+
+/// What `ex.tasks()` / `ex.info(name)` show of a definition.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefInfo<'a> {
+    pub name: &'a str,
+    pub queue: &'a str,
+    pub tags: &'a [String],
+    pub description: Option<&'a str>,
+    pub params: Option<&'a Value>,
+    pub timeout_ms: Option<u64>,
+    pub max_parallel: Option<u32>,
+    pub priority: i32,
+    pub retry: RetryInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryInfo {
+    pub max_retries: u32,
+    pub backoff: &'static str,
+    pub delay_ms: u64,
+    pub max_delay_ms: u64,
+    pub jitter: bool,
+}
+
+impl From<&RetryPolicy> for RetryInfo {
+    fn from(p: &RetryPolicy) -> Self {
+        RetryInfo {
+            max_retries: p.max_retries,
+            backoff: match p.backoff {
+                crate::policy::Backoff::Fixed => "fixed",
+                crate::policy::Backoff::Exponential => "exponential",
+            },
+            delay_ms: p.delay_ms,
+            max_delay_ms: p.max_delay_ms,
+            jitter: p.jitter,
+        }
+    }
+}
+
+impl TaskDef {
+    pub fn from_spec(name: &str, spec: TaskOptionsSpec) -> Result<TaskDef> {
+        validate_name("task", name)?;
+        let queue = spec.queue.unwrap_or_else(|| "default".to_string());
+        validate_name("queue", &queue)?;
+        let tags = spec.tags.unwrap_or_default();
+        for t in &tags {
+            if t.is_empty() {
+                return Err(EngineError::invalid(format!("task '{name}': tags must be non-empty strings")));
+            }
+        }
+        if let Some(r) = &spec.retry {
+            r.validate("retry")?;
+        }
+        let timeout_ms = spec.timeout_ms.map(|t| positive_whole_number("timeoutMs", t)).transpose()?;
+        let max_parallel = spec
+            .max_parallel
+            .map(|m| {
+                positive_whole_number("maxParallel", m)
+                    .and_then(|m| u32::try_from(m).map_err(|_| EngineError::invalid("`maxParallel` is too large")))
+            })
+            .transpose()?;
+        let priority = spec.priority.map(|p| priority("priority", p)).transpose()?.unwrap_or(0);
+        Ok(TaskDef {
+            name: name.to_string(),
+            queue,
+            tags,
+            description: spec.description,
+            params: spec.params,
+            retry: spec.retry,
+            timeout_ms,
+            max_parallel,
+            priority,
+        })
+    }
+
+    pub fn from_json(name: &str, options_json: &str) -> Result<TaskDef> {
+        let spec: TaskOptionsSpec = if options_json.is_empty() {
+            TaskOptionsSpec::default()
+        } else {
+            parse_json(options_json, &format!("options for task '{name}'"))?
+        };
+        Self::from_spec(name, spec)
+    }
+
+    /// True when the definition carries every tag in `tags`.
+    pub fn has_tags(&self, tags: &[String]) -> bool {
+        tags.iter().all(|t| self.tags.contains(t))
+    }
+}
+
+/// All definitions of one executor; a definition's index is stable for its lifetime.
+#[derive(Debug, Default)]
+pub struct Registry {
+    defs: Vec<TaskDef>,
+    /// The resolved retry policy of each definition (task spec over executor default).
+    retry: Vec<RetryPolicy>,
+    by_name: FxHashMap<String, u32>,
+}
+
+impl Registry {
+    pub fn add(&mut self, def: TaskDef, executor_retry: &RetryPolicy) -> Result<u32> {
+        if self.by_name.contains_key(&def.name) {
+            return Err(EngineError::DuplicateTask(def.name));
+        }
+        let retry = match &def.retry {
+            Some(spec) => spec.overlay(executor_retry, "retry")?,
+            None => executor_retry.clone(),
+        };
+        let idx = self.defs.len() as u32;
+        self.by_name.insert(def.name.clone(), idx);
+        self.defs.push(def);
+        self.retry.push(retry);
+        Ok(idx)
+    }
+
+    pub fn index_of(&self, name: &str) -> Result<u32> {
+        self.by_name.get(name).copied().ok_or_else(|| EngineError::UnknownTask(name.to_string()))
+    }
+
+    pub fn get(&self, idx: u32) -> &TaskDef {
+        &self.defs[idx as usize]
+    }
+
+    pub fn retry_policy(&self, idx: u32) -> &RetryPolicy {
+        &self.retry[idx as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Option<&TaskDef> {
+        self.by_name.get(name).map(|i| &self.defs[*i as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.defs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &TaskDef)> {
+        self.defs.iter().enumerate().map(|(i, d)| (i as u32, d))
+    }
+
+    pub fn info(&self, idx: u32) -> TaskDefInfo<'_> {
+        let d = self.get(idx);
+        TaskDefInfo {
+            name: &d.name,
+            queue: &d.queue,
+            tags: &d.tags,
+            description: d.description.as_deref(),
+            params: d.params.as_ref(),
+            timeout_ms: d.timeout_ms,
+            max_parallel: d.max_parallel,
+            priority: d.priority,
+            retry: self.retry_policy(idx).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_url_safe() {
+        assert!(validate_name("task", "send-email_v2").is_ok());
+        for bad in ["", "a b", "a/b", "é", "x?y"] {
+            assert!(validate_name("task", bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_name("task", &"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn registration_is_unique_and_resolves_retry() {
+        let mut r = Registry::default();
+        let base = RetryPolicy { max_retries: 2, ..RetryPolicy::default() };
+        let add = TaskDef::from_json("add", r#"{"queue":"math","tags":["math"],"retry":{"delayMs":5}}"#).unwrap();
+        let i = r.add(add, &base).unwrap();
+        assert_eq!(r.retry_policy(i).max_retries, 2);
+        assert_eq!(r.retry_policy(i).delay_ms, 5);
+        assert_eq!(r.get(i).queue, "math");
+        let again = TaskDef::from_json("add", "").unwrap();
+        assert_eq!(r.add(again, &base).unwrap_err(), EngineError::DuplicateTask("add".into()));
+        assert!(matches!(r.index_of("nope"), Err(EngineError::UnknownTask(_))));
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        let e = TaskDef::from_json("t", r#"{"maxParallel":0}"#).unwrap_err().to_string();
+        assert!(e.contains("maxParallel"), "{e}");
+        let e = TaskDef::from_json("t", r#"{"timeoutMs":-1}"#).unwrap_err().to_string();
+        assert!(e.contains("timeoutMs"), "{e}");
+        let e = TaskDef::from_json("t", r#"{"retries":3}"#).unwrap_err().to_string();
+        assert!(e.contains("unknown field `retries`") && e.contains("task 't'"), "{e}");
+        let e = TaskDef::from_json("t", r#"{"queue":"a b"}"#).unwrap_err().to_string();
+        assert!(e.contains("queue name"), "{e}");
+    }
+
+    #[test]
+    fn tags_filter_requires_all() {
+        let d = TaskDef::from_json("t", r#"{"tags":["a","b"]}"#).unwrap();
+        assert!(d.has_tags(&["a".into()]));
+        assert!(d.has_tags(&["a".into(), "b".into()]));
+        assert!(!d.has_tags(&["a".into(), "c".into()]));
+        assert!(d.has_tags(&[]));
+    }
+}
