@@ -9,4 +9,50 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare function hello(): number
+export declare class NativeExecutor {
+  /** `config` is the executor options as JSON (functions and JS-only keys removed). */
+  constructor(config: string)
+  get concurrency(): number
+  get worker(): boolean
+  get workerId(): string
+  /** Registers a task; returns its definition as JSON, with `index`. */
+  register(name: string, options: string): string
+  /** Registered definitions carrying every tag in `tags`, as a JSON array. */
+  tasks(tags: Array<string>): string
+  /**
+   * Enqueues one task per '
+  '-separated JSON payload; returns the ids concatenated
+   * (36 characters each).
+   */
+  submit(def: number, payloads: string, options: string): string
+  /**
+   * One dispatch step: records `completions` (lines of `<slot>S<json>` /
+   * `<slot>F<error json>`), claims up to `capacity` tasks and returns
+   * `[[claimed…],[events…],nextDueMs|null]` as JSON, or null when there is nothing.
+   */
+  cycle(completions: string, capacity: number): string | null
+  /**
+   * -1: revoked before it ran; -2: already finished; n >= 0: running in slot n
+   * (the JS layer aborts its signal).
+   */
+  cancel(id: string): number
+  /**
+   * The task's info JSON when it has finished; otherwise null, and a `settled`
+   * event follows when it does.
+   */
+  watch(id: string): string | null
+  state(id: string): string
+  info(id: string): string
+  progress(slot: number, percent: number, message?: string | undefined | null): void
+  status(slot: number, message: string): void
+  log(slot: number, level: string, message: string): void
+  /** Retry decision for direct runs: the delay in ms, or -1 for no retry. */
+  retryDelay(def: number, attempt: number, nonRetryable: boolean): number
+  setStateEvents(on: boolean): void
+  /** Tasks not finished yet, and how many of them are running. */
+  get unfinished(): number
+  get running(): number
+  close(): void
+  /** A fresh time-ordered id (for direct runs, which have no stored task). */
+  newId(): string
+}

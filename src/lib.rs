@@ -1,4 +1,196 @@
+//! The Node binding: `NativeExecutor` translates JS strings and numbers to engine calls
+//! and back. It decides nothing; everything that decides lives in `taskloom-engine`.
+//!
+//! Batches cross the boundary as single strings (see `taskloom_engine::wire`), so the
+//! cost of a crossing is paid once per batch, never once per task.
 #![deny(clippy::all)]
+
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use taskloom_engine::engine::EngineConfig;
+use taskloom_engine::wire::{parse_completions, split_payloads};
+use taskloom_engine::{CancelOutcome, Engine, EngineError, SubmitOptions, TaskDef};
+
+/// An engine error as a JS error whose `code` tells the JS layer which class to throw.
+fn js_error(e: EngineError) -> Error<String> {
+    Error::new(e.code().to_string(), e.to_string())
+}
+
+
 #[napi]
-pub fn hello() -> u32 { 1 }
+pub struct NativeExecutor {
+    engine: Engine,
+}
+
+#[napi]
+impl NativeExecutor {
+    /// `config` is the executor options as JSON (functions and JS-only keys removed).
+    #[napi(constructor)]
+    pub fn new(config: String) -> Result<Self, String> {
+        let cfg = EngineConfig::from_json(&config).map_err(js_error)?;
+        Ok(NativeExecutor { engine: Engine::new(cfg) })
+    }
+
+    #[napi(getter)]
+    pub fn concurrency(&self) -> u32 {
+        self.engine.config().concurrency
+    }
+
+    #[napi(getter)]
+    pub fn worker(&self) -> bool {
+        self.engine.config().worker
+    }
+
+    #[napi(getter)]
+    pub fn worker_id(&self) -> String {
+        self.engine.worker_id().to_string()
+    }
+
+    /// Registers a task; returns its definition as JSON, with `index`.
+    #[napi]
+    pub fn register(&mut self, name: String, options: String) -> Result<String, String> {
+        let def = TaskDef::from_json(&name, &options).map_err(js_error)?;
+        let idx = self.engine.register(def).map_err(js_error)?;
+        let mut info: serde_json::Value = serde_json::from_str(&self.engine.def_json(idx)).expect("valid json");
+        info["index"] = idx.into();
+        Ok(info.to_string())
+    }
+
+    /// Registered definitions carrying every tag in `tags`, as a JSON array.
+    #[napi]
+    pub fn tasks(&self, tags: Vec<String>) -> String {
+        self.engine.defs_json(&tags)
+    }
+
+    /// Enqueues one task per '\n'-separated JSON payload; returns the ids concatenated
+    /// (36 characters each).
+    #[napi]
+    pub fn submit(&mut self, def: u32, payloads: String, options: String) -> Result<String, String> {
+        if def as usize >= self.engine.registry().len() {
+            return Err(js_error(EngineError::invalid(format!("no task definition #{def}"))));
+        }
+        let opts = SubmitOptions::from_json(&options, self.engine.now()).map_err(js_error)?;
+        let ids = self.engine.submit(def, split_payloads(&payloads), &opts).map_err(js_error)?;
+        let mut out = String::with_capacity(ids.len() * 36);
+        let mut buf = uuid_buffer();
+        for id in ids {
+            out.push_str(id.hyphenated().encode_lower(&mut buf));
+        }
+        Ok(out)
+    }
+
+    /// One dispatch step: records `completions` (lines of `<slot>S<json>` /
+    /// `<slot>F<error json>`), claims up to `capacity` tasks and returns
+    /// `[[claimed…],[events…],nextDueMs|null]` as JSON, or null when there is nothing.
+    #[napi]
+    pub fn cycle(&mut self, completions: String, capacity: u32) -> Result<Option<String>, String> {
+        if !completions.is_empty() {
+            for (slot, completion) in parse_completions(&completions).map_err(js_error)? {
+                self.engine.complete(slot, completion);
+            }
+        }
+        let mut out = String::from("[[");
+        let claimed = self.engine.claim(capacity as usize, &mut out);
+        out.push_str("],[");
+        let events = self.engine.drain_events(&mut out);
+        out.push_str("],");
+        let due = self.engine.next_due();
+        if claimed == 0 && events == 0 && due.is_none() {
+            return Ok(None);
+        }
+        match due {
+            Some(ms) => out.push_str(&ms.to_string()),
+            None => out.push_str("null"),
+        }
+        out.push(']');
+        Ok(Some(out))
+    }
+
+    /// -1: revoked before it ran; -2: already finished; n >= 0: running in slot n
+    /// (the JS layer aborts its signal).
+    #[napi]
+    pub fn cancel(&mut self, id: String) -> Result<i32, String> {
+        Ok(match self.engine.cancel(&id).map_err(js_error)? {
+            CancelOutcome::Revoked => -1,
+            CancelOutcome::AlreadyFinal(_) => -2,
+            CancelOutcome::AbortRunning(slot) => slot as i32,
+        })
+    }
+
+    /// The task's info JSON when it has finished; otherwise null, and a `settled`
+    /// event follows when it does.
+    #[napi]
+    pub fn watch(&mut self, id: String) -> Result<Option<String>, String> {
+        let (slot, done) = self.engine.watch(&id).map_err(js_error)?;
+        Ok(done.then(|| self.engine.slot_info_json(slot)))
+    }
+
+    #[napi]
+    pub fn state(&self, id: String) -> Result<String, String> {
+        Ok(self.engine.state(&id).map_err(js_error)?.as_str().to_string())
+    }
+
+    #[napi]
+    pub fn info(&self, id: String) -> Result<String, String> {
+        self.engine.info_json(&id).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn progress(&mut self, slot: u32, percent: f64, message: Option<String>) -> Result<(), String> {
+        self.engine.set_progress(slot, percent, message).map_err(js_error)
+    }
+
+    #[napi]
+    pub fn status(&mut self, slot: u32, message: String) {
+        self.engine.set_status(slot, message)
+    }
+
+    #[napi]
+    pub fn log(&mut self, slot: u32, level: String, message: String) -> Result<(), String> {
+        self.engine.log(slot, &level, message).map_err(js_error)
+    }
+
+    /// Retry decision for direct runs: the delay in ms, or -1 for no retry.
+    #[napi]
+    pub fn retry_delay(&mut self, def: u32, attempt: u32, non_retryable: bool) -> i64 {
+        match self.engine.retry_decision(def, attempt, non_retryable) {
+            Some(ms) => ms as i64,
+            None => -1,
+        }
+    }
+
+    #[napi]
+    pub fn set_state_events(&mut self, on: bool) {
+        self.engine.set_state_events(on)
+    }
+
+    /// Tasks not finished yet, and how many of them are running.
+    #[napi(getter)]
+    pub fn unfinished(&self) -> u32 {
+        self.engine.unfinished() as u32
+    }
+
+    #[napi(getter)]
+    pub fn running(&self) -> u32 {
+        self.engine.running() as u32
+    }
+
+    #[napi]
+    pub fn close(&mut self) {
+        self.engine.close()
+    }
+
+    /// A fresh time-ordered id (for direct runs, which have no stored task).
+    #[napi]
+    pub fn new_id(&self) -> String {
+        uuid_v7()
+    }
+}
+
+fn uuid_buffer() -> [u8; 45] {
+    [0u8; 45]
+}
+
+fn uuid_v7() -> String {
+    taskloom_engine::task::new_task_id().to_string()
+}

@@ -660,3 +660,11 @@ impl Engine {
         self.closed
     }
 }
+
+impl Engine {
+    /// For direct runs (`ex.run`), which retry without the store: `Some(delay)` to retry
+    /// after failed attempt number `attempt`, `None` to give up.
+    pub fn retry_decision(&mut self, def: u32, attempt: u32, non_retryable: bool) -> Option<u64> {
+        self.registry.retry_policy(def).decide(attempt, non_retryable, &mut self.rng)
+    }
+}

@@ -1,0 +1,17 @@
+// taskloom's public entry (ES modules): the same objects as the CommonJS entry.
+import taskloom from './index.js'
+
+export const {
+  Executor,
+  TaskHandle,
+  TaskContext,
+  TaskloomError,
+  TaskFailedError,
+  TaskCancelledError,
+  TimeoutError,
+  TaskTimeoutError,
+  NonRetryableError,
+  ExecutorClosedError,
+  TaskNotFoundError,
+} = taskloom
+export default taskloom

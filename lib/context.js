@@ -1,0 +1,72 @@
+'use strict'
+// The `ctx` a handler receives: who it is, a signal that aborts on cancel / timeout /
+// close, and the controls that report progress, status and logs.
+
+const LEVELS = new Set(['debug', 'info', 'warning', 'warn', 'error'])
+
+class TaskContext {
+  #sink
+  #controller = null
+  #reason = undefined
+
+  /**
+   * @param sink receives the controls: `{ progress(ctx, p, m), status(ctx, m), log(ctx, l, m) }`
+   */
+  constructor(sink, slot, id, def, attempt, previous) {
+    this.#sink = sink
+    this.slot = slot
+    this.id = id
+    this.name = def.name
+    this.queue = def.queue
+    this.attempt = attempt
+    this.previous = previous
+    /** Set once the run has been reported; later reports are ignored. */
+    this.done = false
+    this.timer = undefined
+  }
+
+  /** Aborted when the task is cancelled, times out, or the executor closes. Created on first use. */
+  get signal() {
+    if (this.#controller === null) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  /** True once the task should stop (cancelled, timed out, executor closing). */
+  get shouldStop() {
+    return this.#reason !== undefined
+  }
+
+  /** The reason the run was aborted, if it was. */
+  get abortReason() {
+    return this.#reason
+  }
+
+  abort(reason) {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    if (this.#controller !== null) this.#controller.abort(reason)
+  }
+
+  log(message, level = 'info') {
+    if (!LEVELS.has(level)) {
+      throw new TypeError(`log level must be 'debug', 'info', 'warning' or 'error', got ${JSON.stringify(level)}`)
+    }
+    this.#sink.log(this, level === 'warn' ? 'warning' : level, String(message))
+  }
+
+  progress(percent, message) {
+    if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
+      throw new RangeError(`progress must be a number from 0 to 100, got ${String(percent)}`)
+    }
+    this.#sink.progress(this, percent, message === undefined ? undefined : String(message))
+  }
+
+  status(message) {
+    this.#sink.status(this, String(message))
+  }
+}
+
+module.exports = { TaskContext }

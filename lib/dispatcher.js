@@ -1,0 +1,186 @@
+'use strict'
+// The dispatch trampoline: pulls claimed tasks from the engine in batches, runs their
+// handlers, and reports completions back in batches. One native call per batch in each
+// direction — coalesced per microtask — and no promise or crossing per task.
+
+const { TaskContext } = require('./context.js')
+const { toJsonText } = require('./json.js')
+const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError } = require('./errors.js')
+
+/** After this many back-to-back microtask pumps, yield one macrotask turn to I/O. */
+const PUMPS_PER_YIELD = 64
+
+class Dispatcher {
+  /**
+   * @param native the NativeExecutor
+   * @param defs   definitions by index: `{ name, queue, handler, timeoutMs }`
+   * @param hooks  `{ settled(info), state(id, name, state), progress/status/log(ctx, …), pumped() }`
+   */
+  constructor(native, defs, hooks) {
+    this.native = native
+    this.defs = defs
+    this.hooks = hooks
+    this.concurrency = native.worker ? native.concurrency : 0
+    this.running = 0
+    /** Running task contexts by engine slot. */
+    this.runs = []
+    this.completions = ''
+    this.scheduled = false
+    this.pumpsSinceYield = 0
+    this.timer = null
+    this.timerDue = 0
+    this.closing = false
+    /** Called when the last running task finishes while closing. */
+    this.onDrained = null
+    this.pump = this.pump.bind(this)
+  }
+
+  /** Asks for a pump soon (coalesces every request made before it runs). */
+  kick() {
+    if (this.scheduled) return
+    this.scheduled = true
+    if (++this.pumpsSinceYield < PUMPS_PER_YIELD) {
+      queueMicrotask(this.pump)
+    } else {
+      this.pumpsSinceYield = 0
+      setImmediate(this.pump)
+    }
+  }
+
+  pump() {
+    this.scheduled = false
+    const completions = this.completions
+    this.completions = ''
+    const capacity = this.closing ? 0 : this.concurrency - this.running
+    const out = this.native.cycle(completions, capacity)
+    if (out !== null) {
+      const [tasks, events, due] = JSON.parse(out)
+      for (let i = 0; i < tasks.length; i++) this.start(tasks[i])
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]
+        if (e[0] === 'settled') this.hooks.settled(e[1])
+        else this.hooks.state(e[1], e[2], e[3])
+      }
+      this.arm(due)
+    } else {
+      this.arm(null)
+    }
+    this.hooks.pumped()
+  }
+
+  /** Keeps one timer for the earliest delayed task or retry; it holds the process open. */
+  arm(due) {
+    if (due === null || this.closing || this.concurrency === 0) {
+      if (this.timer !== null) {
+        clearTimeout(this.timer)
+        this.timer = null
+      }
+      return
+    }
+    if (this.timer !== null && this.timerDue <= due) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timerDue = due
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.kick()
+    }, Math.max(0, due - Date.now()))
+  }
+
+  start(t) {
+    const slot = t[0]
+    const def = this.defs[t[2]]
+    const ctx = new TaskContext(this.hooks, slot, t[1], def, t[3], undefined)
+    this.runs[slot] = ctx
+    this.running++
+    if (def.timeoutMs !== null) ctx.timer = setTimeout(timedOut, def.timeoutMs, this, ctx, def)
+    let r
+    try {
+      r = def.handler(t[4], ctx)
+      if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
+        r.then(
+          (v) => this.succeed(ctx, v),
+          (e) => this.fail(ctx, e),
+        )
+        return
+      }
+    } catch (err) {
+      this.fail(ctx, err)
+      return
+    }
+    this.succeed(ctx, r)
+  }
+
+  finish(ctx) {
+    ctx.done = true
+    if (ctx.timer !== undefined) clearTimeout(ctx.timer)
+    this.runs[ctx.slot] = undefined
+    this.running--
+    if (this.running === 0 && this.onDrained !== null) this.onDrained()
+  }
+
+  succeed(ctx, value) {
+    if (ctx.done) return
+    let text
+    try {
+      text = toJsonText(value, `the result of task '${ctx.name}'`, 'result')
+    } catch (err) {
+      this.fail(ctx, err)
+      return
+    }
+    this.finish(ctx)
+    this.completions += ctx.slot + 'S' + text + '\n'
+    this.kick()
+  }
+
+  fail(ctx, err) {
+    if (ctx.done) return
+    const e = describeThrown(err)
+    if (err instanceof NonRetryableError || err instanceof ExecutorClosedError || (err != null && err.retryable === false)) {
+      e.nonRetryable = true
+    }
+    if (err instanceof TaskTimeoutError) e.timeout = true
+    this.finish(ctx)
+    this.completions += ctx.slot + 'F' + JSON.stringify(e) + '\n'
+    this.kick()
+  }
+
+  /** Aborts a running task's signal (cancel); it is REVOKED when its handler returns. */
+  abort(slot, reason) {
+    const ctx = this.runs[slot]
+    if (ctx !== undefined) ctx.abort(reason)
+  }
+
+  /** Stops claiming; resolves when nothing runs, or at `deadline` after aborting the rest. */
+  async close(timeoutMs) {
+    this.closing = true
+    this.arm(null)
+    if (this.running > 0) {
+      await new Promise((resolve) => {
+        const deadline = setTimeout(() => {
+          for (const ctx of this.runs) {
+            if (ctx === undefined) continue
+            const reason = new ExecutorClosedError(`the executor closed before task '${ctx.name}' finished`)
+            ctx.abort(reason)
+            this.fail(ctx, reason)
+          }
+          resolve()
+        }, timeoutMs)
+        this.onDrained = () => {
+          clearTimeout(deadline)
+          resolve()
+        }
+      })
+      this.onDrained = null
+    }
+    this.pump() // flush the last completions so that their outcome is recorded
+  }
+}
+
+function timedOut(dispatcher, ctx, def) {
+  if (ctx.done) return
+  const reason = new TaskTimeoutError(def.name, def.timeoutMs)
+  ctx.abort(reason)
+  dispatcher.fail(ctx, reason)
+}
+
+module.exports = { Dispatcher }

@@ -1,0 +1,359 @@
+'use strict'
+// The public Executor: registers handlers, submits tasks, hands out task handles and
+// events. It translates and wires; the engine decides.
+
+const { EventEmitter } = require('node:events')
+const { NativeExecutor } = require('../binding.js')
+const { Dispatcher } = require('./dispatcher.js')
+const { TaskContext } = require('./context.js')
+const { TaskHandle } = require('./handle.js')
+const { toJsonText } = require('./json.js')
+const { submitOptionsJson, checkTimeoutOption, checkObject, UUID } = require('./options.js')
+const {
+  TaskFailedError,
+  TaskCancelledError,
+  TimeoutError,
+  TaskTimeoutError,
+  NonRetryableError,
+  ExecutorClosedError,
+  fromNative,
+  describeThrown,
+} = require('./errors.js')
+
+/** Runs `fn`, turning native errors into the JS classes their codes name. */
+function native(fn) {
+  try {
+    return fn()
+  } catch (err) {
+    throw fromNative(err)
+  }
+}
+
+const DATE_FIELDS = ['createdAt', 'runAt', 'startedAt', 'completedAt']
+
+function toTaskInfo(raw) {
+  for (const f of DATE_FIELDS) raw[f] = raw[f] == null ? null : new Date(raw[f])
+  for (const l of raw.logs) l.time = new Date(l.time)
+  return raw
+}
+
+/** A task's final outcome as a value, or the error to reject with. */
+function outcome(info) {
+  switch (info.state) {
+    case 'SUCCESS':
+      return { ok: true, value: info.result }
+    case 'FAILURE':
+      return { ok: false, error: new TaskFailedError(info) }
+    default:
+      return { ok: false, error: new TaskCancelledError(info) }
+  }
+}
+
+const disposeSymbol = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+
+class Executor extends EventEmitter {
+  #native
+  #dispatcher
+  /** Definitions by engine index: `{ index, name, queue, handler, timeoutMs }`. */
+  #defs = []
+  #byName = new Map()
+  /** Result waiters by task id. */
+  #waiters = new Map()
+  #idleWaiters = []
+  #closing = null
+
+  constructor(options = {}) {
+    super()
+    checkObject(options, 'Executor options')
+    const config = { ...options, store: options.store ?? process.env.TASKLOOM_STORE ?? 'memory' }
+    this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
+    this.#dispatcher = new Dispatcher(this.#native, this.#defs, {
+      settled: (info) => this.#settle(info),
+      state: (id, name, state) => this.emit('state', { id, name, state }),
+      progress: (ctx, percent, message) => {
+        if (ctx.done) return
+        if (ctx.slot >= 0) native(() => this.#native.progress(ctx.slot, percent, message ?? null))
+        this.emit('progress', { id: ctx.id, name: ctx.name, percent, message })
+      },
+      status: (ctx, message) => {
+        if (ctx.done) return
+        if (ctx.slot >= 0) this.#native.status(ctx.slot, message)
+        this.emit('status', { id: ctx.id, name: ctx.name, status: message })
+      },
+      log: (ctx, level, message) => {
+        if (ctx.done) return
+        if (ctx.slot >= 0) native(() => this.#native.log(ctx.slot, level, message))
+        this.emit('log', { id: ctx.id, name: ctx.name, level, message, time: new Date() })
+      },
+      pumped: () => this.#checkIdle(),
+    })
+    this.on('newListener', (event) => {
+      if (event === 'state') this.#native.setStateEvents(true)
+    })
+    this.on('removeListener', (event) => {
+      if (event === 'state' && this.listenerCount('state') === 0) this.#native.setStateEvents(false)
+    })
+  }
+
+  /** This executor's worker id (recorded as `workerId` on the tasks it runs). */
+  get workerId() {
+    return this.#native.workerId
+  }
+
+  /** Handlers running right now in this process. */
+  get running() {
+    return this.#dispatcher.running
+  }
+
+  // ---- registry ----------------------------------------------------------------------
+
+  register(name, handler, options = {}) {
+    if (typeof name !== 'string') throw new TypeError(`task name must be a string, got ${typeof name}`)
+    if (typeof handler !== 'function') {
+      throw new TypeError(`the handler of task '${name}' must be a function, got ${handler === null ? 'null' : typeof handler}`)
+    }
+    checkObject(options, `options of task '${name}'`)
+    if (this.#closing) throw new ExecutorClosedError()
+    const info = JSON.parse(native(() => this.#native.register(name, JSON.stringify(options))))
+    const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs }
+    this.#defs[info.index] = def
+    this.#byName.set(name, def)
+    this.#dispatcher.kick()
+    return this
+  }
+
+  /** Registered tasks carrying every tag in `tags`. */
+  tasks(filter = {}) {
+    checkObject(filter, 'tasks() filter')
+    const tags = filter.tags ?? []
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
+      throw new TypeError('`tags` must be an array of strings')
+    }
+    return JSON.parse(this.#native.tasks(tags))
+  }
+
+  /** Whether a task of this name is registered. */
+  has(name) {
+    return this.#byName.has(name)
+  }
+
+  /** The registered definition of `name`, or undefined. */
+  info(name) {
+    const def = this.#byName.get(name)
+    if (def === undefined) return undefined
+    return this.tasks().find((t) => t.name === name)
+  }
+
+  #def(name) {
+    if (typeof name !== 'string') throw new TypeError(`expected a task name (string), got ${typeof name}`)
+    const def = this.#byName.get(name)
+    if (def === undefined) {
+      throw Object.assign(new TypeError(`unknown task '${name}': register it first with ex.register('${name}', handler)`), {
+        code: 'ERR_UNKNOWN_TASK',
+      })
+    }
+    return def
+  }
+
+  #assertOpen() {
+    if (this.#closing) throw new ExecutorClosedError()
+  }
+
+  // ---- submit and run ------------------------------------------------------------------
+
+  async submit(name, payload, options) {
+    this.#assertOpen()
+    const def = this.#def(name)
+    const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
+    const opts = submitOptionsJson(options)
+    const id = native(() => this.#native.submit(def.index, text, opts))
+    this.#dispatcher.kick()
+    return new TaskHandle(this, id)
+  }
+
+  async submitMany(name, payloads, options) {
+    this.#assertOpen()
+    const def = this.#def(name)
+    if (!Array.isArray(payloads)) throw new TypeError(`submitMany expects an array of payloads, got ${typeof payloads}`)
+    const opts = submitOptionsJson(options)
+    if (opts.includes('"key"')) throw new TypeError('an idempotency `key` applies to a single task: use submit()')
+    if (payloads.length === 0) return []
+    const texts = new Array(payloads.length)
+    for (let i = 0; i < payloads.length; i++) {
+      texts[i] = toJsonText(payloads[i], `the payload at index ${i} of task '${name}'`, 'payload')
+    }
+    const ids = native(() => this.#native.submit(def.index, texts.join('\n'), opts))
+    this.#dispatcher.kick()
+    const handles = new Array(payloads.length)
+    for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids.slice(i * 36, i * 36 + 36))
+    return handles
+  }
+
+  /**
+   * Runs a task's handler directly — no queue, no store — with its retry policy and
+   * timeout. Resolves to the handler's value; rejects with TaskFailedError.
+   */
+  async run(name, payload) {
+    this.#assertOpen()
+    const def = this.#def(name)
+    const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
+    const id = this.#native.newId()
+    for (let attempt = 1; ; attempt++) {
+      const ctx = new TaskContext(this.#dispatcher.hooks, -1, id, def, attempt, undefined)
+      try {
+        return await runDirect(def, JSON.parse(text), ctx)
+      } catch (err) {
+        ctx.done = true
+        const error = describeThrown(err)
+        const nonRetryable = err instanceof NonRetryableError || (err != null && err.retryable === false)
+        const delay = this.#native.retryDelay(def.index, attempt, nonRetryable)
+        if (delay < 0) {
+          if (err instanceof TaskTimeoutError) error.timeout = true
+          throw new TaskFailedError({ id, name, error, retries: attempt - 1 })
+        }
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
+  }
+
+  /** A handle for a task id obtained elsewhere. */
+  task(id) {
+    if (typeof id !== 'string' || !UUID.test(id)) throw new TypeError(`'${String(id)}' is not a task id (expected a UUID)`)
+    return new TaskHandle(this, id.toLowerCase())
+  }
+
+  // ---- handles call these ------------------------------------------------------------------
+
+  async _result(id, options = {}) {
+    checkObject(options, 'result() options')
+    const timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
+    const final = native(() => this.#native.watch(id))
+    if (final !== null) {
+      const o = outcome(JSON.parse(final))
+      if (o.ok) return o.value
+      throw o.error
+    }
+    if (this.#closing) throw new ExecutorClosedError(`the executor is closed; task ${id} has not finished`)
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, timer: null }
+      let list = this.#waiters.get(id)
+      if (list === undefined) this.#waiters.set(id, (list = []))
+      list.push(waiter)
+      if (timeoutMs !== undefined) {
+        waiter.timer = setTimeout(() => {
+          const l = this.#waiters.get(id)
+          if (l !== undefined) {
+            l.splice(l.indexOf(waiter), 1)
+            if (l.length === 0) this.#waiters.delete(id)
+          }
+          reject(new TimeoutError(id, timeoutMs))
+        }, timeoutMs)
+      }
+    })
+  }
+
+  #settle(info) {
+    const list = this.#waiters.get(info.id)
+    if (list === undefined) return
+    this.#waiters.delete(info.id)
+    const o = outcome(info)
+    for (const w of list) {
+      if (w.timer !== null) clearTimeout(w.timer)
+      if (o.ok) w.resolve(o.value)
+      else w.reject(o.error)
+    }
+  }
+
+  _state(id) {
+    return native(() => this.#native.state(id))
+  }
+
+  _info(id) {
+    return toTaskInfo(JSON.parse(native(() => this.#native.info(id))))
+  }
+
+  _cancel(id) {
+    const r = native(() => this.#native.cancel(id))
+    if (r === -2) return false
+    if (r >= 0) {
+      const name = this.#dispatcher.runs[r]?.name
+      this.#dispatcher.abort(r, new TaskCancelledError({ id, name }))
+    }
+    this.#dispatcher.kick() // deliver the settled event of a revoked task
+    return true
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Resolves when no task is queued, delayed, waiting to retry or running. */
+  onIdle() {
+    if (this.#isIdle()) return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  #isIdle() {
+    return this.#native.unfinished === 0 && this.#dispatcher.running === 0
+  }
+
+  #checkIdle() {
+    if (this.#idleWaiters.length > 0 && this.#isIdle()) {
+      const waiters = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const w of waiters) w()
+    }
+  }
+
+  /**
+   * Stops taking work and waits for running handlers; at `timeoutMs` (default 10 s)
+   * aborts what is left (those tasks fail with ExecutorClosedError).
+   */
+  close(options = {}) {
+    if (this.#closing) return this.#closing
+    checkObject(options, 'close() options')
+    const timeoutMs = checkTimeoutOption(options.timeoutMs, 'close() timeoutMs') ?? 10_000
+    this.#closing = (async () => {
+      await this.#dispatcher.close(timeoutMs)
+      this.#native.close()
+      for (const [id, list] of this.#waiters) {
+        for (const w of list) {
+          if (w.timer !== null) clearTimeout(w.timer)
+          w.reject(new ExecutorClosedError(`the executor closed before task ${id} finished`))
+        }
+      }
+      this.#waiters.clear()
+      const idle = this.#idleWaiters
+      this.#idleWaiters = []
+      for (const w of idle) w()
+    })()
+    return this.#closing
+  }
+
+  [disposeSymbol]() {
+    return this.close()
+  }
+}
+
+/** Calls a handler directly, racing its timeout if it has one. */
+function runDirect(def, payload, ctx) {
+  const result = Promise.resolve().then(() => def.handler(payload, ctx))
+  if (def.timeoutMs === null) return result
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const reason = new TaskTimeoutError(def.name, def.timeoutMs)
+      ctx.abort(reason)
+      reject(reason)
+    }, def.timeoutMs)
+    result.then(
+      (v) => {
+        clearTimeout(timer)
+        resolve(v)
+      },
+      (e) => {
+        clearTimeout(timer)
+        reject(e)
+      },
+    )
+  })
+}
+
+module.exports = { Executor }
