@@ -1,0 +1,134 @@
+// Queues, priorities, FIFO, delays, concurrency and maxParallel.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Executor } from '../index.mjs'
+
+/** Submits everything before the executor gets a turn, then collects the run order. */
+async function runOrder(ex, submit) {
+  const order = []
+  ex.register('rec', (p) => {
+    order.push(p)
+  })
+  await submit()
+  await ex.onIdle()
+  return order
+}
+
+test('higher priority runs first; FIFO within a priority', async () => {
+  const ex = new Executor({ concurrency: 1 })
+  const order = await runOrder(ex, () =>
+    Promise.all([
+      ex.submit('rec', 'a0', { priority: 0 }),
+      ex.submit('rec', 'b5', { priority: 5 }),
+      ex.submit('rec', 'c0', { priority: 0 }),
+      ex.submit('rec', 'd5', { priority: 5 }),
+      ex.submit('rec', 'e-1', { priority: -1 }),
+      ex.submit('rec', 'f10', { priority: 10 }),
+    ]),
+  )
+  assert.deepEqual(order, ['f10', 'b5', 'd5', 'a0', 'c0', 'e-1'])
+  await ex.close()
+})
+
+test('a task definition can set the default priority', async () => {
+  const ex = new Executor({ concurrency: 1 })
+  const order = []
+  ex.register('low', (p) => order.push(p))
+  ex.register('urgent', (p) => order.push(p), { priority: 100 })
+  await Promise.all([ex.submit('low', 1), ex.submit('low', 2), ex.submit('urgent', 3)])
+  await ex.onIdle()
+  assert.deepEqual(order, [3, 1, 2])
+  await ex.close()
+})
+
+test('delayMs and runAt (Date and ISO 8601) hold a task back until due', async () => {
+  const ex = new Executor()
+  const ranAt = {}
+  ex.register('stamp', (label) => {
+    ranAt[label] = Date.now()
+  })
+  const t0 = Date.now()
+  await ex.submit('stamp', 'delay', { delayMs: 120 })
+  await ex.submit('stamp', 'date', { runAt: new Date(t0 + 60) })
+  await ex.submit('stamp', 'iso', { runAt: new Date(t0 + 90).toISOString() })
+  await ex.submit('stamp', 'now')
+  await ex.onIdle()
+  assert.ok(ranAt.now - t0 < 60, 'an undelayed task does not wait for the delayed ones')
+  assert.ok(ranAt.date >= t0 + 60, `date ran ${ranAt.date - t0} ms after submit`)
+  assert.ok(ranAt.iso >= t0 + 90, `iso ran ${ranAt.iso - t0} ms after submit`)
+  assert.ok(ranAt.delay >= t0 + 120, `delay ran ${ranAt.delay - t0} ms after submit`)
+  assert.ok(ranAt.date <= ranAt.iso && ranAt.iso <= ranAt.delay)
+  await ex.close()
+})
+
+test('a delayed task is PENDING with its runAt until it runs', async () => {
+  const ex = new Executor()
+  ex.register('noop', () => 1)
+  const t = await ex.submit('noop', null, { delayMs: 50 })
+  assert.equal(await t.state(), 'PENDING')
+  const info = await t.info()
+  assert.ok(info.runAt instanceof Date && info.runAt.getTime() >= info.createdAt.getTime() + 50)
+  assert.equal(await t.result(), 1)
+  await ex.close()
+})
+
+test('concurrency bounds the handlers running at once', async () => {
+  const ex = new Executor({ concurrency: 3 })
+  let now = 0
+  let peak = 0
+  ex.register('busy', async () => {
+    now++
+    peak = Math.max(peak, now)
+    await new Promise((r) => setTimeout(r, 5))
+    now--
+  })
+  await ex.submitMany('busy', Array.from({ length: 20 }, (_, i) => i))
+  await ex.onIdle()
+  assert.equal(peak, 3)
+  await ex.close()
+})
+
+test('maxParallel bounds one task name while others keep running', async () => {
+  const ex = new Executor({ concurrency: 10 })
+  const live = { capped: 0, free: 0 }
+  const peak = { capped: 0, free: 0 }
+  const make = (name) => async () => {
+    live[name]++
+    peak[name] = Math.max(peak[name], live[name])
+    await new Promise((r) => setTimeout(r, 5))
+    live[name]--
+  }
+  ex.register('capped', make('capped'), { maxParallel: 2 })
+  ex.register('free', make('free'))
+  await ex.submitMany('capped', Array.from({ length: 12 }, (_, i) => i))
+  await ex.submitMany('free', Array.from({ length: 12 }, (_, i) => i))
+  await ex.onIdle()
+  assert.equal(peak.capped, 2)
+  assert.ok(peak.free >= 6, `free tasks used the remaining slots (peak ${peak.free})`)
+  await ex.close()
+})
+
+test('an executor works only the queues it is given', async () => {
+  const ex = new Executor({ queues: ['math'] })
+  ex.register('add', ([a, b]) => a + b, { queue: 'math' })
+  ex.register('send', () => 'sent', { queue: 'email' })
+  const add = await ex.submit('add', [2, 2])
+  const send = await ex.submit('send', {})
+  assert.equal(await add.result(), 4)
+  await new Promise((r) => setTimeout(r, 20))
+  assert.equal(await send.state(), 'PENDING', 'the email queue is not worked here')
+  await ex.close()
+})
+
+test('a producer-only executor (worker: false) runs nothing', async () => {
+  const ex = new Executor({ worker: false })
+  let ran = false
+  ex.register('x', () => {
+    ran = true
+  })
+  const t = await ex.submit('x', 1)
+  await new Promise((r) => setTimeout(r, 20))
+  assert.equal(ran, false)
+  assert.equal(await t.state(), 'PENDING')
+  await ex.close()
+})
