@@ -122,9 +122,9 @@ class Dispatcher {
     if (ctx.done) return
     let text
     try {
-      text = toJsonText(value, `the result of task '${ctx.name}'`, 'result')
+      text = toJsonText(value, 'a result', 'result')
     } catch (err) {
-      this.fail(ctx, err)
+      this.fail(ctx, new TypeError(`the result of task '${ctx.name}' is not JSON: ${err.problem}`))
       return
     }
     this.finish(ctx)

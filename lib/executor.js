@@ -179,8 +179,11 @@ class Executor extends EventEmitter {
     if (opts.includes('"key"')) throw new TypeError('an idempotency `key` applies to a single task: use submit()')
     if (payloads.length === 0) return []
     const texts = new Array(payloads.length)
-    for (let i = 0; i < payloads.length; i++) {
-      texts[i] = toJsonText(payloads[i], `the payload at index ${i} of task '${name}'`, 'payload')
+    let i = 0
+    try {
+      for (; i < payloads.length; i++) texts[i] = toJsonText(payloads[i], 'a payload', 'payload')
+    } catch (err) {
+      throw new TypeError(`the payload at index ${i} of task '${name}' is not JSON: ${err.problem}`)
     }
     const ids = native(() => this.#native.submit(def.index, texts.join('\n'), opts))
     this.#dispatcher.kick()

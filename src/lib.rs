@@ -70,7 +70,8 @@ impl NativeExecutor {
             return Err(js_error(EngineError::invalid(format!("no task definition #{def}"))));
         }
         let opts = SubmitOptions::from_json(&options, self.engine.now()).map_err(js_error)?;
-        let ids = self.engine.submit(def, split_payloads(&payloads), &opts).map_err(js_error)?;
+        let payloads: Vec<&str> = split_payloads(&payloads).collect();
+        let ids = self.engine.submit(def, payloads, &opts).map_err(js_error)?;
         let mut out = String::with_capacity(ids.len() * 36);
         let mut buf = uuid_buffer();
         for id in ids {
@@ -85,9 +86,7 @@ impl NativeExecutor {
     #[napi]
     pub fn cycle(&mut self, completions: String, capacity: u32) -> Result<Option<String>, String> {
         if !completions.is_empty() {
-            for (slot, completion) in parse_completions(&completions).map_err(js_error)? {
-                self.engine.complete(slot, completion);
-            }
+            self.engine.complete_many(parse_completions(&completions).map_err(js_error)?);
         }
         let mut out = String::from("[[");
         let claimed = self.engine.claim(capacity as usize, &mut out);

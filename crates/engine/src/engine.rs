@@ -317,11 +317,12 @@ impl Engine {
         let priority = opts.priority.unwrap_or(d.priority);
         let queue = self.queue_numbers[&d.queue];
         let run_at = opts.run_at_ms.unwrap_or(0);
-        let mut ids = Vec::new();
+        let payloads = payloads.into_iter();
+        self.store.reserve(payloads.size_hint().0);
+        let mut ids = Vec::with_capacity(payloads.size_hint().0);
         for payload in payloads {
-            let id = new_task_id();
             let mut record = Record {
-                id,
+                id: TaskId::nil(),
                 def,
                 queue,
                 state: TaskState::Pending,
@@ -344,7 +345,7 @@ impl Engine {
                 }
                 record.extra_mut().key = Some(k.clone());
             }
-            let slot = self.store.insert(record, now);
+            let (slot, id) = self.store.insert(record, now);
             if self.state_events {
                 self.events.push(Event::State { slot, state: TaskState::Pending });
             }
@@ -383,7 +384,16 @@ impl Engine {
             if claimed > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "[{slot},\"{}\",{def},{},", r.id.hyphenated().encode_lower(&mut id_buf), r.attempt);
+            let mut num = itoa::Buffer::new();
+            out.push('[');
+            out.push_str(num.format(slot));
+            out.push_str(",\"");
+            out.push_str(r.id.hyphenated().encode_lower(&mut id_buf));
+            out.push_str("\",");
+            out.push_str(num.format(def));
+            out.push(',');
+            out.push_str(num.format(r.attempt));
+            out.push(',');
             out.push_str(&r.payload);
             out.push(']');
             self.running[def as usize] += 1;
@@ -401,6 +411,18 @@ impl Engine {
     /// backoff, FAILURE, or REVOKED when a cancel was requested while it ran.
     pub fn complete(&mut self, slot: u32, completion: Completion) {
         let now = self.now();
+        self.complete_at(slot, completion, now);
+    }
+
+    /// Records a batch of completions, reading the clock once.
+    pub fn complete_many(&mut self, batch: impl IntoIterator<Item = (u32, Completion)>) {
+        let now = self.now();
+        for (slot, completion) in batch {
+            self.complete_at(slot, completion, now);
+        }
+    }
+
+    fn complete_at(&mut self, slot: u32, completion: Completion, now: u64) {
         let Some(r) = self.store.get_mut(slot) else { return };
         if r.state != TaskState::Started {
             return; // a stale report (the run was already settled); nothing to do
@@ -438,7 +460,7 @@ impl Engine {
         r.state = r.state.transition(next, &r.id).expect("STARTED may end this way");
         r.completed_at = now;
         self.release_running(def);
-        self.settle(slot);
+        self.settle(slot, now);
     }
 
     fn release_running(&mut self, def: u32) {
@@ -454,7 +476,7 @@ impl Engine {
     }
 
     /// A task reached a final state: tell its watchers, then apply retention.
-    fn settle(&mut self, slot: u32) {
+    fn settle(&mut self, slot: u32, now: u64) {
         let r = self.store.get(slot).expect("slot exists");
         let (state, watched) = (r.state, r.watched);
         self.note_state(slot, state);
@@ -464,12 +486,11 @@ impl Engine {
         self.store.finished(slot);
         if self.events.is_empty() {
             // Events refer to slots: evict only once the host has read them.
-            self.evict();
+            self.evict(now);
         }
     }
 
-    fn evict(&mut self) {
-        let now = self.now();
+    fn evict(&mut self, now: u64) {
         self.store.evict(now, self.cfg.keep_count, self.cfg.keep_age_ms);
     }
 
@@ -483,7 +504,7 @@ impl Engine {
             TaskState::Pending | TaskState::Retry => {
                 r.state = r.state.transition(TaskState::Revoked, &r.id)?;
                 r.completed_at = now;
-                self.settle(slot);
+                self.settle(slot, now);
                 Ok(CancelOutcome::Revoked)
             }
             TaskState::Received | TaskState::Started => {
@@ -633,7 +654,8 @@ impl Engine {
                 }
             }
         }
-        self.evict();
+        let now = self.now();
+        self.evict(now);
         events.len()
     }
 

@@ -18,9 +18,16 @@ pub fn split_payloads(text: &str) -> impl Iterator<Item = &str> {
 pub fn parse_completions(text: &str) -> Result<Vec<(u32, Completion)>> {
     let mut out = Vec::new();
     for line in text.split('\n').filter(|l| !l.is_empty()) {
-        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
         let bad = || EngineError::invalid(format!("malformed completion line '{line}'"));
-        let slot: u32 = line[..digits].parse().map_err(|_| bad())?;
+        let mut slot: u32 = 0;
+        let mut digits = 0;
+        for b in line.bytes().take_while(u8::is_ascii_digit) {
+            slot = slot.checked_mul(10).and_then(|s| s.checked_add((b - b'0') as u32)).ok_or_else(bad)?;
+            digits += 1;
+        }
+        if digits == 0 {
+            return Err(bad());
+        }
         let rest = &line[digits..];
         let completion = match rest.as_bytes().first() {
             Some(b'S') => Completion::Success(rest[1..].into()),

@@ -4,10 +4,16 @@
 //! Heaps use lazy deletion: cancelling a task only changes its record; a heap entry is
 //! valid while its `seq` equals the record's (every re-enqueue takes a fresh `seq`).
 //! That keeps cancel O(1) and claim O(log n).
+//!
+//! Ids carry their slot: a memory-store id is a UUID v7 whose 74 bits after the
+//! timestamp hold the slot (32 bits) and 42 random bits, so finding a task by id is an
+//! index plus a comparison — no hash map to insert into, probe, or evict from.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use slab::Slab;
@@ -73,34 +79,69 @@ impl Record {
     }
 }
 
-/// A ready task's place in its queue: higher priority first, then FIFO.
+/// A queued task's place in line: its FIFO position and where its record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ReadyEntry {
-    priority: i32,
+struct Entry {
     seq: u64,
     slot: u32,
 }
 
-impl Ord for ReadyEntry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.priority.cmp(&other.priority).then_with(|| other.seq.cmp(&self.seq))
-    }
+/// One queue's ready tasks: a FIFO line per priority, higher priorities served first.
+/// Claiming is O(1) and reads memory in order, unlike a heap over millions of tasks.
+#[derive(Debug, Default)]
+struct ReadyQueue {
+    lines: BTreeMap<i32, VecDeque<Entry>>,
 }
-impl PartialOrd for ReadyEntry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl ReadyQueue {
+    fn push_back(&mut self, priority: i32, e: Entry) {
+        self.lines.entry(priority).or_default().push_back(e);
+    }
+
+    /// For a task that was taken from the front and is put back (a `maxParallel`
+    /// un-park): it goes before every later task of its line.
+    fn put_back(&mut self, priority: i32, e: Entry) {
+        let line = self.lines.entry(priority).or_default();
+        let at = line.partition_point(|x| x.seq < e.seq);
+        line.insert(at, e);
+    }
+
+    /// The first entry of the highest priority line, dropping entries `is_live` rejects.
+    fn peek_live(&mut self, is_live: impl Fn(Entry) -> bool) -> Option<(i32, Entry)> {
+        loop {
+            let mut line = self.lines.last_entry()?;
+            match line.get().front().copied() {
+                Some(e) if is_live(e) => return Some((*line.key(), e)),
+                Some(_) => {
+                    line.get_mut().pop_front();
+                }
+                None => {
+                    line.remove();
+                }
+            }
+        }
+    }
+
+    fn pop(&mut self, priority: i32) {
+        if let Some(line) = self.lines.get_mut(&priority) {
+            line.pop_front();
+            if line.is_empty() {
+                self.lines.remove(&priority);
+            }
+        }
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     records: Slab<Record>,
-    by_id: FxHashMap<TaskId, u32>,
+    rng: SmallRng,
     by_key: FxHashMap<String, u32>,
-    /// Ready heaps, indexed by queue number.
-    ready: Vec<BinaryHeap<ReadyEntry>>,
-    /// Tasks popped while their definition was at `maxParallel`, indexed by definition.
-    parked: Vec<BinaryHeap<ReadyEntry>>,
+    /// Ready tasks, indexed by queue number.
+    ready: Vec<ReadyQueue>,
+    /// Tasks taken out of line while their definition was at `maxParallel`, in line
+    /// order, indexed by definition.
+    parked: Vec<VecDeque<Entry>>,
     delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
     /// Finished tasks in completion order (slot, seq, completed_at), for retention.
     finished: VecDeque<(u32, u64, u64)>,
@@ -109,9 +150,47 @@ pub struct MemoryStore {
     live: usize,
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            records: Slab::new(),
+            rng: SmallRng::from_entropy(),
+            by_key: FxHashMap::default(),
+            ready: Vec::new(),
+            parked: Vec::new(),
+            delayed: BinaryHeap::new(),
+            finished: VecDeque::new(),
+            next_seq: 0,
+            live: 0,
+        }
+    }
+}
+
+const RANDOM_BITS: u32 = 42;
+
+/// A UUID v7 for `slot` created at `now_ms` (see the module docs).
+fn slot_id(now_ms: u64, slot: u32, random: u64) -> TaskId {
+    let ms = (now_ms as u128) & 0xFFFF_FFFF_FFFF;
+    let tail = ((slot as u128) << RANDOM_BITS) | (random as u128 & ((1u128 << RANDOM_BITS) - 1));
+    let rand_a = (tail >> 62) & 0xFFF;
+    let rand_b = tail & ((1u128 << 62) - 1);
+    uuid::Uuid::from_u128((ms << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b)
+}
+
+fn id_slot(id: &TaskId) -> u32 {
+    let bits = id.as_u128();
+    let tail = (((bits >> 64) & 0xFFF) << 62) | (bits & ((1u128 << 62) - 1));
+    (tail >> RANDOM_BITS) as u32
+}
+
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes room for `additional` more tasks at once (a batch submit).
+    pub fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -121,42 +200,44 @@ impl MemoryStore {
 
     fn ensure_queue(&mut self, queue: u32) {
         if self.ready.len() <= queue as usize {
-            self.ready.resize_with(queue as usize + 1, BinaryHeap::new);
+            self.ready.resize_with(queue as usize + 1, ReadyQueue::default);
         }
     }
 
     fn ensure_def(&mut self, def: u32) {
         if self.parked.len() <= def as usize {
-            self.parked.resize_with(def as usize + 1, BinaryHeap::new);
+            self.parked.resize_with(def as usize + 1, VecDeque::new);
         }
     }
 
-    /// Inserts a new PENDING task and queues it (ready, or delayed until `run_at`).
-    pub fn insert(&mut self, mut record: Record, now: u64) -> u32 {
+    /// Inserts a new PENDING task, gives it its id and queues it (ready, or delayed
+    /// until `run_at`). Returns its slot and id.
+    pub fn insert(&mut self, mut record: Record, now: u64) -> (u32, TaskId) {
         record.seq = self.take_seq();
+        let slot = self.records.vacant_key() as u32;
+        record.id = slot_id(record.created_at, slot, self.rng.gen());
         let id = record.id;
         let key = record.key().map(str::to_owned);
-        let slot = self.records.insert(record) as u32;
-        self.by_id.insert(id, slot);
+        self.records.insert(record);
         if let Some(k) = key {
             self.by_key.insert(k, slot);
         }
         self.live += 1;
         self.schedule(slot, now);
-        slot
+        (slot, id)
     }
 
-    /// Puts a PENDING / RETRY task where it waits: a ready heap or the delayed heap.
+    /// Puts a PENDING / RETRY task where it waits: the end of its line, or the
+    /// delayed heap. A delayed task joins the end of its line when it becomes due.
     fn schedule(&mut self, slot: u32, now: u64) {
         let r = &self.records[slot as usize];
-        let (queue, def, entry, run_at) =
-            (r.queue, r.def, ReadyEntry { priority: r.priority, seq: r.seq, slot }, r.run_at);
+        let (queue, def, priority, entry, run_at) = (r.queue, r.def, r.priority, Entry { seq: r.seq, slot }, r.run_at);
         self.ensure_queue(queue);
         self.ensure_def(def);
         if run_at > now {
             self.delayed.push(Reverse((run_at, entry.seq, slot)));
         } else {
-            self.ready[queue as usize].push(entry);
+            self.ready[queue as usize].push_back(priority, entry);
         }
     }
 
@@ -185,8 +266,8 @@ impl MemoryStore {
             self.delayed.pop();
             if self.entry_is_live(slot, seq) {
                 let r = &self.records[slot as usize];
-                let (q, e) = (r.queue, ReadyEntry { priority: r.priority, seq, slot });
-                self.ready[q as usize].push(e);
+                let (q, p) = (r.queue, r.priority);
+                self.ready[q as usize].push_back(p, Entry { seq, slot });
             }
         }
     }
@@ -202,53 +283,51 @@ impl MemoryStore {
         None
     }
 
-    /// Pops the best ready task across `queues`, skipping stale entries. Tasks whose
-    /// definition `admit` refuses are parked until `unpark` is called for it.
+    /// Takes the first ready task across `queues` (highest priority, then earliest in
+    /// line), skipping dead entries. Tasks whose definition `admit` refuses are parked
+    /// until `unpark` is called for it.
     pub fn pop_ready(&mut self, queues: &[u32], admit: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
         loop {
-            let mut best: Option<(usize, ReadyEntry)> = None;
+            let records = &self.records;
+            let is_live = |e: Entry| {
+                records
+                    .get(e.slot as usize)
+                    .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
+            };
+            let mut best: Option<(usize, i32, Entry)> = None;
             for &q in queues {
-                let Some(heap) = self.ready.get_mut(q as usize) else { continue };
-                // Drop stale tops so that the comparison sees live entries.
-                while let Some(top) = heap.peek().copied() {
-                    let live = self
-                        .records
-                        .get(top.slot as usize)
-                        .is_some_and(|r| r.seq == top.seq && matches!(r.state, TaskState::Pending | TaskState::Retry));
-                    if live {
-                        break;
-                    }
-                    heap.pop();
-                }
-                if let Some(top) = heap.peek().copied() {
-                    if best.is_none_or(|(_, b)| top > b) {
-                        best = Some((q as usize, top));
+                let Some(ready) = self.ready.get_mut(q as usize) else { continue };
+                if let Some((p, e)) = ready.peek_live(is_live) {
+                    if best.is_none_or(|(_, bp, be)| p > bp || (p == bp && e.seq < be.seq)) {
+                        best = Some((q as usize, p, e));
                     }
                 }
             }
-            let (q, entry) = best?;
-            self.ready[q].pop();
+            let (q, priority, entry) = best?;
+            self.ready[q].pop(priority);
             let def = self.records[entry.slot as usize].def;
             if admit(def) {
                 return Some(entry.slot);
             }
-            self.parked[def as usize].push(entry);
+            self.parked[def as usize].push_back(entry);
         }
     }
 
-    /// A slot of `def` freed up: its best parked task competes again.
+    /// A slot of `def` freed up: its first parked task goes back to its place in line.
     pub fn unpark(&mut self, def: u32) {
-        while let Some(e) = self.parked.get_mut(def as usize).and_then(BinaryHeap::pop) {
+        while let Some(e) = self.parked.get_mut(def as usize).and_then(VecDeque::pop_front) {
             if self.entry_is_live(e.slot, e.seq) {
-                let q = self.records[e.slot as usize].queue;
-                self.ready[q as usize].push(e);
+                let r = &self.records[e.slot as usize];
+                let (q, p) = (r.queue, r.priority);
+                self.ready[q as usize].put_back(p, e);
                 return;
             }
         }
     }
 
     pub fn slot_of(&self, id: &TaskId) -> Option<u32> {
-        self.by_id.get(id).copied()
+        let slot = id_slot(id);
+        self.records.get(slot as usize).filter(|r| r.id == *id).map(|_| slot)
     }
 
     pub fn slot_of_key(&self, key: &str) -> Option<u32> {
@@ -282,7 +361,6 @@ impl MemoryStore {
             if let Some(r) = self.records.get(slot as usize) {
                 if r.state.is_final() && r.seq == seq {
                     let r = self.records.remove(slot as usize);
-                    self.by_id.remove(&r.id);
                     if let Some(k) = r.key() {
                         if self.by_key.get(k) == Some(&slot) {
                             self.by_key.remove(k);
@@ -301,5 +379,40 @@ impl MemoryStore {
     /// Every stored task, for listing.
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Record)> {
         self.records.iter().map(|(s, r)| (s as u32, r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_ids_are_v7_and_decode_to_their_slot() {
+        for (slot, random) in [(0u32, 0u64), (1, 12345), (u32::MAX, u64::MAX), (987_654, 1 << 41)] {
+            let id = slot_id(1_700_000_000_123, slot, random);
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            assert_eq!(id_slot(&id), slot);
+            let (secs, nanos) = id.get_timestamp().unwrap().to_unix();
+            assert_eq!((secs, nanos / 1_000_000), (1_700_000_000, 123));
+        }
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_answer_for_the_old_id() {
+        let mut store = MemoryStore::new();
+        let rec = |t| Record {
+            id: TaskId::nil(), def: 0, queue: 0, state: TaskState::Success, priority: 0, attempt: 1, seq: 0,
+            run_at: 0, created_at: t, started_at: 0, completed_at: t, payload: "null".into(), result: None,
+            watched: false, cancel_requested: false, extra: None,
+        };
+        let (slot, old) = store.insert(rec(1), 1);
+        store.finished(slot);
+        store.evict(2, 0, None);
+        assert_eq!(store.slot_of(&old), None);
+        let (again, new) = store.insert(rec(3), 3);
+        assert_eq!(again, slot);
+        assert_eq!(store.slot_of(&new), Some(slot));
+        assert_eq!(store.slot_of(&old), None);
     }
 }

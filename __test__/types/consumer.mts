@@ -1,0 +1,86 @@
+// A TypeScript consumer of the public API, type-checked with `tsc --strict` by `npm test`.
+// The @ts-expect-error lines prove that misuse does not type-check.
+import {
+  Executor,
+  TaskFailedError,
+  TaskCancelledError,
+  TimeoutError,
+  NonRetryableError,
+  type TaskContext,
+  type TaskInfo,
+  type TaskState,
+  type TaskDefinitionInfo,
+} from 'taskloom'
+
+const ex = new Executor({
+  store: 'memory',
+  concurrency: 8,
+  queues: ['math'],
+  retry: { maxRetries: 3, backoff: 'exponential', delayMs: 100, maxDelayMs: 30_000, jitter: true },
+  timeoutMs: 5_000,
+  keepResults: { count: 1000, ageMs: 60_000 },
+})
+
+ex.register(
+  'add',
+  async ([x, y]: [number, number], ctx: TaskContext): Promise<number> => {
+    ctx.progress(50, 'half way')
+    ctx.status('adding')
+    ctx.log('adding', 'debug')
+    if (ctx.signal.aborted || ctx.shouldStop) throw new NonRetryableError('stopped')
+    return x + y
+  },
+  { queue: 'math', tags: ['math'], description: 'Add two numbers', timeoutMs: 10_000, maxParallel: 5, priority: 1 },
+)
+
+ex.on('progress', (e) => {
+  const pct: number = e.percent
+  void pct
+})
+ex.on('state', (e) => {
+  const s: TaskState = e.state
+  void s
+})
+
+async function main(): Promise<void> {
+  const t = await ex.submit<number>('add', [1, 2], { delayMs: 0, priority: 0, key: 'k1' })
+  const id: string = t.id
+  const sum: number = await t.result({ timeoutMs: 1000 })
+  const state: TaskState = await t.state()
+  const info: TaskInfo = await t.info()
+  const created: Date = info.createdAt
+  const cancelled: boolean = await t.cancel()
+  const many = await ex.submitMany<number>('add', [[1, 2], [3, 4]], { runAt: new Date() })
+  const first: number = await many[0].result()
+  const direct: number = await ex.run<number>('add', [5, 6])
+  const again = ex.task(id)
+  const defs: TaskDefinitionInfo[] = ex.tasks({ tags: ['math'] })
+  const known: boolean = ex.has('add')
+  try {
+    await again.result()
+  } catch (err) {
+    if (err instanceof TaskFailedError) console.log(err.errorType, err.errorMessage, err.errorStack, err.retries)
+    if (err instanceof TaskCancelledError) console.log(err.taskId)
+    if (err instanceof TimeoutError) console.log(err.timeoutMs)
+  }
+  await ex.onIdle()
+  await ex.close({ timeoutMs: 1000 })
+  void [sum, state, created, cancelled, first, direct, defs, known]
+
+  // @ts-expect-error concurrency is a number
+  new Executor({ concurrency: 'many' })
+  // @ts-expect-error backoff is 'fixed' | 'exponential'
+  new Executor({ retry: { backoff: 'linear' } })
+  // @ts-expect-error a handler is a function
+  ex.register('bad', 42)
+  // @ts-expect-error submitMany takes no idempotency key
+  await ex.submitMany('add', [[1, 2]], { key: 'x' })
+}
+
+async function disposable(): Promise<void> {
+  await using scoped = new Executor()
+  scoped.register('noop', () => null)
+}
+
+void main
+void disposable

@@ -1,0 +1,352 @@
+/**
+ * taskloom — a task execution engine for Node.js with a Rust core.
+ *
+ * Register plain functions as task handlers, submit tasks, and let the engine queue,
+ * order, retry, time out and cancel them.
+ *
+ * @packageDocumentation
+ */
+
+import { EventEmitter } from 'node:events'
+
+/** Any value JSON can carry. Payloads and results are JSON values. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
+
+/**
+ * The lifecycle of a task (Celery's names):
+ * `PENDING → RECEIVED → STARTED → SUCCESS | FAILURE | RETRY → … | REVOKED`.
+ * SUCCESS, FAILURE and REVOKED are final.
+ */
+export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED'
+
+/** Retry policy: as an executor default (`new Executor({ retry })`) and per task; unset fields inherit. */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 0 (never retry). */
+  maxRetries?: number
+  /** `'fixed'`: every retry waits `delayMs`; `'exponential'` (default): retry n waits `delayMs * 2^(n-1)`. */
+  backoff?: 'fixed' | 'exponential'
+  /** Base delay before a retry, in ms. Default 1000. */
+  delayMs?: number
+  /** Upper bound of a retry's delay, in ms. Default 3,600,000 (one hour). */
+  maxDelayMs?: number
+  /** Spread each delay uniformly over [delay/2, delay] so failures do not retry in lockstep. Default false. */
+  jitter?: boolean
+}
+
+/** Retention of finished tasks (their results, errors and logs). */
+export interface KeepResultsOptions {
+  /** Keep at most this many finished tasks; the oldest are forgotten first. Default 100,000. */
+  count?: number
+  /** Forget finished tasks older than this many ms. Default: no age limit. */
+  ageMs?: number
+}
+
+export interface ExecutorOptions {
+  /**
+   * Where tasks are kept. This build provides `'memory'` (in-process, lost when the
+   * process ends). Default: `process.env.TASKLOOM_STORE ?? 'memory'`.
+   */
+  store?: string
+  /** Handlers running at once in this process. Default 64. */
+  concurrency?: number
+  /** Queues this executor works. Default: every queue that has a registered task. */
+  queues?: string[]
+  /** `false` makes a producer-only executor: it submits and queries, and runs nothing. Default true. */
+  worker?: boolean
+  /** Default retry policy for every task; a task's own `retry` overrides it field by field. */
+  retry?: RetryOptions
+  /** Default timeout for every task's handler, in ms. Default: none. */
+  timeoutMs?: number
+  /** How many finished tasks stay queryable, and for how long. */
+  keepResults?: KeepResultsOptions
+}
+
+/** Options of `ex.register(name, handler, options)`. */
+export interface TaskOptions {
+  /** The queue the task's runs go through. URL-safe. Default `'default'`. */
+  queue?: string
+  /** Tags for `ex.tasks({ tags })`. */
+  tags?: string[]
+  description?: string
+  /** Free-form description of the task's parameters, shown by `ex.tasks()`. */
+  params?: JsonValue
+  /** Retry policy; unset fields inherit the executor's. */
+  retry?: RetryOptions
+  /** Abort the handler's `ctx.signal` and fail the attempt (as a `TaskTimeoutError`) after this many ms. */
+  timeoutMs?: number
+  /** At most this many runs of this task at once in this executor. */
+  maxParallel?: number
+  /** Default priority of the task's submits. Larger runs first. Default 0. */
+  priority?: number
+}
+
+/** Options of `ex.submit` / `ex.submitMany`. */
+export interface SubmitOptions {
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number
+  /** Run no earlier than this time: a Date, an ISO 8601 string or ms since the epoch. */
+  runAt?: Date | string | number
+  /**
+   * Larger runs first; equal priorities run in submit order (FIFO). A whole number in
+   * the 32-bit signed range. Default: the task's `priority`, else 0.
+   */
+  priority?: number
+  /** Idempotency key: submitting again with the same key returns the first task. `submit` only. */
+  key?: string
+}
+
+/** Options of `handle.result()`. */
+export interface ResultOptions {
+  /** Reject with `TimeoutError` if the task has not finished after this many ms. */
+  timeoutMs?: number
+}
+
+/** Options of `ex.close()`. */
+export interface CloseOptions {
+  /** How long running handlers may take to finish before they are aborted. Default 10,000 ms. */
+  timeoutMs?: number
+}
+
+/** The error a failed attempt left: the thrown value's type, message and stack. */
+export interface TaskErrorInfo {
+  /** The error's `name` (e.g. `'TypeError'`), or `typeof` / the constructor name of a thrown non-Error. */
+  type: string
+  message: string
+  stack: string | null
+  /** Present and true when the attempt exceeded its `timeoutMs`. */
+  timeout?: boolean
+  /** Present and true when the handler threw a `NonRetryableError`. */
+  nonRetryable?: boolean
+}
+
+export interface TaskLogEntry {
+  time: Date
+  level: 'debug' | 'info' | 'warning' | 'error'
+  message: string
+}
+
+/** Everything known about one task, from `handle.info()`. */
+export interface TaskInfo<Payload = JsonValue, Result = JsonValue> {
+  id: string
+  name: string
+  queue: string
+  state: TaskState
+  payload: Payload
+  /** The handler's return value once SUCCESS, else null. */
+  result: Result | null
+  /** The last failed attempt's error (also while waiting to retry), else null. */
+  error: TaskErrorInfo | null
+  /** Attempts started so far. */
+  attempt: number
+  /** Retries so far (failed attempts that were retried). */
+  retries: number
+  priority: number
+  /** Last `ctx.progress` percent (0–100), else null. */
+  progress: number | null
+  progressMessage: string | null
+  /** Last `ctx.status` message, else null. */
+  status: string | null
+  /** What the handler logged with `ctx.log` (the last 1,000 lines). */
+  logs: TaskLogEntry[]
+  /** The idempotency key it was submitted with, else null. */
+  key: string | null
+  createdAt: Date
+  /** When a delayed task (or a retry) becomes due, else null. */
+  runAt: Date | null
+  startedAt: Date | null
+  completedAt: Date | null
+  /** The executor that ran it (`ex.workerId`), else null. */
+  workerId: string | null
+}
+
+/** A registered task as `ex.tasks()` and `ex.info(name)` describe it. */
+export interface TaskDefinitionInfo {
+  name: string
+  queue: string
+  tags: string[]
+  description: string | null
+  params: JsonValue | null
+  /** The timeout that applies (the task's own, else the executor's), or null. */
+  timeoutMs: number | null
+  maxParallel: number | null
+  priority: number
+  /** The resolved retry policy. */
+  retry: Required<RetryOptions>
+}
+
+/** The task control a handler receives as its second argument. */
+export interface TaskContext {
+  readonly id: string
+  readonly name: string
+  readonly queue: string
+  /** 1 on the first attempt, 2 on the first retry, … */
+  readonly attempt: number
+  /** Aborted on cancel (reason `TaskCancelledError`), timeout (`TaskTimeoutError`) or close (`ExecutorClosedError`). */
+  readonly signal: AbortSignal
+  /** True once the handler should stop (the signal has aborted). */
+  readonly shouldStop: boolean
+  /** Appends a line to the task's logs and emits a `log` event. Level defaults to `'info'`. */
+  log(message: string, level?: 'debug' | 'info' | 'warning' | 'warn' | 'error'): void
+  /** Records progress (0–100) and emits a `progress` event. */
+  progress(percent: number, message?: string): void
+  /** Records a status message and emits a `status` event. */
+  status(message: string): void
+}
+
+/** A task handler: a plain function of the payload and the task control. */
+export type TaskHandler<Payload = any, Result = unknown> = (payload: Payload, ctx: TaskContext) => Result | Promise<Result>
+
+/** A handle on one submitted task. */
+export declare class TaskHandle<Result = any> {
+  private constructor()
+  /** The task's id (a UUID v7, time ordered). */
+  readonly id: string
+  /**
+   * Resolves with the task's return value once it succeeds. Rejects with
+   * `TaskFailedError` (FAILURE), `TaskCancelledError` (REVOKED), `TimeoutError`
+   * (`timeoutMs` elapsed) or `ExecutorClosedError`.
+   */
+  result(options?: ResultOptions): Promise<Result>
+  state(): Promise<TaskState>
+  info(): Promise<TaskInfo<JsonValue, Result>>
+  /**
+   * Cancels the task. A pending, delayed or retry-waiting task becomes REVOKED at once
+   * and never runs; a running task's `ctx.signal` aborts and it becomes REVOKED when its
+   * handler returns. Resolves true, or false if the task had already finished.
+   */
+  cancel(): Promise<boolean>
+  toJSON(): { id: string }
+}
+
+export interface ProgressEvent {
+  id: string
+  name: string
+  percent: number
+  message: string | undefined
+}
+export interface StatusEvent {
+  id: string
+  name: string
+  status: string
+}
+export interface LogEvent {
+  id: string
+  name: string
+  level: 'debug' | 'info' | 'warning' | 'error'
+  message: string
+  time: Date
+}
+export interface StateEvent {
+  id: string
+  name: string
+  state: TaskState
+}
+
+export interface ExecutorEvents {
+  progress: [ProgressEvent]
+  status: [StatusEvent]
+  log: [LogEvent]
+  /** Every state change of every task (only collected while someone listens). */
+  state: [StateEvent]
+}
+
+/** Runs registered task handlers; submits and queries tasks. */
+export declare class Executor extends EventEmitter<ExecutorEvents> {
+  /** @throws TypeError for bad options (named in the message). */
+  constructor(options?: ExecutorOptions)
+  /** This executor's id, recorded as `workerId` on the tasks it runs. */
+  readonly workerId: string
+  /** Handlers running right now in this executor. */
+  readonly running: number
+
+  /**
+   * Registers a handler under a URL-safe unique name (`^[A-Za-z0-9_-]+$`).
+   * @throws TypeError for a bad name or options; Error (`code: 'ERR_DUPLICATE_TASK'`) for a taken name.
+   */
+  register<Payload = any, Result = unknown>(name: string, handler: TaskHandler<Payload, Result>, options?: TaskOptions): this
+  /** Registered tasks carrying every tag in `tags` (all must match). */
+  tasks(filter?: { tags?: string[] }): TaskDefinitionInfo[]
+  /** Whether a task of this name is registered. */
+  has(name: string): boolean
+  /** The registered definition of `name`, or undefined. */
+  info(name: string): TaskDefinitionInfo | undefined
+
+  /**
+   * Enqueues one task. Rejects with TypeError, enqueuing nothing, for an unknown name,
+   * a payload that is not JSON (function, BigInt, symbol, cycle — the path is named) or
+   * bad options.
+   */
+  submit<Result = any>(name: string, payload?: unknown, options?: SubmitOptions): Promise<TaskHandle<Result>>
+  /** Enqueues one task per payload in one engine call; all or nothing. `key` is not allowed. */
+  submitMany<Result = any>(name: string, payloads: unknown[], options?: Omit<SubmitOptions, 'key'>): Promise<TaskHandle<Result>[]>
+  /**
+   * Runs the handler directly — no queue, no store, no concurrency slot — with the
+   * task's retry policy and timeout. Resolves to the handler's value; rejects with
+   * `TaskFailedError` once retries are exhausted.
+   */
+  run<Result = any>(name: string, payload?: unknown): Promise<Result>
+  /** A handle for a task id obtained elsewhere. @throws TypeError if `id` is not a UUID. */
+  task<Result = any>(id: string): TaskHandle<Result>
+
+  /** Resolves when no task is queued, delayed, waiting to retry or running. */
+  onIdle(): Promise<void>
+  /**
+   * Stops taking work and waits for running handlers; at `timeoutMs` aborts what is
+   * left (those tasks fail with ExecutorClosedError). Queued tasks are not started.
+   * Pending `result()` waiters reject with ExecutorClosedError.
+   */
+  close(options?: CloseOptions): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/** Base class of taskloom's errors. */
+export declare class TaskloomError extends Error {}
+
+/** A task ended in FAILURE. Carries the handler error's type, message and stack. */
+export declare class TaskFailedError extends TaskloomError {
+  readonly code: 'ERR_TASK_FAILED'
+  readonly taskId: string
+  readonly taskName: string
+  /** The handler error's type (its `name`). */
+  readonly errorType: string
+  readonly errorMessage: string
+  readonly errorStack: string | null
+  /** Retries made before it failed. */
+  readonly retries: number
+}
+
+/** A task was cancelled (REVOKED). */
+export declare class TaskCancelledError extends TaskloomError {
+  readonly code: 'ERR_TASK_CANCELLED'
+  readonly taskId: string
+  readonly taskName: string | undefined
+}
+
+/** `result({ timeoutMs })` gave up waiting. The task itself goes on. */
+export declare class TimeoutError extends TaskloomError {
+  readonly code: 'ERR_RESULT_TIMEOUT'
+  readonly taskId: string
+  readonly timeoutMs: number
+}
+
+/** A handler exceeded its `timeoutMs`: the reason its `ctx.signal` aborted. */
+export declare class TaskTimeoutError extends TaskloomError {
+  readonly code: 'ERR_TASK_TIMEOUT'
+  readonly timeoutMs: number
+}
+
+/** Throw from a handler to fail the task at once, skipping its remaining retries. */
+export declare class NonRetryableError extends TaskloomError {
+  readonly code: 'ERR_NON_RETRYABLE'
+  constructor(message?: string, options?: ErrorOptions)
+}
+
+/** The executor is closed (or closed before the awaited task finished). */
+export declare class ExecutorClosedError extends TaskloomError {
+  readonly code: 'ERR_EXECUTOR_CLOSED'
+}
+
+/** No task with that id exists in the store (never submitted, or past retention). */
+export declare class TaskNotFoundError extends TaskloomError {
+  readonly code: 'ERR_TASK_NOT_FOUND'
+}
