@@ -26,7 +26,7 @@ use crate::wire::push_json_str;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
     /// JSON text of the returned value.
-    Success(Box<str>),
+    Success(compact_str::CompactString),
     Failure(TaskError),
 }
 

@@ -16,6 +16,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
+use compact_str::CompactString;
 use slab::Slab;
 
 use crate::task::{TaskError, TaskId, TaskState};
@@ -57,9 +58,10 @@ pub struct Record {
     pub created_at: u64,
     pub started_at: u64,
     pub completed_at: u64,
-    pub payload: Box<str>,
+    /// JSON text; short texts (most payloads) are stored inline, without an allocation.
+    pub payload: CompactString,
     /// JSON text of the handler's return value.
-    pub result: Option<Box<str>>,
+    pub result: Option<CompactString>,
     /// Someone awaits this task's outcome: report it when it settles.
     pub watched: bool,
     /// `cancel()` was called while the task was running.

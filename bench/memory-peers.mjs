@@ -1,0 +1,92 @@
+// One in-memory measurement in this process; prints one JSON line.
+//   node bench/memory-peers.mjs <throughput|rss|latency> <ceiling|taskloom|p-queue> [n]
+// Run by bench/run.mjs, which compares the results.
+import { Executor } from '../index.mjs'
+import PQueue from 'p-queue'
+
+const [kind, impl, nArg] = process.argv.slice(2)
+const N = Number(nArg ?? 1_000_000)
+const CONCURRENCY = 256
+const noop = async () => {}
+
+function report(obj) {
+  process.stdout.write(JSON.stringify({ kind, impl, n: N, ...obj }) + '\n')
+}
+
+async function throughput() {
+  if (impl === 'ceiling') {
+    const t0 = performance.now()
+    for (let i = 0; i < N; i++) await noop()
+    return report({ perSec: N / ((performance.now() - t0) / 1000) })
+  }
+  if (impl === 'taskloom') {
+    const ex = new Executor({ concurrency: CONCURRENCY })
+    ex.register('noop', noop)
+    const payloads = new Array(N).fill(null)
+    const t0 = performance.now()
+    await ex.submitMany('noop', payloads)
+    await ex.onIdle()
+    const perSec = N / ((performance.now() - t0) / 1000)
+    await ex.close()
+    return report({ perSec })
+  }
+  if (impl === 'p-queue') {
+    const q = new PQueue({ concurrency: CONCURRENCY })
+    const t0 = performance.now()
+    for (let i = 0; i < N; i++) q.add(noop)
+    await q.onIdle()
+    return report({ perSec: N / ((performance.now() - t0) / 1000) })
+  }
+  throw new Error(`unknown impl ${impl}`)
+}
+
+/** Peak RSS with N tasks queued and none run. */
+async function rss() {
+  const base = process.memoryUsage().rss
+  if (impl === 'taskloom') {
+    const ex = new Executor({ worker: false })
+    ex.register('noop', noop)
+    const chunk = new Array(100_000).fill(null)
+    for (let done = 0; done < N; done += chunk.length) await ex.submitMany('noop', chunk)
+  } else if (impl === 'p-queue') {
+    const q = new PQueue({ concurrency: CONCURRENCY, autoStart: false })
+    for (let i = 0; i < N; i++) q.add(noop)
+    if (q.size !== N) throw new Error('p-queue did not queue everything')
+  } else {
+    throw new Error(`unknown impl ${impl}`)
+  }
+  globalThis.gc?.()
+  const peakMb = process.resourceUsage().maxRSS / 1024
+  report({ peakMb, baseMb: base / 1e6 })
+  process.exit(0)
+}
+
+/** Serial submit → result round trips. */
+async function latency() {
+  const samples = []
+  if (impl === 'taskloom') {
+    const ex = new Executor()
+    ex.register('noop', noop)
+    for (let i = 0; i < N + 100; i++) {
+      const t0 = process.hrtime.bigint()
+      const t = await ex.submit('noop', null)
+      await t.result()
+      if (i >= 100) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
+    await ex.close()
+  } else if (impl === 'p-queue') {
+    const q = new PQueue({ concurrency: CONCURRENCY })
+    for (let i = 0; i < N + 100; i++) {
+      const t0 = process.hrtime.bigint()
+      await q.add(noop)
+      if (i >= 100) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
+  } else {
+    throw new Error(`unknown impl ${impl}`)
+  }
+  samples.sort((a, b) => a - b)
+  const at = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]
+  report({ p50us: at(50), p99us: at(99) })
+}
+
+await { throughput, rss, latency }[kind]()

@@ -1,0 +1,77 @@
+// taskloom demo: `npm run demo`. Registers a few handlers and shows queues, priorities,
+// delays, retries, timeouts, progress, cancellation and bulk submits on the default store.
+import { Executor, NonRetryableError, TaskCancelledError, TaskFailedError } from 'taskloom'
+
+const ex = new Executor({ concurrency: 8, retry: { maxRetries: 2, backoff: 'exponential', delayMs: 50 } })
+
+ex.register('add', ([x, y]) => x + y, { queue: 'math', tags: ['math'], description: 'Add two numbers' })
+ex.register('multiply', ([x, y]) => x * y, { queue: 'math', tags: ['math'] })
+
+let calls = 0
+ex.register('flaky', () => {
+  calls++
+  if (calls < 3) throw new Error(`upstream hiccup #${calls}`)
+  return 'third time lucky'
+})
+
+ex.register('validate', (input) => {
+  if (typeof input !== 'number') throw new NonRetryableError(`expected a number, got ${typeof input}`)
+  return input
+})
+
+ex.register('report', async (items, ctx) => {
+  for (let i = 1; i <= items; i++) {
+    if (ctx.shouldStop) return 'stopped early'
+    ctx.progress((i / items) * 100, `item ${i}/${items}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  ctx.log(`processed ${items} items`)
+  return `processed ${items} items`
+}, { timeoutMs: 5_000 })
+
+ex.register('forever', (_, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))))
+
+ex.on('progress', ({ name, percent, message }) => {
+  if (percent % 50 === 0) console.log(`  progress ${name}: ${percent}% (${message})`)
+})
+
+console.log('registered tasks tagged math:', ex.tasks({ tags: ['math'] }).map((t) => t.name).join(', '))
+
+const sum = await ex.submit('add', [1, 2])
+console.log('add(1, 2) =', await sum.result())
+
+const products = await ex.submitMany('multiply', [[2, 3], [4, 5], [6, 7]])
+console.log('multiply batch =', await Promise.all(products.map((t) => t.result())))
+
+const urgent = await ex.submit('add', [100, 1], { priority: 10, delayMs: 100 })
+console.log('delayed add resolves after 100 ms:', await urgent.result(), `(${(await urgent.info()).state})`)
+
+const flaky = await ex.submit('flaky')
+console.log('flaky =', await flaky.result(), `after ${(await flaky.info()).retries} retries`)
+
+try {
+  await (await ex.submit('validate', 'abc')).result()
+} catch (err) {
+  if (err instanceof TaskFailedError) console.log(`validate failed without retrying: ${err.errorType}: ${err.errorMessage}`)
+}
+
+const report = await ex.submit('report', 4)
+console.log('report =', await report.result(), '| logs:', (await report.info()).logs.map((l) => l.message))
+
+const stuck = await ex.submit('forever')
+setTimeout(() => stuck.cancel(), 50)
+try {
+  await stuck.result()
+} catch (err) {
+  if (err instanceof TaskCancelledError) console.log(`forever was cancelled: state ${await stuck.state()}`)
+}
+
+console.log('direct run (no queue):', await ex.run('add', [20, 22]))
+
+const t0 = performance.now()
+const many = await ex.submitMany('add', Array.from({ length: 100_000 }, (_, i) => [i, i]))
+await ex.onIdle()
+console.log(`100,000 tasks submitted and run in ${(performance.now() - t0).toFixed(0)} ms; last = ${await many.at(-1).result()}`)
+
+await ex.close()
+console.log('closed cleanly')
