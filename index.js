@@ -4,28 +4,7 @@
 
 const { Executor } = require('./lib/executor.js')
 const { TaskHandle } = require('./lib/handle.js')
-const { TaskContext } = require('./lib/context.js')
-const {
-  TaskloomError,
-  TaskFailedError,
-  TaskCancelledError,
-  TimeoutError,
-  TaskTimeoutError,
-  NonRetryableError,
-  ExecutorClosedError,
-  TaskNotFoundError,
-} = require('./lib/errors.js')
+// Every error class; the helpers beside them are internal.
+const { fromNative, describeThrown, ...errors } = require('./lib/errors.js')
 
-module.exports = {
-  Executor,
-  TaskHandle,
-  TaskContext,
-  TaskloomError,
-  TaskFailedError,
-  TaskCancelledError,
-  TimeoutError,
-  TaskTimeoutError,
-  NonRetryableError,
-  ExecutorClosedError,
-  TaskNotFoundError,
-}
+module.exports = { Executor, TaskHandle, ...errors }

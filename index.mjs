@@ -4,7 +4,6 @@ import taskloom from './index.js'
 export const {
   Executor,
   TaskHandle,
-  TaskContext,
   TaskloomError,
   TaskFailedError,
   TaskCancelledError,

@@ -1,5 +1,5 @@
 //! taskloom's engine: queues, ordering, the task state machine, retry policy and the
-//! in-memory store. Pure Rust with no Node types: the napi binding (the root crate)
+//! in-memory store. Pure Rust with no Node types: the Node binding (the root crate)
 //! translates JS values to and from what is defined here.
 
 pub mod clock;
