@@ -28,7 +28,8 @@ export declare class NativeExecutor {
   /**
    * One dispatch step: records `completions` (lines of `<slot>S<json>` /
    * `<slot>F<error json>`), claims up to `capacity` tasks and returns
-   * `[[claimed…],[events…],nextDueMs|null]` as JSON, or null when there is nothing.
+   * `[[slot,"id",def,attempt,payload, …],[events…],nextDueMs|null]` as JSON (five
+   * values per claimed task), or null when there is nothing.
    */
   cycle(completions: string, capacity: number): string | null
   /**

@@ -55,7 +55,8 @@ class Dispatcher {
     const out = this.native.cycle(completions, capacity)
     if (out !== null) {
       const [tasks, events, due] = JSON.parse(out)
-      for (let i = 0; i < tasks.length; i++) this.start(tasks[i])
+      // Five values per task: slot, id, definition index, attempt, payload.
+      for (let i = 0; i < tasks.length; i += 5) this.start(tasks[i], tasks[i + 1], tasks[i + 2], tasks[i + 3], tasks[i + 4])
       for (let i = 0; i < events.length; i++) {
         const e = events[i]
         if (e[0] === 'settled') this.hooks.settled(e[1])
@@ -86,16 +87,15 @@ class Dispatcher {
     }, Math.max(0, due - Date.now()))
   }
 
-  start(t) {
-    const slot = t[0]
-    const def = this.defs[t[2]]
-    const ctx = new TaskContext(this.hooks, slot, t[1], def, t[3], undefined)
+  start(slot, id, defIndex, attempt, payload) {
+    const def = this.defs[defIndex]
+    const ctx = new TaskContext(this.hooks, slot, id, def, attempt, undefined)
     this.runs[slot] = ctx
     this.running++
     if (def.timeoutMs !== null) ctx.timer = setTimeout(timedOut, def.timeoutMs, this, ctx, def)
     let r
     try {
-      r = def.handler(t[4], ctx)
+      r = def.handler(payload, ctx)
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
         r.then(
           (v) => this.succeed(ctx, v),

@@ -82,7 +82,8 @@ impl NativeExecutor {
 
     /// One dispatch step: records `completions` (lines of `<slot>S<json>` /
     /// `<slot>F<error json>`), claims up to `capacity` tasks and returns
-    /// `[[claimed…],[events…],nextDueMs|null]` as JSON, or null when there is nothing.
+    /// `[[slot,"id",def,attempt,payload, …],[events…],nextDueMs|null]` as JSON (five
+    /// values per claimed task), or null when there is nothing.
     #[napi]
     pub fn cycle(&mut self, completions: String, capacity: u32) -> Result<Option<String>, String> {
         if !completions.is_empty() {

@@ -356,9 +356,10 @@ impl Engine {
 
     // ---- claim and complete ----------------------------------------------------------
 
-    /// Claims up to `capacity` ready tasks, marks them STARTED and appends one JSON
-    /// array per task to `out`: `[slot,"id",def,attempt,payload]`, comma separated.
-    /// Returns how many were claimed.
+    /// Claims up to `capacity` ready tasks, marks them STARTED and appends five JSON
+    /// values per task to `out`, comma separated: `slot,"id",def,attempt,payload`.
+    /// (A flat list parses much faster in V8 than an array per task.) Returns how many
+    /// were claimed.
     pub fn claim(&mut self, capacity: usize, out: &mut String) -> usize {
         if !self.cfg.worker || self.closed || capacity == 0 {
             return 0;
@@ -385,7 +386,6 @@ impl Engine {
                 out.push(',');
             }
             let mut num = itoa::Buffer::new();
-            out.push('[');
             out.push_str(num.format(slot));
             out.push_str(",\"");
             out.push_str(r.id.hyphenated().encode_lower(&mut id_buf));
@@ -395,7 +395,6 @@ impl Engine {
             out.push_str(num.format(r.attempt));
             out.push(',');
             out.push_str(&r.payload);
-            out.push(']');
             self.running[def as usize] += 1;
             self.running_total += 1;
             claimed += 1;

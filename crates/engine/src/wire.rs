@@ -3,7 +3,7 @@
 //!
 //! - payload lists: JSON texts separated by '\n' (JSON.stringify never emits a raw newline);
 //! - completions: one line per finished run, `<slot>S<result json>` or `<slot>F<error json>`;
-//! - claimed tasks: JSON `[slot,"id",def,attempt,payload]` entries (see `Engine::claim`).
+//! - claimed tasks: five JSON values per task, `slot,"id",def,attempt,payload` (see `Engine::claim`).
 
 use crate::engine::Completion;
 use crate::error::{EngineError, Result};

@@ -22,8 +22,10 @@ fn claim(e: &mut Engine, n: usize) -> Vec<(u32, String, u32, serde_json::Value)>
     let mut out = String::from("[");
     e.claim(n, &mut out);
     out.push(']');
-    let v: Vec<(u32, String, u32, u32, serde_json::Value)> = serde_json::from_str(&out).unwrap();
-    v.into_iter().map(|(slot, id, _def, attempt, payload)| (slot, id, attempt, payload)).collect()
+    let flat: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    flat.chunks(5)
+        .map(|c| (c[0].as_u64().unwrap() as u32, c[1].as_str().unwrap().to_string(), c[3].as_u64().unwrap() as u32, c[4].clone()))
+        .collect()
 }
 
 fn submit(e: &mut Engine, def: u32, payload: &str, opts: &str) -> String {
