@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, Result};
 use crate::options::{parse_json, positive_whole_number, whole_number, SubmitOptions};
-use crate::policy::{RetryPolicy, RetrySpec};
+use crate::policy::breaker::{OnOpen, Transition};
+use crate::policy::{Breaker, BreakerState, Limiter, Permit, RateLimitSpec, RetryPolicy, RetrySpec};
 use crate::registry::{validate_name, Registry, TaskDef};
 use crate::store::{LogEntry, MemoryStore, Record};
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
@@ -49,6 +50,18 @@ pub enum Event {
     Settled { slot: u32 },
     /// Any state change, when state events are switched on.
     State { slot: u32, state: TaskState },
+    /// A task's circuit breaker changed state.
+    Breaker { def: u32, from: BreakerState, to: BreakerState },
+    /// A rate limit holds tasks back until `until` (ms).
+    RateLimited { scope: LimitScope, until: u64 },
+}
+
+/// Which limit held tasks back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    Task(u32),
+    Queue(u32),
+    Executor,
 }
 
 /// Retention of finished tasks.
@@ -70,6 +83,10 @@ pub struct EngineConfigSpec {
     pub retry: Option<RetrySpec>,
     pub timeout_ms: Option<f64>,
     pub keep_results: Option<KeepResultsSpec>,
+    /// A limit on task starts across this executor.
+    pub rate_limit: Option<RateLimitSpec>,
+    /// Limits on task starts per queue, by queue name.
+    pub queue_rate_limits: Option<std::collections::BTreeMap<String, RateLimitSpec>>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +99,8 @@ pub struct EngineConfig {
     pub timeout_ms: Option<u64>,
     pub keep_count: usize,
     pub keep_age_ms: Option<u64>,
+    pub rate_limit: Option<crate::policy::Rate>,
+    pub queue_rate_limits: Vec<(String, crate::policy::Rate)>,
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 64;
@@ -99,6 +118,8 @@ impl Default for EngineConfig {
             timeout_ms: None,
             keep_count: DEFAULT_KEEP_RESULTS,
             keep_age_ms: None,
+            rate_limit: None,
+            queue_rate_limits: Vec::new(),
         }
     }
 }
@@ -143,6 +164,12 @@ impl EngineConfig {
             }
             cfg.keep_age_ms = k.age_ms.map(|a| whole_number("keepResults.ageMs", a)).transpose()?;
         }
+        cfg.rate_limit = spec.rate_limit.map(|r| r.validate("rateLimit")).transpose()?;
+        for (queue, r) in spec.queue_rate_limits.unwrap_or_default() {
+            validate_name("queue", &queue)?;
+            let rate = r.validate(&format!("queueRateLimits.{queue}"))?;
+            cfg.queue_rate_limits.push((queue, rate));
+        }
         Ok(cfg)
     }
 }
@@ -171,6 +198,13 @@ struct TaskInfoView<'a> {
     started_at: Option<u64>,
     completed_at: Option<u64>,
     worker_id: Option<&'a str>,
+    breaker: Option<BreakerBrief>,
+}
+
+#[derive(Serialize)]
+struct BreakerBrief {
+    state: BreakerState,
+    failures: u64,
 }
 
 fn raw(json: &str) -> &serde_json::value::RawValue {
@@ -189,8 +223,23 @@ pub struct Engine {
     queue_numbers: FxHashMap<String, u32>,
     /// The queue numbers this executor claims from.
     worked: Vec<u32>,
+    /// The definitions whose queue is worked here.
+    worked_defs: Vec<u32>,
+    /// Per definition: its queue number.
+    def_queue: Vec<u32>,
     /// Per definition: tasks of it running now, for `maxParallel`.
     running: Vec<u32>,
+    /// Per definition: its rate limiter, breaker, and until when its limit holds it back.
+    def_limiters: Vec<Option<Limiter>>,
+    breakers: Vec<Option<Breaker>>,
+    def_wait_until: Vec<u64>,
+    /// Per queue number: its rate limiter and until when it holds the queue back.
+    queue_limiters: Vec<Option<Limiter>>,
+    queue_wait_until: Vec<u64>,
+    executor_limiter: Option<Limiter>,
+    executor_wait_until: u64,
+    /// Scratch list of the definitions that may run now, reused by every claim.
+    candidates: Vec<u32>,
     running_total: usize,
     events: Vec<Event>,
     state_events: bool,
@@ -213,7 +262,17 @@ impl Engine {
             queue_names: Vec::new(),
             queue_numbers: FxHashMap::default(),
             worked: Vec::new(),
+            worked_defs: Vec::new(),
+            def_queue: Vec::new(),
             running: Vec::new(),
+            def_limiters: Vec::new(),
+            breakers: Vec::new(),
+            def_wait_until: Vec::new(),
+            queue_limiters: Vec::new(),
+            queue_wait_until: Vec::new(),
+            executor_limiter: None,
+            executor_wait_until: 0,
+            candidates: Vec::new(),
             running_total: 0,
             events: Vec::new(),
             state_events: false,
@@ -225,6 +284,11 @@ impl Engine {
                 let n = e.queue_number(&q);
                 e.worked.push(n);
             }
+        }
+        e.executor_limiter = e.cfg.rate_limit.map(|r| Limiter::new(r, e.clock.clone()));
+        for (q, rate) in e.cfg.queue_rate_limits.clone() {
+            let n = e.queue_number(&q) as usize;
+            e.queue_limiters[n] = Some(Limiter::new(rate, e.clock.clone()));
         }
         e
     }
@@ -248,6 +312,8 @@ impl Engine {
         let n = self.queue_names.len() as u32;
         self.queue_names.push(name.to_string());
         self.queue_numbers.insert(name.to_string(), n);
+        self.queue_limiters.push(None);
+        self.queue_wait_until.push(0);
         n
     }
 
@@ -259,12 +325,21 @@ impl Engine {
             return Err(EngineError::Closed);
         }
         let queue = def.queue.clone();
+        let limiter = def.rate_limit.map(|r| Limiter::new(r, self.clock.clone()));
+        let breaker = def.circuit_breaker.clone().map(Breaker::new);
         let idx = self.registry.add(def, &self.cfg.retry)?;
         let q = self.queue_number(&queue);
         if self.cfg.queues.is_none() && !self.worked.contains(&q) {
             self.worked.push(q);
         }
+        if self.worked.contains(&q) {
+            self.worked_defs.push(idx);
+        }
+        self.def_queue.push(q);
         self.running.push(0);
+        self.def_limiters.push(limiter);
+        self.breakers.push(breaker);
+        self.def_wait_until.push(0);
         Ok(idx)
     }
 
@@ -315,7 +390,6 @@ impl Engine {
         let now = self.now();
         let d = self.registry.get(def);
         let priority = opts.priority.unwrap_or(d.priority);
-        let queue = self.queue_numbers[&d.queue];
         let run_at = opts.run_at_ms.unwrap_or(0);
         let payloads = payloads.into_iter();
         self.store.reserve(payloads.size_hint().0);
@@ -324,7 +398,6 @@ impl Engine {
             let mut record = Record {
                 id: TaskId::nil(),
                 def,
-                queue,
                 state: TaskState::Pending,
                 priority,
                 attempt: 0,
@@ -337,6 +410,7 @@ impl Engine {
                 result: None,
                 watched: false,
                 cancel_requested: false,
+                trial: false,
                 extra: None,
             };
             if let Some(k) = &opts.key {
@@ -360,28 +434,49 @@ impl Engine {
     /// values per task to `out`, comma separated: `slot,"id",def,attempt,payload`.
     /// (A flat list parses much faster in V8 than an array per task.) Returns how many
     /// were claimed.
+    ///
+    /// A task is claimed when its definition admits it — below `maxParallel`, not held
+    /// by its rate limit, its breaker permitting — and then only if a cell is free in its
+    /// own limit, its queue's and the executor's. A task held back stays first in its
+    /// line with its attempt untouched; other definitions go on.
     pub fn claim(&mut self, capacity: usize, out: &mut String) -> usize {
-        if !self.cfg.worker || self.closed || capacity == 0 {
+        if !self.cfg.worker || self.closed {
             return 0;
         }
         let now = self.now();
         self.store.promote_due(now);
+        self.tick_breakers(now);
         let mut claimed = 0;
         let mut id_buf = uuid::Uuid::encode_buffer();
-        while claimed < capacity {
-            let (registry, running) = (&self.registry, &self.running);
-            let mut admit = |def: u32| match registry.get(def).max_parallel {
-                Some(max) => running[def as usize] < max,
-                None => true,
+        let mut candidates = std::mem::take(&mut self.candidates);
+        while claimed < capacity && self.executor_wait_until <= now {
+            candidates.clear();
+            for i in 0..self.worked_defs.len() {
+                let d = self.worked_defs[i];
+                if self.admits(d, now) {
+                    candidates.push(d);
+                }
+            }
+            let Some((def, _)) = self.store.peek_ready(&candidates) else { break };
+            if !self.take_cells(def, now) {
+                continue;
+            }
+            let trial = match &mut self.breakers[def as usize] {
+                Some(b) => {
+                    let trial = matches!(b.permit(now).0, Permit::Run { trial: true });
+                    b.start(trial);
+                    trial
+                }
+                None => false,
             };
-            let Some(slot) = self.store.pop_ready(&self.worked, &mut admit) else { break };
+            let slot = self.store.take_ready(def).expect("the peeked task is still first in line");
             let r = self.store.get_mut(slot).expect("claimed slot exists");
             // PENDING|RETRY -> RECEIVED -> STARTED: the host invokes the handler at once.
             r.state = r.state.transition(TaskState::Received, &r.id).expect("ready tasks are claimable");
             r.state = TaskState::Started;
             r.attempt += 1;
             r.started_at = now;
-            let def = r.def;
+            r.trial = trial;
             if claimed > 0 {
                 out.push(',');
             }
@@ -403,7 +498,97 @@ impl Engine {
                 self.events.push(Event::State { slot, state: TaskState::Started });
             }
         }
+        self.candidates = candidates;
         claimed
+    }
+
+    /// Whether `def`'s policies let one more of its tasks start now. A breaker that is
+    /// open with `onOpen: 'fail'` fails the definition's ready tasks here.
+    fn admits(&mut self, def: u32, now: u64) -> bool {
+        let d = def as usize;
+        if let Some(max) = self.registry.get(def).max_parallel {
+            if self.running[d] >= max {
+                return false;
+            }
+        }
+        if self.def_wait_until[d] > now || self.queue_wait_until[self.def_queue[d] as usize] > now {
+            return false;
+        }
+        let Some(breaker) = &mut self.breakers[d] else { return true };
+        let (permit, transition) = breaker.permit(now);
+        if let Some(t) = transition {
+            self.events.push(Event::Breaker { def, from: t.0, to: t.1 });
+        }
+        match permit {
+            Permit::Run { .. } => true,
+            Permit::Wait(_) => false,
+            Permit::Reject => {
+                self.reject_ready(def, now);
+                false
+            }
+        }
+    }
+
+    /// Takes a cell from each rate limit that applies to `def`: its own, its queue's, the
+    /// executor's. A limit without a free cell holds its scope back until it has one.
+    fn take_cells(&mut self, def: u32, now: u64) -> bool {
+        let d = def as usize;
+        if let Some(l) = &self.def_limiters[d] {
+            if let Err(until) = l.try_acquire() {
+                self.def_wait_until[d] = until.max(now + 1);
+                self.events.push(Event::RateLimited { scope: LimitScope::Task(def), until: self.def_wait_until[d] });
+                return false;
+            }
+        }
+        let q = self.def_queue[d] as usize;
+        if let Some(l) = &self.queue_limiters[q] {
+            if let Err(until) = l.try_acquire() {
+                self.queue_wait_until[q] = until.max(now + 1);
+                self.events.push(Event::RateLimited { scope: LimitScope::Queue(q as u32), until: self.queue_wait_until[q] });
+                return false;
+            }
+        }
+        if let Some(l) = &self.executor_limiter {
+            if let Err(until) = l.try_acquire() {
+                self.executor_wait_until = until.max(now + 1);
+                self.events.push(Event::RateLimited { scope: LimitScope::Executor, until: self.executor_wait_until });
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Moves open breakers whose time is up to half-open.
+    fn tick_breakers(&mut self, now: u64) {
+        for def in 0..self.breakers.len() {
+            if let Some(t) = self.breakers[def].as_mut().and_then(|b| b.tick(now)) {
+                self.events.push(Event::Breaker { def: def as u32, from: t.0, to: t.1 });
+            }
+        }
+    }
+
+    /// Fails every ready task of `def` without running it: its breaker is open and
+    /// refuses (`onOpen: 'fail'`). No retry: the breaker said no, not the task.
+    fn reject_ready(&mut self, def: u32, now: u64) {
+        while let Some(slot) = self.store.take_ready(def) {
+            if let Some(b) = &mut self.breakers[def as usize] {
+                b.reject();
+            }
+            let name = self.registry.get(def).name.clone();
+            let r = self.store.get_mut(slot).expect("slot exists");
+            r.state = r.state.transition(TaskState::Failure, &r.id).expect("ready tasks may be refused");
+            r.completed_at = now;
+            let mut err = TaskError::new("CircuitOpenError", format!("the circuit breaker of task '{name}' is open"));
+            err.non_retryable = true;
+            r.extra_mut().error = Some(err);
+            self.settle(slot, now);
+        }
+    }
+
+    fn note_breaker(&mut self, def: u32, t: Option<Transition>) {
+        if let Some((from, to)) = t {
+            self.events.push(Event::Breaker { def, from, to });
+        }
     }
 
     /// Records how a run ended and decides what follows: SUCCESS, a RETRY after a
@@ -427,6 +612,18 @@ impl Engine {
             return; // a stale report (the run was already settled); nothing to do
         }
         let def = r.def;
+        let trial = std::mem::take(&mut r.trial);
+        if self.breakers[def as usize].is_some() {
+            // A cancelled run says nothing about the task's health.
+            let (failed, counts) = match (&completion, r.cancel_requested) {
+                (_, true) => (true, false),
+                (Completion::Success(_), false) => (false, true),
+                (Completion::Failure(e), false) => (true, !e.ignored_by_breaker),
+            };
+            let t = self.breakers[def as usize].as_mut().expect("checked").finish(now, trial, failed, counts);
+            self.note_breaker(def, t);
+        }
+        let r = self.store.get_mut(slot).expect("slot exists");
         let next = if r.cancel_requested {
             if let Completion::Failure(e) = completion {
                 r.extra_mut().error = Some(e);
@@ -465,7 +662,6 @@ impl Engine {
     fn release_running(&mut self, def: u32) {
         self.running[def as usize] -= 1;
         self.running_total -= 1;
-        self.store.unpark(def);
     }
 
     fn note_state(&mut self, slot: u32, state: TaskState) {
@@ -591,6 +787,7 @@ impl Engine {
         let d = self.registry.get(r.def);
         let x = r.extra.as_deref();
         let retries = if r.state == TaskState::Retry { r.attempt } else { r.attempt.saturating_sub(1) };
+        let waiting = self.waiting_reason(r);
         let view = TaskInfoView {
             id: r.id.to_string(),
             name: &d.name,
@@ -604,7 +801,7 @@ impl Engine {
             priority: r.priority,
             progress: x.and_then(|x| x.progress),
             progress_message: x.and_then(|x| x.progress_message.as_deref()),
-            status: x.and_then(|x| x.status.as_deref()),
+            status: waiting.as_deref().or(x.and_then(|x| x.status.as_deref())),
             logs: x.map(|x| &x.logs[..]).unwrap_or(&[]),
             key: x.and_then(|x| x.key.as_deref()),
             created_at: r.created_at,
@@ -612,8 +809,108 @@ impl Engine {
             started_at: (r.started_at > 0).then_some(r.started_at),
             completed_at: (r.completed_at > 0).then_some(r.completed_at),
             worker_id: (r.attempt > 0).then_some(self.worker_id.as_str()),
+            breaker: self.breakers[r.def as usize]
+                .as_ref()
+                .map(|b| b.snapshot())
+                .map(|s| BreakerBrief { state: s.state, failures: s.failures }),
         };
         serde_json::to_string(&view).expect("task info serializes")
+    }
+
+    /// Why a ready task is not running, if a policy holds it back (shown as its status).
+    fn waiting_reason(&self, r: &Record) -> Option<String> {
+        if !matches!(r.state, TaskState::Pending | TaskState::Retry) {
+            return None;
+        }
+        let now = self.now();
+        if r.run_at > now {
+            return None; // delayed: not ready yet
+        }
+        let d = r.def as usize;
+        let name = &self.registry.get(r.def).name;
+        let at = |ms: u64| format!("{ms}");
+        if self.def_wait_until[d] > now {
+            return Some(format!("waiting: rate limit of task '{name}' (next start at {})", at(self.def_wait_until[d])));
+        }
+        let q = self.def_queue[d] as usize;
+        if self.queue_wait_until[q] > now {
+            return Some(format!("waiting: rate limit of queue '{}' (next start at {})", self.queue_names[q], at(self.queue_wait_until[q])));
+        }
+        if self.executor_wait_until > now {
+            return Some(format!("waiting: rate limit of the executor (next start at {})", at(self.executor_wait_until)));
+        }
+        if let Some(b) = &self.breakers[d] {
+            let s = b.snapshot();
+            match s.state {
+                BreakerState::Open => {
+                    return Some(format!(
+                        "waiting: circuit breaker of task '{name}' is open (half-open at {})",
+                        at(s.next_try_at.unwrap_or(0))
+                    ))
+                }
+                BreakerState::HalfOpen => {
+                    return Some(format!("waiting: circuit breaker of task '{name}' is half-open, trial runs in progress"))
+                }
+                BreakerState::Closed => {}
+            }
+        }
+        if let Some(max) = self.registry.get(r.def).max_parallel {
+            if self.running[d] >= max {
+                return Some(format!("waiting: maxParallel ({max}) of task '{name}' reached"));
+            }
+        }
+        None
+    }
+
+    /// The breaker of task `name` as JSON, or None when it has none.
+    pub fn breaker_json(&self, name: &str) -> Result<Option<String>> {
+        let def = self.registry.index_of(name)?;
+        Ok(self.breakers[def as usize]
+            .as_ref()
+            .map(|b| serde_json::to_string(&b.snapshot()).expect("snapshot serializes")))
+    }
+
+    /// Direct runs (`ex.run`) ask the task's breaker and rate limits too: `Ok(trial)` to
+    /// run now, `Err(Some(ms))` to try again at that time, `Err(None)` when the breaker
+    /// refuses (open with `onOpen: 'fail'`).
+    pub fn direct_acquire(&mut self, def: u32) -> std::result::Result<bool, Option<u64>> {
+        let now = self.now();
+        let mut trial = false;
+        if let Some(b) = &mut self.breakers[def as usize] {
+            let (permit, t) = b.permit(now);
+            if permit == Permit::Reject {
+                b.reject();
+            }
+            self.note_breaker(def, t);
+            match permit {
+                Permit::Run { trial: t } => trial = t,
+                Permit::Wait(until) => return Err(Some(until.unwrap_or(now + 1))),
+                Permit::Reject => return Err(None),
+            }
+        }
+        let d = def as usize;
+        let waits = [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until];
+        if let Some(w) = waits.into_iter().filter(|w| *w > now).min() {
+            return Err(Some(w));
+        }
+        if !self.take_cells(def, now) {
+            let d = def as usize;
+            let waits = [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until];
+            return Err(Some(waits.into_iter().max().unwrap_or(now + 1)));
+        }
+        if let Some(b) = &mut self.breakers[def as usize] {
+            b.start(trial);
+        }
+        Ok(trial)
+    }
+
+    /// A direct run ended: tell its breaker.
+    pub fn direct_finish(&mut self, def: u32, trial: bool, failed: bool, counts: bool) {
+        let now = self.now();
+        if let Some(b) = &mut self.breakers[def as usize] {
+            let t = b.finish(now, trial, failed, counts);
+            self.note_breaker(def, t);
+        }
     }
 
     /// The id of the task in `slot`.
@@ -651,6 +948,21 @@ impl Engine {
                     push_json_str(out, &self.registry.get(r.def).name);
                     let _ = write!(out, ",\"{}\"]", state.as_str());
                 }
+                Event::Breaker { def, from, to } => {
+                    out.push_str("[\"breaker\",");
+                    push_json_str(out, &self.registry.get(def).name);
+                    let _ = write!(out, ",\"{}\",\"{}\"]", from.as_str(), to.as_str());
+                }
+                Event::RateLimited { scope, until } => {
+                    let (kind, name) = match scope {
+                        LimitScope::Task(d) => ("task", self.registry.get(d).name.as_str()),
+                        LimitScope::Queue(q) => ("queue", self.queue_names[q as usize].as_str()),
+                        LimitScope::Executor => ("executor", ""),
+                    };
+                    let _ = write!(out, "[\"rateLimited\",\"{kind}\",");
+                    push_json_str(out, name);
+                    let _ = write!(out, ",{until}]");
+                }
             }
         }
         let now = self.now();
@@ -658,9 +970,40 @@ impl Engine {
         events.len()
     }
 
-    /// When the next delayed task or retry is due (ms since the epoch), if any.
+    /// When something that waits may run next (ms since the epoch): the next delayed
+    /// task or retry, or the end of a rate-limit wait or an open breaker that holds ready
+    /// tasks back. Waits that only a finishing task can end (`maxParallel`, half-open
+    /// trials, a full executor) need no time: the finish itself prompts the next claim.
     pub fn next_due(&mut self) -> Option<u64> {
-        self.store.next_due()
+        if !self.cfg.worker {
+            return None;
+        }
+        let now = self.now();
+        let mut due = self.store.next_due();
+        let mut earliest = |t: u64| {
+            if t > now {
+                due = Some(due.map_or(t, |d| d.min(t)));
+            }
+        };
+        let mut any_ready = false;
+        for i in 0..self.worked_defs.len() {
+            let d = self.worked_defs[i] as usize;
+            if !self.store.has_ready(d as u32) {
+                continue;
+            }
+            any_ready = true;
+            earliest(self.def_wait_until[d]);
+            earliest(self.queue_wait_until[self.def_queue[d] as usize]);
+            if let Some(b) = &self.breakers[d] {
+                if b.state() == BreakerState::Open && b.config().on_open == OnOpen::Wait {
+                    earliest(b.snapshot().next_try_at.unwrap_or(0));
+                }
+            }
+        }
+        if any_ready {
+            earliest(self.executor_wait_until);
+        }
+        due
     }
 
     /// Tasks not finished yet (queued, delayed, waiting to retry or running).

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::error::{EngineError, Result};
 use crate::options::{parse_json, positive_whole_number, priority};
-use crate::policy::{RetryPolicy, RetrySpec};
+use crate::policy::{BreakerConfig, BreakerSpec, Rate, RateLimitSpec, RetryPolicy, RetrySpec};
 
 /// Names of tasks and queues are URL-safe so that they can appear in paths and keys.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
@@ -35,6 +35,8 @@ pub struct TaskOptionsSpec {
     pub timeout_ms: Option<f64>,
     pub max_parallel: Option<f64>,
     pub priority: Option<f64>,
+    pub rate_limit: Option<RateLimitSpec>,
+    pub circuit_breaker: Option<BreakerSpec>,
 }
 
 /// A registered task.
@@ -49,6 +51,8 @@ pub struct TaskDef {
     pub timeout_ms: Option<u64>,
     pub max_parallel: Option<u32>,
     pub priority: i32,
+    pub rate_limit: Option<Rate>,
+    pub circuit_breaker: Option<BreakerConfig>,
 }
 
 /// What `ex.tasks()` / `ex.info(name)` show of a definition.
@@ -64,6 +68,51 @@ pub struct TaskDefInfo<'a> {
     pub max_parallel: Option<u32>,
     pub priority: i32,
     pub retry: RetryInfo,
+    pub rate_limit: Option<RateInfo>,
+    pub circuit_breaker: Option<BreakerInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateInfo {
+    pub limit: u32,
+    pub interval_ms: u64,
+    pub burst: u32,
+}
+
+impl From<Rate> for RateInfo {
+    fn from(r: Rate) -> Self {
+        RateInfo { limit: r.limit, interval_ms: r.interval_ms, burst: r.burst }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerInfo {
+    pub failure_threshold: Option<u32>,
+    pub failure_rate: Option<serde_json::Value>,
+    pub reset_timeout_ms: u64,
+    pub max_reset_timeout_ms: Option<u64>,
+    pub half_open_trials: u32,
+    pub on_open: &'static str,
+}
+
+impl From<&BreakerConfig> for BreakerInfo {
+    fn from(b: &BreakerConfig) -> Self {
+        BreakerInfo {
+            failure_threshold: b.failure_threshold,
+            failure_rate: b.failure_rate.map(|(threshold, window_ms, min_requests)| {
+                serde_json::json!({ "threshold": threshold, "windowMs": window_ms, "minRequests": min_requests })
+            }),
+            reset_timeout_ms: b.reset_timeout_ms,
+            max_reset_timeout_ms: b.max_reset_timeout_ms,
+            half_open_trials: b.half_open_trials,
+            on_open: match b.on_open {
+                crate::policy::breaker::OnOpen::Wait => "wait",
+                crate::policy::breaker::OnOpen::Fail => "fail",
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +163,8 @@ impl TaskDef {
             })
             .transpose()?;
         let priority = spec.priority.map(|p| priority("priority", p)).transpose()?.unwrap_or(0);
+        let rate_limit = spec.rate_limit.map(|r| r.validate("rateLimit")).transpose()?;
+        let circuit_breaker = spec.circuit_breaker.map(|b| b.validate()).transpose()?;
         Ok(TaskDef {
             name: name.to_string(),
             queue,
@@ -124,6 +175,8 @@ impl TaskDef {
             timeout_ms,
             max_parallel,
             priority,
+            rate_limit,
+            circuit_breaker,
         })
     }
 
@@ -207,6 +260,8 @@ impl Registry {
             max_parallel: d.max_parallel,
             priority: d.priority,
             retry: self.retry_policy(idx).into(),
+            rate_limit: d.rate_limit.map(Into::into),
+            circuit_breaker: d.circuit_breaker.as_ref().map(Into::into),
         }
     }
 }

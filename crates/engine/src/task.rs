@@ -25,7 +25,9 @@ pub fn parse_task_id(text: &str) -> Result<TaskId> {
 ///    └──────────────────┴──── cancel ───────────▶ REVOKED (also from RETRY, STARTED)
 /// ```
 /// A RECEIVED or STARTED task may also return to PENDING when its worker lets it go
-/// (an expired lease, a worker closing before it invoked the handler).
+/// (an expired lease, a worker closing before it invoked the handler). A PENDING or
+/// RETRY task goes straight to FAILURE when it is refused without running (an open
+/// circuit breaker with `onOpen: 'fail'`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskState {
@@ -79,6 +81,7 @@ impl TaskState {
             (self, next),
             (Pending, Received)
                 | (Pending, Revoked)
+                | (Pending, Failure)
                 | (Received, Started)
                 | (Received, Pending)
                 | (Received, Revoked)
@@ -89,6 +92,7 @@ impl TaskState {
                 | (Started, Pending)
                 | (Retry, Received)
                 | (Retry, Revoked)
+                | (Retry, Failure)
         )
     }
 
@@ -126,11 +130,21 @@ pub struct TaskError {
     /// The handler asked not to be retried (a `NonRetryableError`).
     #[serde(default, rename = "nonRetryable", skip_serializing_if = "std::ops::Not::not")]
     pub non_retryable: bool,
+    /// The task's circuit breaker does not count this error (its `isFailure` said so).
+    #[serde(default, rename = "ignoredByBreaker", skip_serializing_if = "std::ops::Not::not")]
+    pub ignored_by_breaker: bool,
 }
 
 impl TaskError {
     pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        TaskError { kind: kind.into(), message: message.into(), stack: None, timeout: false, non_retryable: false }
+        TaskError {
+            kind: kind.into(),
+            message: message.into(),
+            stack: None,
+            timeout: false,
+            non_retryable: false,
+            ignored_by_breaker: false,
+        }
     }
 }
 

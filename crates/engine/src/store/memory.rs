@@ -1,7 +1,10 @@
-//! The in-memory store: task records in a slab, one priority heap of ready tasks per
-//! queue, one heap of delayed tasks ordered by due time.
+//! The in-memory store: task records in a slab, the ready tasks of each task
+//! definition in lines (one FIFO line per priority), one heap of delayed tasks ordered
+//! by due time. Lines are per definition so that a definition held back by its policies
+//! (rate limit, `maxParallel`, an open breaker) is simply not looked at, while the others
+//! go on; comparing line heads keeps FIFO order across definitions of a queue.
 //!
-//! Heaps use lazy deletion: cancelling a task only changes its record; a heap entry is
+//! Lines and heaps use lazy deletion: cancelling a task only changes its record; a heap entry is
 //! valid while its `seq` equals the record's (every re-enqueue takes a fresh `seq`).
 //! That keeps cancel O(1) and claim O(log n).
 //!
@@ -44,9 +47,8 @@ pub struct Extra {
 #[derive(Debug, Clone)]
 pub struct Record {
     pub id: TaskId,
-    /// Index of the task's definition in the registry.
+    /// Index of the task's definition in the registry (which also gives its queue).
     pub def: u32,
-    pub queue: u32,
     pub state: TaskState,
     pub priority: i32,
     /// Attempts started so far (1 while the first attempt runs).
@@ -66,6 +68,8 @@ pub struct Record {
     pub watched: bool,
     /// `cancel()` was called while the task was running.
     pub cancel_requested: bool,
+    /// This run is a half-open circuit breaker's trial.
+    pub trial: bool,
     pub extra: Option<Box<Extra>>,
 }
 
@@ -88,7 +92,7 @@ struct Entry {
     slot: u32,
 }
 
-/// One queue's ready tasks: a FIFO line per priority, higher priorities served first.
+/// One definition's ready tasks: a FIFO line per priority, higher priorities served first.
 /// Claiming is O(1) and reads memory in order, unlike a heap over millions of tasks.
 #[derive(Debug, Default)]
 struct ReadyQueue {
@@ -98,14 +102,6 @@ struct ReadyQueue {
 impl ReadyQueue {
     fn push_back(&mut self, priority: i32, e: Entry) {
         self.lines.entry(priority).or_default().push_back(e);
-    }
-
-    /// For a task that was taken from the front and is put back (a `maxParallel`
-    /// un-park): it goes before every later task of its line.
-    fn put_back(&mut self, priority: i32, e: Entry) {
-        let line = self.lines.entry(priority).or_default();
-        let at = line.partition_point(|x| x.seq < e.seq);
-        line.insert(at, e);
     }
 
     /// The first entry of the highest priority line, dropping entries `is_live` rejects.
@@ -139,11 +135,8 @@ pub struct MemoryStore {
     records: Slab<Record>,
     rng: SmallRng,
     by_key: FxHashMap<String, u32>,
-    /// Ready tasks, indexed by queue number.
+    /// Ready tasks, indexed by definition.
     ready: Vec<ReadyQueue>,
-    /// Tasks taken out of line while their definition was at `maxParallel`, in line
-    /// order, indexed by definition.
-    parked: Vec<VecDeque<Entry>>,
     delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
     /// Finished tasks in completion order (slot, seq, completed_at), for retention.
     finished: VecDeque<(u32, u64, u64)>,
@@ -159,7 +152,6 @@ impl Default for MemoryStore {
             rng: SmallRng::from_entropy(),
             by_key: FxHashMap::default(),
             ready: Vec::new(),
-            parked: Vec::new(),
             delayed: BinaryHeap::new(),
             finished: VecDeque::new(),
             next_seq: 0,
@@ -200,15 +192,9 @@ impl MemoryStore {
         self.next_seq
     }
 
-    fn ensure_queue(&mut self, queue: u32) {
-        if self.ready.len() <= queue as usize {
-            self.ready.resize_with(queue as usize + 1, ReadyQueue::default);
-        }
-    }
-
     fn ensure_def(&mut self, def: u32) {
-        if self.parked.len() <= def as usize {
-            self.parked.resize_with(def as usize + 1, VecDeque::new);
+        if self.ready.len() <= def as usize {
+            self.ready.resize_with(def as usize + 1, ReadyQueue::default);
         }
     }
 
@@ -233,13 +219,12 @@ impl MemoryStore {
     /// delayed heap. A delayed task joins the end of its line when it becomes due.
     fn schedule(&mut self, slot: u32, now: u64) {
         let r = &self.records[slot as usize];
-        let (queue, def, priority, entry, run_at) = (r.queue, r.def, r.priority, Entry { seq: r.seq, slot }, r.run_at);
-        self.ensure_queue(queue);
+        let (def, priority, entry, run_at) = (r.def, r.priority, Entry { seq: r.seq, slot }, r.run_at);
         self.ensure_def(def);
         if run_at > now {
             self.delayed.push(Reverse((run_at, entry.seq, slot)));
         } else {
-            self.ready[queue as usize].push_back(priority, entry);
+            self.ready[def as usize].push_back(priority, entry);
         }
     }
 
@@ -268,8 +253,8 @@ impl MemoryStore {
             self.delayed.pop();
             if self.entry_is_live(slot, seq) {
                 let r = &self.records[slot as usize];
-                let (q, p) = (r.queue, r.priority);
-                self.ready[q as usize].push_back(p, Entry { seq, slot });
+                let (d, p) = (r.def, r.priority);
+                self.ready[d as usize].push_back(p, Entry { seq, slot });
             }
         }
     }
@@ -285,46 +270,44 @@ impl MemoryStore {
         None
     }
 
-    /// Takes the first ready task across `queues` (highest priority, then earliest in
-    /// line), skipping dead entries. Tasks whose definition `admit` refuses are parked
-    /// until `unpark` is called for it.
-    pub fn pop_ready(&mut self, queues: &[u32], admit: &mut dyn FnMut(u32) -> bool) -> Option<u32> {
-        loop {
-            let records = &self.records;
-            let is_live = |e: Entry| {
-                records
-                    .get(e.slot as usize)
-                    .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
-            };
-            let mut best: Option<(usize, i32, Entry)> = None;
-            for &q in queues {
-                let Some(ready) = self.ready.get_mut(q as usize) else { continue };
-                if let Some((p, e)) = ready.peek_live(is_live) {
-                    if best.is_none_or(|(_, bp, be)| p > bp || (p == bp && e.seq < be.seq)) {
-                        best = Some((q as usize, p, e));
-                    }
+    /// The first ready task among `defs` (highest priority, then earliest in line) as
+    /// (definition, slot), without taking it. Dead entries met on the way are dropped.
+    pub fn peek_ready(&mut self, defs: &[u32]) -> Option<(u32, u32)> {
+        let records = &self.records;
+        let is_live = |e: Entry| {
+            records
+                .get(e.slot as usize)
+                .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
+        };
+        let mut best: Option<(u32, i32, Entry)> = None;
+        for &d in defs {
+            let Some(ready) = self.ready.get_mut(d as usize) else { continue };
+            if let Some((p, e)) = ready.peek_live(is_live) {
+                if best.is_none_or(|(_, bp, be)| p > bp || (p == bp && e.seq < be.seq)) {
+                    best = Some((d, p, e));
                 }
             }
-            let (q, priority, entry) = best?;
-            self.ready[q].pop(priority);
-            let def = self.records[entry.slot as usize].def;
-            if admit(def) {
-                return Some(entry.slot);
-            }
-            self.parked[def as usize].push_back(entry);
         }
+        best.map(|(d, _, e)| (d, e.slot))
     }
 
-    /// A slot of `def` freed up: its first parked task goes back to its place in line.
-    pub fn unpark(&mut self, def: u32) {
-        while let Some(e) = self.parked.get_mut(def as usize).and_then(VecDeque::pop_front) {
-            if self.entry_is_live(e.slot, e.seq) {
-                let r = &self.records[e.slot as usize];
-                let (q, p) = (r.queue, r.priority);
-                self.ready[q as usize].put_back(p, e);
-                return;
-            }
-        }
+    /// Takes the first ready task of `def` (the one `peek_ready` returned for it).
+    pub fn take_ready(&mut self, def: u32) -> Option<u32> {
+        let records = &self.records;
+        let is_live = |e: Entry| {
+            records
+                .get(e.slot as usize)
+                .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
+        };
+        let ready = self.ready.get_mut(def as usize)?;
+        let (p, e) = ready.peek_live(is_live)?;
+        ready.pop(p);
+        Some(e.slot)
+    }
+
+    /// Whether `def` has a task ready to run.
+    pub fn has_ready(&mut self, def: u32) -> bool {
+        self.peek_ready(&[def]).is_some()
     }
 
     pub fn slot_of(&self, id: &TaskId) -> Option<u32> {
@@ -404,9 +387,9 @@ mod tests {
     fn a_reused_slot_does_not_answer_for_the_old_id() {
         let mut store = MemoryStore::new();
         let rec = |t| Record {
-            id: TaskId::nil(), def: 0, queue: 0, state: TaskState::Success, priority: 0, attempt: 1, seq: 0,
+            id: TaskId::nil(), def: 0, state: TaskState::Success, priority: 0, attempt: 1, seq: 0,
             run_at: 0, created_at: t, started_at: 0, completed_at: t, payload: "null".into(), result: None,
-            watched: false, cancel_requested: false, extra: None,
+            watched: false, cancel_requested: false, trial: false, extra: None,
         };
         let (slot, old) = store.insert(rec(1), 1);
         store.finished(slot);
