@@ -49,6 +49,17 @@ export declare class NativeExecutor {
   log(slot: number, level: string, message: string): void
   /** Retry decision for direct runs: the delay in ms, or -1 for no retry. */
   retryDelay(def: number, attempt: number, nonRetryable: boolean): number
+  /** The task's circuit breaker as JSON, or null when it has none. */
+  breaker(name: string): string | null
+  /**
+   * Before a direct run: -1 run, -2 run as a half-open trial, -3 refused (breaker
+   * open, `onOpen: 'fail'`), otherwise the time (ms) to ask again.
+   */
+  directAcquire(def: number): number
+  /** After a direct run: tells the task's breaker how it went. */
+  directFinish(def: number, trial: boolean, failed: boolean, counts: boolean): void
+  /** Whether engine events wait to be taken by the next `cycle`. */
+  get hasEvents(): boolean
   setStateEvents(on: boolean): void
   /** Tasks not finished yet, and how many of them are running. */
   get unfinished(): number

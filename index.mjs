@@ -6,6 +6,7 @@ export const {
   TaskHandle,
   TaskloomError,
   TaskFailedError,
+  CircuitOpenError,
   TaskCancelledError,
   TimeoutError,
   TaskTimeoutError,

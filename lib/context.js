@@ -6,6 +6,7 @@ const LEVELS = new Set(['debug', 'info', 'warning', 'warn', 'error'])
 
 class TaskContext {
   #sink
+  #def
   #controller = null
   #reason = undefined
 
@@ -14,6 +15,7 @@ class TaskContext {
    */
   constructor(sink, slot, id, def, attempt, previous) {
     this.#sink = sink
+    this.#def = def
     this.slot = slot
     this.id = id
     this.name = def.name
@@ -23,6 +25,11 @@ class TaskContext {
     /** Set once the run has been reported; later reports are ignored. */
     this.done = false
     this.timer = undefined
+  }
+
+  /** The definition (`{ name, queue, handler, … }`) this run belongs to; not on the public type. */
+  static definitionOf(ctx) {
+    return ctx.#def
   }
 
   /** Aborted when the task is cancelled, times out, or the executor closes. Created on first use. */

@@ -59,8 +59,20 @@ class Dispatcher {
       for (let i = 0; i < tasks.length; i += 5) this.start(tasks[i], tasks[i + 1], tasks[i + 2], tasks[i + 3], tasks[i + 4])
       for (let i = 0; i < events.length; i++) {
         const e = events[i]
-        if (e[0] === 'settled') this.hooks.settled(e[1])
-        else this.hooks.state(e[1], e[2], e[3])
+        switch (e[0]) {
+          case 'settled':
+            this.hooks.settled(e[1])
+            break
+          case 'state':
+            this.hooks.state(e[1], e[2], e[3])
+            break
+          case 'breaker':
+            this.hooks.breaker(e[1], e[2], e[3])
+            break
+          case 'rateLimited':
+            this.hooks.rateLimited(e[1], e[2], e[3])
+            break
+        }
       }
       this.arm(due)
     } else {
@@ -139,6 +151,7 @@ class Dispatcher {
       e.nonRetryable = true
     }
     if (err instanceof TaskTimeoutError) e.timeout = true
+    if (!countsForBreaker(TaskContext.definitionOf(ctx), err)) e.ignoredByBreaker = true
     this.finish(ctx)
     this.completions += ctx.slot + 'F' + JSON.stringify(e) + '\n'
     this.kick()
@@ -176,6 +189,16 @@ class Dispatcher {
   }
 }
 
+/** Whether a failure counts for the task's circuit breaker: its `isFailure`, if any, decides. */
+function countsForBreaker(def, err) {
+  if (def.isFailure === undefined) return true
+  try {
+    return Boolean(def.isFailure(err))
+  } catch {
+    return true // a predicate that throws cannot vouch for the error
+  }
+}
+
 function timedOut(dispatcher, ctx, def) {
   if (ctx.done) return
   const reason = new TaskTimeoutError(def.name, def.timeoutMs)
@@ -183,4 +206,4 @@ function timedOut(dispatcher, ctx, def) {
   dispatcher.fail(ctx, reason)
 }
 
-module.exports = { Dispatcher }
+module.exports = { Dispatcher, countsForBreaker }

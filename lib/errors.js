@@ -23,6 +23,15 @@ class TaskFailedError extends TaskloomError {
   }
 }
 
+/** A task was refused without running: its circuit breaker is open (`onOpen: 'fail'`). */
+class CircuitOpenError extends TaskFailedError {
+  constructor(info) {
+    super(info)
+    this.code = 'ERR_CIRCUIT_OPEN'
+    this.message = `task '${info.name}' (${info.id}) was not run: its circuit breaker is open`
+  }
+}
+
 /** A task was cancelled (REVOKED). */
 class TaskCancelledError extends TaskloomError {
   constructor(info) {
@@ -120,6 +129,7 @@ function describeThrown(value) {
 module.exports = {
   TaskloomError,
   TaskFailedError,
+  CircuitOpenError,
   TaskCancelledError,
   TimeoutError,
   TaskTimeoutError,

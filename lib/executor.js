@@ -4,13 +4,14 @@
 
 const { EventEmitter } = require('node:events')
 const { NativeExecutor } = require('../binding.js')
-const { Dispatcher } = require('./dispatcher.js')
+const { Dispatcher, countsForBreaker } = require('./dispatcher.js')
 const { TaskContext } = require('./context.js')
 const { TaskHandle } = require('./handle.js')
 const { toJsonText } = require('./json.js')
 const { submitOptionsJson, checkTimeoutOption, checkObject, UUID } = require('./options.js')
 const {
   TaskFailedError,
+  CircuitOpenError,
   TaskCancelledError,
   TimeoutError,
   TaskTimeoutError,
@@ -43,6 +44,7 @@ function outcome(info) {
     case 'SUCCESS':
       return { ok: true, value: info.result }
     case 'FAILURE':
+      if (info.error?.type === 'CircuitOpenError') return { ok: false, error: new CircuitOpenError(info) }
       return { ok: false, error: new TaskFailedError(info) }
     default:
       return { ok: false, error: new TaskCancelledError(info) }
@@ -85,6 +87,8 @@ class Executor extends EventEmitter {
         if (ctx.slot >= 0) native(() => this.#native.log(ctx.slot, level, message))
         this.emit('log', { id: ctx.id, name: ctx.name, level, message, time: new Date() })
       },
+      breaker: (name, from, to) => this.emit('breaker', { name, from, to }),
+      rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
       pumped: () => this.#checkIdle(),
     })
     this.on('newListener', (event) => {
@@ -114,8 +118,19 @@ class Executor extends EventEmitter {
     }
     checkObject(options, `options of task '${name}'`)
     if (this.#closing) throw new ExecutorClosedError()
-    const info = JSON.parse(native(() => this.#native.register(name, JSON.stringify(options))))
-    const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs }
+    // `circuitBreaker.isFailure` is a JS predicate: it stays here; the rest goes to the engine.
+    let isFailure
+    let engineOptions = options
+    if (options.circuitBreaker != null && typeof options.circuitBreaker === 'object' && 'isFailure' in options.circuitBreaker) {
+      isFailure = options.circuitBreaker.isFailure
+      if (typeof isFailure !== 'function') {
+        throw new TypeError(`\`circuitBreaker.isFailure\` of task '${name}' must be a function, got ${typeof isFailure}`)
+      }
+      const { isFailure: _, ...breaker } = options.circuitBreaker
+      engineOptions = { ...options, circuitBreaker: breaker }
+    }
+    const info = JSON.parse(native(() => this.#native.register(name, JSON.stringify(engineOptions))))
+    const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs, isFailure }
     this.#defs[info.index] = def
     this.#byName.set(name, def)
     this.#dispatcher.kick()
@@ -142,6 +157,20 @@ class Executor extends EventEmitter {
     const def = this.#byName.get(name)
     if (def === undefined) return undefined
     return this.tasks().find((t) => t.name === name)
+  }
+
+  /**
+   * The circuit breaker of task `name`: `{ state, failures, successes, rejected,
+   * openedAt, nextTryAt }`, or undefined when the task has none.
+   */
+  breaker(name) {
+    this.#def(name)
+    const json = native(() => this.#native.breaker(name))
+    if (json === null) return undefined
+    const b = JSON.parse(json)
+    b.openedAt = b.openedAt == null ? null : new Date(b.openedAt)
+    b.nextTryAt = b.nextTryAt == null ? null : new Date(b.nextTryAt)
+    return b
   }
 
   #def(name) {
@@ -202,11 +231,17 @@ class Executor extends EventEmitter {
     const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
     const id = this.#native.newId()
     for (let attempt = 1; ; attempt++) {
+      const trial = await this.#directPermit(def, id, attempt)
       const ctx = new TaskContext(this.#dispatcher.hooks, -1, id, def, attempt, undefined)
       try {
-        return await runDirect(def, JSON.parse(text), ctx)
+        const value = await runDirect(def, JSON.parse(text), ctx)
+        this.#native.directFinish(def.index, trial, false, true)
+        this.#dispatcher.kick() // deliver breaker events
+        return value
       } catch (err) {
         ctx.done = true
+        this.#native.directFinish(def.index, trial, true, countsForBreaker(def, err))
+        this.#dispatcher.kick()
         const error = describeThrown(err)
         const nonRetryable = err instanceof NonRetryableError || (err != null && err.retryable === false)
         const delay = this.#native.retryDelay(def.index, attempt, nonRetryable)
@@ -216,6 +251,21 @@ class Executor extends EventEmitter {
         }
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
       }
+    }
+  }
+
+  /** Waits until the task's breaker and rate limits let a direct run start; true for a trial run. */
+  async #directPermit(def, id, attempt) {
+    for (;;) {
+      if (this.#closing) throw new ExecutorClosedError()
+      const r = this.#native.directAcquire(def.index)
+      if (r === -1 || r === -2) return r === -2
+      this.#dispatcher.kick()
+      if (r === -3) {
+        const error = { type: 'CircuitOpenError', message: `the circuit breaker of task '${def.name}' is open`, stack: null }
+        throw new CircuitOpenError({ id, name: def.name, error, retries: attempt - 1 })
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, r - Date.now())))
     }
   }
 

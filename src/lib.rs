@@ -89,12 +89,14 @@ impl NativeExecutor {
         if !completions.is_empty() {
             self.engine.complete_many(parse_completions(&completions).map_err(js_error)?);
         }
+        // One clock reading for the whole step (see `Engine::claim_at`).
+        let now = self.engine.now();
         let mut out = String::from("[[");
-        let claimed = self.engine.claim(capacity as usize, &mut out);
+        let claimed = self.engine.claim_at(now, capacity as usize, &mut out);
         out.push_str("],[");
         let events = self.engine.drain_events(&mut out);
         out.push_str("],");
-        let due = self.engine.next_due();
+        let due = self.engine.next_due_at(now);
         if claimed == 0 && events == 0 && due.is_none() {
             return Ok(None);
         }
@@ -157,6 +159,36 @@ impl NativeExecutor {
             Some(ms) => ms as i64,
             None => -1,
         }
+    }
+
+    /// The task's circuit breaker as JSON, or null when it has none.
+    #[napi]
+    pub fn breaker(&self, name: String) -> Result<Option<String>, String> {
+        self.engine.breaker_json(&name).map_err(js_error)
+    }
+
+    /// Before a direct run: -1 run, -2 run as a half-open trial, -3 refused (breaker
+    /// open, `onOpen: 'fail'`), otherwise the time (ms) to ask again.
+    #[napi]
+    pub fn direct_acquire(&mut self, def: u32) -> f64 {
+        match self.engine.direct_acquire(def) {
+            Ok(false) => -1.0,
+            Ok(true) => -2.0,
+            Err(None) => -3.0,
+            Err(Some(at)) => at as f64,
+        }
+    }
+
+    /// After a direct run: tells the task's breaker how it went.
+    #[napi]
+    pub fn direct_finish(&mut self, def: u32, trial: bool, failed: bool, counts: bool) {
+        self.engine.direct_finish(def, trial, failed, counts)
+    }
+
+    /// Whether engine events wait to be taken by the next `cycle`.
+    #[napi(getter)]
+    pub fn has_events(&self) -> bool {
+        self.engine.has_events()
     }
 
     #[napi]

@@ -440,10 +440,18 @@ impl Engine {
     /// own limit, its queue's and the executor's. A task held back stays first in its
     /// line with its attempt untouched; other definitions go on.
     pub fn claim(&mut self, capacity: usize, out: &mut String) -> usize {
+        let now = self.now();
+        self.claim_at(now, capacity, out)
+    }
+
+    /// `claim` at a given time. A dispatch step uses one `now` for `claim_at` and
+    /// `next_due_at`: read twice, the clock could cross a millisecond in between, and a
+    /// wait that the claim saw as running would look over to `next_due` — nobody would
+    /// then wake up for it.
+    pub fn claim_at(&mut self, now: u64, capacity: usize, out: &mut String) -> usize {
         if !self.cfg.worker || self.closed {
             return 0;
         }
-        let now = self.now();
         self.store.promote_due(now);
         self.tick_breakers(now);
         let mut claimed = 0;
@@ -975,10 +983,15 @@ impl Engine {
     /// tasks back. Waits that only a finishing task can end (`maxParallel`, half-open
     /// trials, a full executor) need no time: the finish itself prompts the next claim.
     pub fn next_due(&mut self) -> Option<u64> {
+        let now = self.now();
+        self.next_due_at(now)
+    }
+
+    /// `next_due` as seen at `now` (see `claim_at`).
+    pub fn next_due_at(&mut self, now: u64) -> Option<u64> {
         if !self.cfg.worker {
             return None;
         }
-        let now = self.now();
         let mut due = self.store.next_due();
         let mut earliest = |t: u64| {
             if t > now {

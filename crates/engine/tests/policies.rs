@@ -244,3 +244,18 @@ fn bad_policy_options_are_rejected() {
     let err = EngineConfig::from_json(r#"{"queueRateLimits":{"mail":{"limit":-1}}}"#).unwrap_err().to_string();
     assert!(err.contains("queueRateLimits.mail.limit"), "{err}");
 }
+
+#[test]
+fn a_step_reports_the_wait_its_claim_ran_into() {
+    // Regression: the claim and the next-due time must be judged at one instant. A
+    // claim held back until T+1 must be followed by a wake-up at T+1 even if the clock
+    // has reached T+1 by the time the step computes its next due time.
+    let (mut e, clock) = engine("");
+    let d = register(&mut e, "t", r#"{"rateLimit":{"limit":1,"intervalMs":1,"burst":1}}"#);
+    submit_n(&mut e, d, 3);
+    let now = e.now();
+    let mut out = String::new();
+    assert_eq!(e.claim_at(now, 10, &mut out), 1);
+    clock.advance(1); // the millisecond passes between the two halves of the step
+    assert_eq!(e.next_due_at(now), Some(now + 1));
+}
