@@ -33,6 +33,68 @@ export interface RetryOptions {
   jitter?: boolean
 }
 
+/**
+ * A rate limit: at most `limit` task starts per `intervalMs`, at most `burst` of them back
+ * to back (GCRA). Tasks over the limit wait in line — never dropped, their attempt
+ * untouched — until a start is free.
+ */
+export interface RateLimitOptions {
+  /** Starts per interval; a whole number ≥ 1. */
+  limit: number
+  /** The interval in ms. Default 1000. */
+  intervalMs?: number
+  /** Starts allowed back to back (banked while idle). Default `limit`. */
+  burst?: number
+}
+
+/**
+ * A circuit breaker for one task name. It opens after `failureThreshold` failures in a
+ * row (default 5) and/or when the `failureRate` over a window is too high; stays open
+ * `resetTimeoutMs`; then half-opens and lets `halfOpenTrials` trial runs through: if all
+ * succeed it closes, if one fails it opens again (for longer, up to `maxResetTimeoutMs`).
+ */
+export interface CircuitBreakerOptions {
+  /** Open after this many failures in a row. Default 5 (when `failureRate` is not given). */
+  failureThreshold?: number
+  /** Open when the failure rate over a window exceeds `threshold`. */
+  failureRate?: {
+    /** A rate above 0 and at most 1, e.g. 0.5. */
+    threshold: number
+    /** The window, in whole seconds expressed in ms (1000, 2000, …). */
+    windowMs: number
+    /** No decision before this many runs in the window. Default 10. */
+    minRequests?: number
+  }
+  /** How long the breaker stays open, in ms. Default 30,000. */
+  resetTimeoutMs?: number
+  /** Double the open time on each re-open, up to this many ms. Default: no growth. */
+  maxResetTimeoutMs?: number
+  /** Trial runs let through while half-open; all must succeed to close. Default 1. */
+  halfOpenTrials?: number
+  /** While open: `'wait'` (default) holds tasks until half-open; `'fail'` fails them at once with `CircuitOpenError`. */
+  onOpen?: 'wait' | 'fail'
+  /**
+   * Which errors count as failures. Default: every error, timeouts included.
+   * Cancelled runs never count.
+   */
+  isFailure?: (error: unknown) => boolean
+}
+
+/** The state of a task's circuit breaker, from `ex.breaker(name)`. */
+export interface BreakerInfo {
+  state: 'closed' | 'open' | 'halfOpen'
+  /** Failures counted since it last closed. */
+  failures: number
+  /** Successful runs seen. */
+  successes: number
+  /** Runs refused while open (`onOpen: 'fail'`). */
+  rejected: number
+  /** When it last opened (null while closed). */
+  openedAt: Date | null
+  /** When it will half-open (null unless open). */
+  nextTryAt: Date | null
+}
+
 /** Retention of finished tasks (their results, errors and logs). */
 export interface KeepResultsOptions {
   /** Keep at most this many finished tasks; the oldest are forgotten first. Default 100,000. */
@@ -59,6 +121,10 @@ export interface ExecutorOptions {
   timeoutMs?: number
   /** How many finished tasks stay queryable, and for how long. */
   keepResults?: KeepResultsOptions
+  /** A limit on task starts across this executor (every queue and task). */
+  rateLimit?: RateLimitOptions
+  /** Limits on task starts per queue, by queue name. */
+  queueRateLimits?: Record<string, RateLimitOptions>
 }
 
 /** Options of `ex.register(name, handler, options)`. */
@@ -78,6 +144,10 @@ export interface TaskOptions {
   maxParallel?: number
   /** Default priority of the task's submits. Larger runs first. Default 0. */
   priority?: number
+  /** A limit on this task's starts. */
+  rateLimit?: RateLimitOptions
+  /** A circuit breaker for this task. */
+  circuitBreaker?: CircuitBreakerOptions
 }
 
 /** Options of `ex.submit` / `ex.submitMany`. */
@@ -117,6 +187,8 @@ export interface TaskErrorInfo {
   timeout?: boolean
   /** Present and true when the handler threw a `NonRetryableError`. */
   nonRetryable?: boolean
+  /** Present and true when the task's breaker did not count this error (`isFailure`). */
+  ignoredByBreaker?: boolean
 }
 
 export interface TaskLogEntry {
@@ -144,7 +216,10 @@ export interface TaskInfo<Payload = JsonValue, Result = JsonValue> {
   /** Last `ctx.progress` percent (0–100), else null. */
   progress: number | null
   progressMessage: string | null
-  /** Last `ctx.status` message, else null. */
+  /**
+   * Last `ctx.status` message, else null. While a ready task is held back by a policy,
+   * says so: `'waiting: rate limit of task …'`, `'waiting: circuit breaker of task … is open …'`.
+   */
   status: string | null
   /** What the handler logged with `ctx.log` (the last 1,000 lines). */
   logs: TaskLogEntry[]
@@ -157,6 +232,8 @@ export interface TaskInfo<Payload = JsonValue, Result = JsonValue> {
   completedAt: Date | null
   /** The executor that ran it (`ex.workerId`), else null. */
   workerId: string | null
+  /** The state and failure count of the task's circuit breaker, if it has one. */
+  breaker: { state: BreakerInfo['state']; failures: number } | null
 }
 
 /** A registered task as `ex.tasks()` and `ex.info(name)` describe it. */
@@ -172,6 +249,15 @@ export interface TaskDefinitionInfo {
   priority: number
   /** The resolved retry policy. */
   retry: Required<RetryOptions>
+  rateLimit: Required<RateLimitOptions> | null
+  circuitBreaker: {
+    failureThreshold: number | null
+    failureRate: { threshold: number; windowMs: number; minRequests: number } | null
+    resetTimeoutMs: number
+    maxResetTimeoutMs: number | null
+    halfOpenTrials: number
+    onOpen: 'wait' | 'fail'
+  } | null
 }
 
 /** The task control a handler receives as its second argument. */
@@ -242,12 +328,31 @@ export interface StateEvent {
   state: TaskState
 }
 
+export interface BreakerEvent {
+  /** The task name. */
+  name: string
+  from: BreakerInfo['state']
+  to: BreakerInfo['state']
+}
+export interface RateLimitedEvent {
+  /** Which limit: a task's, a queue's or the executor's. */
+  scope: 'task' | 'queue' | 'executor'
+  /** The task or queue name; null for the executor. */
+  name: string | null
+  /** When the next start is free. */
+  until: Date
+}
+
 export interface ExecutorEvents {
   progress: [ProgressEvent]
   status: [StatusEvent]
   log: [LogEvent]
   /** Every state change of every task (only collected while someone listens). */
   state: [StateEvent]
+  /** A task's circuit breaker changed state. */
+  breaker: [BreakerEvent]
+  /** A rate limit started holding tasks back. */
+  rateLimited: [RateLimitedEvent]
 }
 
 /** Runs registered task handlers; submits and queries tasks. */
@@ -270,6 +375,11 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   has(name: string): boolean
   /** The registered definition of `name`, or undefined. */
   info(name: string): TaskDefinitionInfo | undefined
+  /**
+   * The circuit breaker of task `name`, or undefined when it has none.
+   * @throws TypeError for an unknown task.
+   */
+  breaker(name: string): BreakerInfo | undefined
 
   /**
    * Enqueues one task. Rejects with TypeError, enqueuing nothing, for an unknown name,
@@ -281,8 +391,9 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   submitMany<Result = any>(name: string, payloads: unknown[], options?: Omit<SubmitOptions, 'key'>): Promise<TaskHandle<Result>[]>
   /**
    * Runs the handler directly — no queue, no store, no concurrency slot — with the
-   * task's retry policy and timeout. Resolves to the handler's value; rejects with
-   * `TaskFailedError` once retries are exhausted.
+   * task's retry policy, timeout, rate limits and circuit breaker. Resolves to the
+   * handler's value; rejects with `TaskFailedError` once retries are exhausted, or
+   * `CircuitOpenError` when an open breaker refuses (`onOpen: 'fail'`).
    */
   run<Result = any>(name: string, payload?: unknown): Promise<Result>
   /** A handle for a task id obtained elsewhere. @throws TypeError if `id` is not a UUID. */
@@ -304,7 +415,8 @@ export declare class TaskloomError extends Error {}
 
 /** A task ended in FAILURE. Carries the handler error's type, message and stack. */
 export declare class TaskFailedError extends TaskloomError {
-  readonly code: 'ERR_TASK_FAILED'
+  /** `'ERR_CIRCUIT_OPEN'` for a `CircuitOpenError`. */
+  readonly code: 'ERR_TASK_FAILED' | 'ERR_CIRCUIT_OPEN'
   readonly taskId: string
   readonly taskName: string
   /** The handler error's type (its `name`). */
@@ -313,6 +425,11 @@ export declare class TaskFailedError extends TaskloomError {
   readonly errorStack: string | null
   /** Retries made before it failed. */
   readonly retries: number
+}
+
+/** A task was refused without running: its circuit breaker is open (`onOpen: 'fail'`). */
+export declare class CircuitOpenError extends TaskFailedError {
+  readonly code: 'ERR_CIRCUIT_OPEN'
 }
 
 /** A task was cancelled (REVOKED). */

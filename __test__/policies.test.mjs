@@ -39,7 +39,10 @@ test('a waiting task says so in its status', async () => {
 })
 
 test('queue and executor rate limits hold across tasks', async () => {
-  const ex = new Executor({ rateLimit: { limit: 4, intervalMs: 60_000 }, queueRateLimits: { mail: { limit: 2, intervalMs: 60_000 } } })
+  const ex = new Executor({
+    rateLimit: { limit: 4, intervalMs: 60_000, burst: 4 },
+    queueRateLimits: { mail: { limit: 2, intervalMs: 60_000, burst: 2 } },
+  })
   const ran = []
   ex.register('welcome', (n) => ran.push(`welcome${n}`), { queue: 'mail' })
   ex.register('digest', (n) => ran.push(`digest${n}`), { queue: 'mail' })
@@ -163,7 +166,7 @@ test('policy options show in the registry', async () => {
     circuitBreaker: { failureThreshold: 3, resetTimeoutMs: 500, maxResetTimeoutMs: 4000, halfOpenTrials: 2, onOpen: 'fail' },
   })
   const info = ex.info('api')
-  assert.deepEqual(info.rateLimit, { limit: 100, intervalMs: 1000, burst: 100 })
+  assert.deepEqual(info.rateLimit, { limit: 100, intervalMs: 1000, burst: 5 }, 'burst: 50 ms worth by default')
   assert.deepEqual(info.circuitBreaker, {
     failureThreshold: 3, failureRate: null, resetTimeoutMs: 500, maxResetTimeoutMs: 4000, halfOpenTrials: 2, onOpen: 'fail',
   })

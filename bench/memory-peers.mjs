@@ -1,5 +1,5 @@
 // One in-memory measurement in this process; prints one JSON line.
-//   node bench/memory-peers.mjs <throughput|rss|latency> <ceiling|taskloom|p-queue> [n]
+//   node bench/memory-peers.mjs <throughput|rss|latency> <ceiling|taskloom|taskloom-policies|p-queue> [n]
 // Run by bench/run.mjs, which compares the results.
 import { Executor } from '../index.mjs'
 import PQueue from 'p-queue'
@@ -19,9 +19,11 @@ async function throughput() {
     for (let i = 0; i < N; i++) await noop()
     return report({ perSec: N / ((performance.now() - t0) / 1000) })
   }
-  if (impl === 'taskloom') {
+  if (impl === 'taskloom' || impl === 'taskloom-policies') {
     const ex = new Executor({ concurrency: CONCURRENCY })
-    ex.register('noop', noop)
+    // The policies' own cost: a rate limit that never binds and a breaker that stays closed.
+    const policies = { rateLimit: { limit: 4_000_000_000, intervalMs: 1000 }, circuitBreaker: { failureThreshold: 1000 } }
+    ex.register('noop', noop, impl === 'taskloom-policies' ? policies : {})
     const payloads = new Array(N).fill(null)
     const t0 = performance.now()
     await ex.submitMany('noop', payloads)

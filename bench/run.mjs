@@ -10,13 +10,15 @@ import os from 'node:os'
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const N = Number(process.env.BENCH_N ?? 1_000_000)
 const script = fileURLToPath(new URL('./memory-peers.mjs', import.meta.url))
+const rateScript = fileURLToPath(new URL('./rate-peers.mjs', import.meta.url))
+
+function run(file, args) {
+  const out = execFileSync(process.execPath, ['--expose-gc', file, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 })
+  return JSON.parse(out.trim().split('\n').at(-1))
+}
 
 function measure(kind, impl, n) {
-  const out = execFileSync(process.execPath, ['--expose-gc', script, kind, impl, String(n)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  })
-  return JSON.parse(out.trim().split('\n').at(-1))
+  return run(script, [kind, impl, String(n)])
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -27,7 +29,7 @@ console.log(`taskloom benchmarks — ${new Date().toISOString().slice(0, 10)}, $
 
 console.log(`In memory: ${fmt(N)} no-op async tasks submitted in bulk, drained at concurrency 256 (median of ${RUNS})`)
 const tp = {}
-for (const impl of ['ceiling', 'taskloom', 'p-queue']) {
+for (const impl of ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']) {
   tp[impl] = median(Array.from({ length: RUNS }, () => measure('throughput', impl, N).perSec))
 }
 console.log(`  plain JS await loop (ceiling) ${fmt(tp.ceiling).padStart(12)} tasks/s`)
@@ -44,3 +46,17 @@ const lat = { taskloom: measure('latency', 'taskloom', 1000), 'p-queue': measure
 for (const impl of ['taskloom', 'p-queue']) {
   console.log(`  ${impl.padEnd(9)} p50 ${lat[impl].p50us.toFixed(1).padStart(7)} µs   p99 ${lat[impl].p99us.toFixed(1).padStart(7)} µs`)
 }
+
+console.log('\nRate limiting: starts per whole second after the first, with a large backlog (4 s each)')
+console.log('  limit/s    taskloom (rateLimit)            Bottleneck (minTime)            p-queue (intervalCap)')
+for (const rate of [100, 1000, 10000]) {
+  const cells = ['taskloom', 'bottleneck', 'p-queue'].map((impl) => {
+    const r = run(rateScript, [impl, String(rate)])
+    return `${r.perSecond.slice(1).join('/')} (±${r.worstErrorPct.toFixed(1)}%)`.padEnd(32)
+  })
+  console.log(`  ${String(rate).padStart(7)}    ${cells.join('')}`)
+}
+
+const cost = (1 - tp['taskloom-policies'] / tp.taskloom) * 100
+console.log(`\nPolicy overhead: an unbinding rate limit + a closed breaker on every task`)
+console.log(`  ${fmt(tp['taskloom-policies'])} vs ${fmt(tp.taskloom)} tasks/s: ${cost.toFixed(1)}% slower (median of ${RUNS}; noise here is about ±10%)`)

@@ -6,6 +6,7 @@ import {
   TaskCancelledError,
   TimeoutError,
   NonRetryableError,
+  CircuitOpenError,
   type TaskContext,
   type TaskInfo,
   type TaskState,
@@ -84,3 +85,40 @@ async function disposable(): Promise<void> {
 
 void main
 void disposable
+
+async function policies(): Promise<void> {
+  const ex = new Executor({
+    rateLimit: { limit: 1000 },
+    queueRateLimits: { email: { limit: 10, intervalMs: 1000, burst: 1 } },
+  })
+  ex.register('call-api', async (url: string, ctx) => (await fetch(url, { signal: ctx.signal })).status, {
+    rateLimit: { limit: 100, intervalMs: 1000, burst: 10 },
+    circuitBreaker: {
+      failureThreshold: 5,
+      failureRate: { threshold: 0.5, windowMs: 10_000, minRequests: 20 },
+      resetTimeoutMs: 30_000,
+      maxResetTimeoutMs: 300_000,
+      halfOpenTrials: 2,
+      onOpen: 'wait',
+      isFailure: (e) => !(e instanceof TypeError),
+    },
+  })
+  ex.on('breaker', (e) => console.log(e.name, e.from, e.to))
+  ex.on('rateLimited', (e) => console.log(e.scope, e.name, e.until.toISOString()))
+  const b = ex.breaker('call-api')
+  if (b !== undefined) {
+    const state: 'closed' | 'open' | 'halfOpen' = b.state
+    const next: Date | null = b.nextTryAt
+    void [state, next, b.failures]
+  }
+  try {
+    await ex.run('call-api', 'http://127.0.0.1:1/')
+  } catch (err) {
+    if (err instanceof CircuitOpenError) console.log('refused', err.taskName)
+  }
+  // @ts-expect-error onOpen is 'wait' | 'fail'
+  ex.register('bad', () => 1, { circuitBreaker: { onOpen: 'later' } })
+  // @ts-expect-error limit is required
+  ex.register('bad2', () => 1, { rateLimit: { intervalMs: 5 } })
+}
+void policies

@@ -53,7 +53,7 @@ fn fail() -> Completion {
 #[test]
 fn a_task_rate_limit_defers_in_order_without_touching_attempts() {
     let (mut e, clock) = engine("");
-    let limited = register(&mut e, "limited", r#"{"rateLimit":{"limit":2,"intervalMs":1000}}"#);
+    let limited = register(&mut e, "limited", r#"{"rateLimit":{"limit":2,"intervalMs":1000,"burst":2}}"#);
     let free = register(&mut e, "free", "");
     submit_n(&mut e, limited, 5);
     submit_n(&mut e, free, 3);
@@ -85,7 +85,7 @@ fn waiting_tasks_say_so_in_their_status() {
 
 #[test]
 fn queue_and_executor_limits_apply_across_tasks() {
-    let (mut e, clock) = engine(r#"{"queueRateLimits":{"mail":{"limit":3,"intervalMs":1000}},"rateLimit":{"limit":5,"intervalMs":1000}}"#);
+    let (mut e, clock) = engine(r#"{"queueRateLimits":{"mail":{"limit":3,"intervalMs":1000,"burst":3}},"rateLimit":{"limit":5,"intervalMs":1000,"burst":5}}"#);
     let a = register(&mut e, "a", r#"{"queue":"mail"}"#);
     let b = register(&mut e, "b", r#"{"queue":"mail"}"#);
     let c = register(&mut e, "c", r#"{"queue":"other"}"#);

@@ -17,6 +17,9 @@ use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::options::positive_whole_number;
 
+/// How many milliseconds' worth of starts a limit banks by default.
+pub const DEFAULT_BURST_MS: u64 = 50;
+
 /// `{ limit, intervalMs, burst }` as given.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -35,8 +38,9 @@ pub struct Rate {
 }
 
 impl RateLimitSpec {
-    /// `intervalMs` defaults to 1000; `burst` defaults to `limit` (a whole interval's
-    /// worth may start at once, then starts are spread evenly).
+    /// `intervalMs` defaults to 1000. `burst` defaults to the starts of 50 ms (at least
+    /// 1): enough banked cells that a late timer costs no throughput, few enough that no
+    /// interval — the first one included — sees much more than `limit` starts.
     pub fn validate(&self, what: &str) -> Result<Rate> {
         let limit = positive_whole_number(&format!("{what}.limit"), self.limit)?;
         let interval_ms = match self.interval_ms {
@@ -45,7 +49,7 @@ impl RateLimitSpec {
         };
         let burst = match self.burst {
             Some(b) => positive_whole_number(&format!("{what}.burst"), b)?,
-            None => limit,
+            None => (limit * DEFAULT_BURST_MS).div_ceil(interval_ms).clamp(1, limit),
         };
         let too_large = |f: &str| EngineError::invalid(format!("`{what}.{f}` is too large"));
         Ok(Rate {
@@ -162,7 +166,7 @@ mod tests {
                 let error = (*c as f64 - limit as f64).abs() / limit as f64;
                 assert!(error <= 0.01, "{limit}/s: second {s} delivered {c}");
             }
-            assert!(counts[0] <= 2 * limit, "the first second holds at most the burst plus the rate");
+            assert!(counts[0] as f64 <= limit as f64 * 1.05 + 1.0, "{limit}/s: the first second too ({})", counts[0]);
         }
     }
 
@@ -180,6 +184,16 @@ mod tests {
     fn interval_other_than_a_second() {
         let counts = starts_per_second(r#"{"limit":50,"intervalMs":500,"burst":1}"#, 3);
         assert_eq!(&counts[1..], &[100, 100]);
+    }
+
+    #[test]
+    fn default_burst_is_fifty_milliseconds_of_starts() {
+        let burst = |json: &str| serde_json::from_str::<RateLimitSpec>(json).unwrap().validate("r").unwrap().burst;
+        assert_eq!(burst(r#"{"limit":1000}"#), 50);
+        assert_eq!(burst(r#"{"limit":100}"#), 5);
+        assert_eq!(burst(r#"{"limit":3,"intervalMs":60000}"#), 1);
+        assert_eq!(burst(r#"{"limit":10,"intervalMs":10}"#), 10, "never more than the limit");
+        assert_eq!(burst(r#"{"limit":1000,"burst":7}"#), 7);
     }
 
     #[test]
