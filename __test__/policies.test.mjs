@@ -191,3 +191,24 @@ test('bad policy options are rejected at registration and construction', async (
   assert.throws(() => new Executor({ queueRateLimits: { mail: { limit: 1, intervalMs: 0 } } }), /queueRateLimits.mail.intervalMs/)
   await ex.close()
 })
+
+test('a failure-rate breaker opens once a window of mostly failures has passed', async () => {
+  const ex = new Executor()
+  ex.register('shaky', () => {
+    throw new Error('still failing')
+  }, { circuitBreaker: { failureRate: { threshold: 0.5, windowMs: 1000, minRequests: 5 }, resetTimeoutMs: 60_000 } })
+  assert.equal(ex.info('shaky').circuitBreaker.failureThreshold, null, 'only the rate policy')
+  const opened = new Promise((resolve) => ex.on('breaker', (e) => e.to === 'open' && resolve(Date.now())))
+  const started = Date.now()
+  let runs = 0
+  while (ex.breaker('shaky').state === 'closed' && Date.now() - started < 3000) {
+    await (await ex.submit('shaky')).result().catch(() => {})
+    runs++
+    await sleep(100)
+  }
+  const at = await opened
+  assert.ok(at - started >= 900, `not before a whole window had passed (${at - started} ms)`)
+  assert.ok(runs >= 5)
+  assert.equal(ex.breaker('shaky').state, 'open')
+  await ex.close()
+})

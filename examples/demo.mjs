@@ -68,6 +68,25 @@ try {
 
 console.log('direct run (no queue):', await ex.run('add', [20, 22]))
 
+// Rate limit: 20 starts per second, one every 50 ms.
+ex.register('ping', () => Date.now(), { rateLimit: { limit: 20, intervalMs: 1000, burst: 1 } })
+const pings = await Promise.all((await ex.submitMany('ping', [1, 2, 3, 4, 5])).map((t) => t.result()))
+console.log('rate-limited pings, ms apart:', pings.slice(1).map((t, i) => t - pings[i]).join(', '))
+
+// Circuit breaker: two failures in a row open it; after 100 ms one trial closes it again.
+// (maxParallel: 1 sends the calls one at a time, so the third waits behind the open breaker.)
+let apiUp = false
+ex.register('api', () => {
+  if (!apiUp) throw new Error('503 Service Unavailable')
+  return 'ok'
+}, { maxParallel: 1, retry: { maxRetries: 0 }, circuitBreaker: { failureThreshold: 2, resetTimeoutMs: 100 } })
+ex.on('breaker', ({ name, from, to }) => console.log(`  breaker ${name}: ${from} -> ${to}`))
+const apiCalls = await ex.submitMany('api', [1, 2, 3])
+await Promise.allSettled(apiCalls.slice(0, 2).map((t) => t.result()))
+console.log('third call while open:', (await apiCalls[2].info()).status)
+apiUp = true
+console.log('third call after the reset:', await apiCalls[2].result())
+
 const t0 = performance.now()
 const many = await ex.submitMany('add', Array.from({ length: 100_000 }, (_, i) => [i, i]))
 await ex.onIdle()

@@ -836,24 +836,25 @@ impl Engine {
         }
         let d = r.def as usize;
         let name = &self.registry.get(r.def).name;
-        let at = |ms: u64| format!("{ms}");
+        let within = |ms: u64| format!("in {} ms", ms.saturating_sub(now));
         if self.def_wait_until[d] > now {
-            return Some(format!("waiting: rate limit of task '{name}' (next start at {})", at(self.def_wait_until[d])));
+            return Some(format!("waiting: rate limit of task '{name}' (next start {})", within(self.def_wait_until[d])));
         }
         let q = self.def_queue[d] as usize;
         if self.queue_wait_until[q] > now {
-            return Some(format!("waiting: rate limit of queue '{}' (next start at {})", self.queue_names[q], at(self.queue_wait_until[q])));
+            let queue = &self.queue_names[q];
+            return Some(format!("waiting: rate limit of queue '{queue}' (next start {})", within(self.queue_wait_until[q])));
         }
         if self.executor_wait_until > now {
-            return Some(format!("waiting: rate limit of the executor (next start at {})", at(self.executor_wait_until)));
+            return Some(format!("waiting: rate limit of the executor (next start {})", within(self.executor_wait_until)));
         }
         if let Some(b) = &self.breakers[d] {
             let s = b.snapshot();
             match s.state {
                 BreakerState::Open => {
                     return Some(format!(
-                        "waiting: circuit breaker of task '{name}' is open (half-open at {})",
-                        at(s.next_try_at.unwrap_or(0))
+                        "waiting: circuit breaker of task '{name}' is open (half-open {})",
+                        within(s.next_try_at.unwrap_or(now))
                     ))
                 }
                 BreakerState::HalfOpen => {
