@@ -1,38 +1,10 @@
 //! Engine behaviour through its public API, on a manual clock: deterministic and fast.
 
-use std::sync::Arc;
+mod common;
 
+use common::{claim, engine, register, submit, Claimed, T0};
 use taskloom_engine::engine::EngineConfig;
-use taskloom_engine::{CancelOutcome, Completion, Engine, ManualClock, SubmitOptions, TaskDef, TaskError, TaskState};
-
-const T0: u64 = 1_700_000_000_000;
-
-fn engine(cfg_json: &str) -> (Engine, ManualClock) {
-    let clock = ManualClock::new(T0);
-    let cfg = EngineConfig::from_json(cfg_json).unwrap();
-    (Engine::with_clock(cfg, Arc::new(clock.clone())), clock)
-}
-
-fn register(e: &mut Engine, name: &str, opts: &str) -> u32 {
-    e.register(TaskDef::from_json(name, opts).unwrap()).unwrap()
-}
-
-/// Claims up to `n` tasks; returns (slot, id, attempt, payload) of each.
-fn claim(e: &mut Engine, n: usize) -> Vec<(u32, String, u32, serde_json::Value)> {
-    let mut out = String::from("[");
-    e.claim(n, &mut out);
-    out.push(']');
-    let flat: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    flat.chunks(5)
-        .map(|c| (c[0].as_u64().unwrap() as u32, c[1].as_str().unwrap().to_string(), c[3].as_u64().unwrap() as u32, c[4].clone()))
-        .collect()
-}
-
-fn submit(e: &mut Engine, def: u32, payload: &str, opts: &str) -> String {
-    let now = e.now();
-    let o = SubmitOptions::from_json(opts, now).unwrap();
-    e.submit(def, [payload], &o).unwrap()[0].to_string()
-}
+use taskloom_engine::{CancelOutcome, Completion, SubmitOptions, TaskError, TaskState};
 
 fn fail(msg: &str) -> Completion {
     Completion::Failure(TaskError::new("Error", msg))
@@ -45,7 +17,7 @@ fn higher_priority_first_then_fifo() {
     for (p, prio) in [(1, 0), (2, 5), (3, 0), (4, 5), (5, -1)] {
         submit(&mut e, d, &p.to_string(), &format!(r#"{{"priority":{prio}}}"#));
     }
-    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.3.as_i64().unwrap()).collect();
+    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.payload.as_i64().unwrap()).collect();
     assert_eq!(order, vec![2, 4, 1, 3, 5]);
 }
 
@@ -56,7 +28,7 @@ fn definition_priority_is_the_default() {
     let high = register(&mut e, "high", r#"{"priority":10}"#);
     submit(&mut e, low, "1", "");
     submit(&mut e, high, "2", "");
-    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.3.as_i64().unwrap()).collect();
+    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.payload.as_i64().unwrap()).collect();
     assert_eq!(order, vec![2, 1]);
 }
 
@@ -72,10 +44,10 @@ fn delayed_tasks_wait_until_due() {
     clock.advance(199);
     assert!(claim(&mut e, 10).is_empty());
     clock.advance(1);
-    assert_eq!(claim(&mut e, 10)[0].3, "at");
+    assert_eq!(claim(&mut e, 10)[0].payload, "at");
     assert_eq!(e.next_due(), Some(T0 + 500));
     clock.advance(300);
-    assert_eq!(claim(&mut e, 10)[0].3, "later");
+    assert_eq!(claim(&mut e, 10)[0].payload, "later");
     assert_eq!(e.next_due(), None);
 }
 
@@ -97,7 +69,7 @@ fn retries_back_off_and_then_fail() {
     let (mut e, clock) = engine("");
     let d = register(&mut e, "t", r#"{"retry":{"maxRetries":2,"backoff":"exponential","delayMs":100}}"#);
     let id = submit(&mut e, d, "null", "");
-    let (slot, _, attempt, _) = claim(&mut e, 1).remove(0);
+    let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 1);
     e.complete(slot, fail("first"));
     assert_eq!(e.state(&id).unwrap(), TaskState::Retry);
@@ -105,12 +77,12 @@ fn retries_back_off_and_then_fail() {
     clock.advance(99);
     assert!(claim(&mut e, 1).is_empty());
     clock.advance(1);
-    let (slot, _, attempt, _) = claim(&mut e, 1).remove(0);
+    let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 2);
     e.complete(slot, fail("second"));
     assert_eq!(e.next_due(), Some(T0 + 100 + 200), "exponential: 100 then 200");
     clock.advance(200);
-    let (slot, _, attempt, _) = claim(&mut e, 1).remove(0);
+    let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 3);
     e.complete(slot, fail("third"));
     assert_eq!(e.state(&id).unwrap(), TaskState::Failure);
@@ -125,7 +97,7 @@ fn non_retryable_errors_fail_at_once() {
     let (mut e, _) = engine(r#"{"retry":{"maxRetries":5,"delayMs":0}}"#);
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "null", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     let mut err = TaskError::new("NonRetryableError", "bad input");
     err.non_retryable = true;
     e.complete(slot, Completion::Failure(err));
@@ -137,9 +109,9 @@ fn executor_retry_default_applies_and_zero_delay_retries_immediately() {
     let (mut e, _) = engine(r#"{"retry":{"maxRetries":1,"delayMs":0}}"#);
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "null", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, fail("x"));
-    let (slot, _, attempt, _) = claim(&mut e, 1).remove(0);
+    let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 2);
     e.complete(slot, Completion::Success("7".into()));
     assert_eq!(e.state(&id).unwrap(), TaskState::Success);
@@ -155,15 +127,15 @@ fn max_parallel_holds_and_keeps_order() {
     }
     submit(&mut e, free, "\"f\"", "");
     let first: Vec<_> = claim(&mut e, 10);
-    let names: Vec<String> = first.iter().map(|c| c.3.as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = first.iter().map(|c| c.payload.as_str().unwrap().to_string()).collect();
     assert_eq!(names, vec!["c0", "c1", "f"]);
-    e.complete(first[0].0, Completion::Success("null".into()));
+    e.complete(first[0].slot, Completion::Success("null".into()));
     let next = claim(&mut e, 10);
     assert_eq!(next.len(), 1);
-    assert_eq!(next[0].3, "c2");
-    e.complete(first[1].0, Completion::Success("null".into()));
-    e.complete(next[0].0, Completion::Success("null".into()));
-    let rest: Vec<String> = claim(&mut e, 10).iter().map(|c| c.3.as_str().unwrap().to_string()).collect();
+    assert_eq!(next[0].payload, "c2");
+    e.complete(first[1].slot, Completion::Success("null".into()));
+    e.complete(next[0].slot, Completion::Success("null".into()));
+    let rest: Vec<String> = claim(&mut e, 10).iter().map(|c| c.payload.as_str().unwrap().to_string()).collect();
     assert_eq!(rest, vec!["c3", "c4"]);
 }
 
@@ -176,7 +148,7 @@ fn queues_option_limits_what_is_claimed() {
     submit(&mut e, add, "2", "");
     let got = claim(&mut e, 10);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].3, 2);
+    assert_eq!(got[0].payload, 2);
     assert_eq!(e.state(&mail_id).unwrap(), TaskState::Pending);
 }
 
@@ -204,7 +176,7 @@ fn cancel_running_revokes_when_the_handler_returns() {
     let (mut e, _) = engine(r#"{"retry":{"maxRetries":3,"delayMs":0}}"#);
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "1", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::AbortRunning(slot));
     assert_eq!(e.state(&id).unwrap(), TaskState::Started);
     e.complete(slot, fail("aborted"));
@@ -216,7 +188,7 @@ fn cancel_of_a_task_waiting_to_retry_revokes_it() {
     let (mut e, _) = engine(r#"{"retry":{"maxRetries":3,"delayMs":1000}}"#);
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "1", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, fail("x"));
     assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::Revoked);
     assert_eq!(e.next_due(), None, "the retry entry is dead");
@@ -240,7 +212,7 @@ fn watchers_get_a_settled_event_with_the_outcome() {
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "1", "");
     assert!(!e.watch(&id).unwrap().1);
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, Completion::Success("{\"sum\":3}".into()));
     let mut out = String::from("[");
     assert_eq!(e.drain_events(&mut out), 1);
@@ -258,7 +230,7 @@ fn state_events_follow_every_transition() {
     e.set_state_events(true);
     let d = register(&mut e, "t", "");
     submit(&mut e, d, "1", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, Completion::Success("null".into()));
     let mut out = String::from("[");
     e.drain_events(&mut out);
@@ -273,14 +245,14 @@ fn retention_forgets_the_oldest_finished_tasks() {
     let (mut e, clock) = engine(r#"{"keepResults":{"count":2,"ageMs":1000}}"#);
     let d = register(&mut e, "t", "");
     let ids: Vec<String> = (0..3).map(|i| submit(&mut e, d, &i.to_string(), "")).collect();
-    for (slot, ..) in claim(&mut e, 3) {
+    for Claimed { slot, .. } in claim(&mut e, 3) {
         e.complete(slot, Completion::Success("null".into()));
     }
     assert!(e.state(&ids[0]).is_err(), "beyond the count");
     assert_eq!(e.state(&ids[2]).unwrap(), TaskState::Success);
     clock.advance(1000);
     let more = submit(&mut e, d, "9", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, Completion::Success("null".into()));
     assert!(e.state(&ids[2]).is_err(), "older than ageMs");
     assert_eq!(e.state(&more).unwrap(), TaskState::Success);
@@ -291,7 +263,7 @@ fn progress_status_and_logs_are_recorded_while_running() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "1", "");
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.set_progress(slot, 50.0, Some("half".into())).unwrap();
     e.set_status(slot, "crunching".into());
     e.log(slot, "info", "hello".into()).unwrap();

@@ -1,53 +1,17 @@
 //! Rate limits and circuit breakers as the engine applies them, on a manual clock.
 
-use std::sync::Arc;
+mod common;
 
+use common::{claim, engine, events, register, submit_n, Claimed, T0};
 use taskloom_engine::engine::EngineConfig;
-use taskloom_engine::{Completion, Engine, ManualClock, SubmitOptions, TaskDef, TaskError, TaskState};
+use taskloom_engine::{Completion, TaskDef, TaskError, TaskState};
 
-const T0: u64 = 1_700_000_000_000;
-
-fn engine(cfg_json: &str) -> (Engine, ManualClock) {
-    let clock = ManualClock::new(T0);
-    let cfg = EngineConfig::from_json(cfg_json).unwrap();
-    (Engine::with_clock(cfg, Arc::new(clock.clone())), clock)
-}
-
-fn register(e: &mut Engine, name: &str, opts: &str) -> u32 {
-    e.register(TaskDef::from_json(name, opts).unwrap()).unwrap()
-}
-
-fn submit_n(e: &mut Engine, def: u32, n: usize) -> Vec<String> {
-    let now = e.now();
-    let payloads: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let ids = e.submit(def, payloads.iter().map(|s| s.as_str()), &SubmitOptions::from_json("", now).unwrap()).unwrap();
-    ids.into_iter().map(|i| i.to_string()).collect()
-}
-
-/// Claims up to `n`; returns (slot, def, attempt, payload).
-fn claim(e: &mut Engine, n: usize) -> Vec<(u32, u32, u32, serde_json::Value)> {
-    let mut out = String::from("[");
-    e.claim(n, &mut out);
-    out.push(']');
-    let flat: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    flat.chunks(5)
-        .map(|c| (c[0].as_u64().unwrap() as u32, c[2].as_u64().unwrap() as u32, c[3].as_u64().unwrap() as u32, c[4].clone()))
-        .collect()
-}
-
-fn events(e: &mut Engine) -> Vec<serde_json::Value> {
-    let mut out = String::from("[");
-    e.drain_events(&mut out);
-    out.push(']');
-    serde_json::from_str(&out).unwrap()
+fn fail() -> Completion {
+    Completion::Failure(TaskError::new("Error", "down"))
 }
 
 fn ok() -> Completion {
     Completion::Success("null".into())
-}
-
-fn fail() -> Completion {
-    Completion::Failure(TaskError::new("Error", "down"))
 }
 
 #[test]
@@ -58,9 +22,9 @@ fn a_task_rate_limit_defers_in_order_without_touching_attempts() {
     submit_n(&mut e, limited, 5);
     submit_n(&mut e, free, 3);
     let first = claim(&mut e, 100);
-    let limited_payloads: Vec<_> = first.iter().filter(|c| c.1 == limited).map(|c| c.3.clone()).collect();
+    let limited_payloads: Vec<_> = first.iter().filter(|c| c.def == limited).map(|c| c.payload.clone()).collect();
     assert_eq!(limited_payloads, vec![0, 1], "the burst of 2, in order");
-    assert_eq!(first.iter().filter(|c| c.1 == free).count(), 3, "other tasks are not held back");
+    assert_eq!(first.iter().filter(|c| c.def == free).count(), 3, "other tasks are not held back");
     let ev = events(&mut e);
     assert!(ev.iter().any(|x| x[0] == "rateLimited" && x[1] == "task" && x[2] == "limited"));
     assert_eq!(e.next_due(), Some(T0 + 500), "one cell every 500 ms");
@@ -69,7 +33,7 @@ fn a_task_rate_limit_defers_in_order_without_touching_attempts() {
     clock.advance(1);
     let next = claim(&mut e, 100);
     assert_eq!(next.len(), 1);
-    assert_eq!((next[0].2, next[0].3.clone()), (1, serde_json::json!(2)), "first attempt, next in line");
+    assert_eq!((next[0].attempt, next[0].payload.clone()), (1, serde_json::json!(2)), "first attempt, next in line");
 }
 
 #[test]
@@ -93,7 +57,7 @@ fn queue_and_executor_limits_apply_across_tasks() {
     submit_n(&mut e, b, 4);
     submit_n(&mut e, c, 10);
     let got = claim(&mut e, 100);
-    let mail = got.iter().filter(|x| x.1 == a || x.1 == b).count();
+    let mail = got.iter().filter(|x| x.def == a || x.def == b).count();
     assert_eq!(mail, 3, "the mail queue's limit");
     assert_eq!(got.len(), 5, "the executor's limit");
     let ev = events(&mut e);
@@ -112,7 +76,7 @@ fn a_rate_limit_delivers_its_rate_second_after_second() {
         submit_n(&mut e, d, (limit * 5) as usize);
         let mut per_second = vec![0u64; 4];
         for ms in 0..4000u64 {
-            for (slot, ..) in claim(&mut e, usize::MAX) {
+            for Claimed { slot, .. } in claim(&mut e, usize::MAX) {
                 per_second[(ms / 1000) as usize] += 1;
                 e.complete(slot, ok());
             }
@@ -131,8 +95,8 @@ fn a_breaker_opens_holds_tasks_and_lets_one_trial_through() {
     let d = register(&mut e, "api", r#"{"circuitBreaker":{"failureThreshold":2,"resetTimeoutMs":1000}}"#);
     let ids = submit_n(&mut e, d, 5);
     let first = claim(&mut e, 2);
-    for (slot, ..) in &first {
-        e.complete(*slot, fail());
+    for c in &first {
+        e.complete(c.slot, fail());
     }
     let ev = events(&mut e);
     assert!(ev.iter().any(|x| x == &serde_json::json!(["breaker", "api", "closed", "open"])), "{ev:?}");
@@ -149,7 +113,7 @@ fn a_breaker_opens_holds_tasks_and_lets_one_trial_through() {
     let trial = claim(&mut e, 10);
     assert_eq!(trial.len(), 1, "half-open: one trial");
     assert!(events(&mut e).iter().any(|x| x == &serde_json::json!(["breaker", "api", "open", "halfOpen"])));
-    e.complete(trial[0].0, ok());
+    e.complete(trial[0].slot, ok());
     assert!(events(&mut e).iter().any(|x| x == &serde_json::json!(["breaker", "api", "halfOpen", "closed"])));
     assert_eq!(claim(&mut e, 10).len(), 2, "closed again: the rest run");
 }
@@ -163,14 +127,14 @@ fn an_open_breaker_does_not_burn_retries() {
         r#"{"retry":{"maxRetries":1,"delayMs":10},"circuitBreaker":{"failureThreshold":1,"resetTimeoutMs":500}}"#,
     );
     let id = submit_n(&mut e, d, 1).remove(0);
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, fail());
     assert_eq!(e.state(&id).unwrap(), TaskState::Retry);
     clock.advance(10);
     assert!(claim(&mut e, 1).is_empty(), "the retry is due but the breaker is open");
     assert_eq!(e.state(&id).unwrap(), TaskState::Retry);
     clock.advance(490);
-    let (slot, _, attempt, _) = claim(&mut e, 1).remove(0);
+    let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 2, "the retry runs as the trial, still its second attempt");
     e.complete(slot, ok());
     assert_eq!(e.state(&id).unwrap(), TaskState::Success);
@@ -181,7 +145,7 @@ fn fail_mode_fails_waiting_tasks_with_circuit_open_error() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "api", r#"{"retry":{"maxRetries":3},"circuitBreaker":{"failureThreshold":1,"resetTimeoutMs":5000,"onOpen":"fail"}}"#);
     let ids = submit_n(&mut e, d, 3);
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, fail());
     assert!(claim(&mut e, 10).is_empty());
     for id in &ids[1..] {
@@ -199,7 +163,7 @@ fn errors_the_breaker_ignores_do_not_open_it() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "api", r#"{"circuitBreaker":{"failureThreshold":1}}"#);
     submit_n(&mut e, d, 2);
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     let mut err = TaskError::new("ValidationError", "bad input");
     err.ignored_by_breaker = true;
     e.complete(slot, Completion::Failure(err));
@@ -211,7 +175,7 @@ fn cancelled_runs_do_not_count_for_the_breaker() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "api", r#"{"circuitBreaker":{"failureThreshold":1}}"#);
     let ids = submit_n(&mut e, d, 2);
-    let (slot, ..) = claim(&mut e, 1).remove(0);
+    let slot = claim(&mut e, 1).remove(0).slot;
     e.cancel(&ids[0]).unwrap();
     e.complete(slot, fail());
     assert_eq!(e.state(&ids[0]).unwrap(), TaskState::Revoked);
