@@ -217,7 +217,7 @@ class Executor extends EventEmitter {
     const ids = native(() => this.#native.submit(def.index, texts.join('\n'), opts))
     this.#dispatcher.kick()
     const handles = new Array(payloads.length)
-    for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids.slice(i * 36, i * 36 + 36))
+    for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids, i)
     return handles
   }
 

@@ -1,13 +1,28 @@
 'use strict'
 // A handle on one task: its id, and async access to its outcome, state and info.
 
+const ID_LENGTH = 36
+
 class TaskHandle {
   #executor
+  /** The id, or (for a handle from a batch) the batch's concatenated ids… */
+  #id
+  /** …and this handle's place in them; -1 once `#id` is the id itself. */
+  #index
 
-  constructor(executor, id) {
+  constructor(executor, ids, index = -1) {
     this.#executor = executor
-    /** The task's id (a UUID v7). */
-    this.id = id
+    this.#id = ids
+    this.#index = index
+  }
+
+  /** The task's id (a UUID v7). Handles from `submitMany` cut it from the batch on first use. */
+  get id() {
+    if (this.#index >= 0) {
+      this.#id = this.#id.slice(this.#index * ID_LENGTH, (this.#index + 1) * ID_LENGTH)
+      this.#index = -1
+    }
+    return this.#id
   }
 
   /** The task's return value once it succeeds; rejects if it fails or is cancelled. */
@@ -25,13 +40,17 @@ class TaskHandle {
     return this.#executor._info(this.id)
   }
 
-  /** Cancels the task; resolves to the state it ends up in or is heading to. */
+  /** Cancels the task; resolves true, or false if it had already finished. */
   async cancel() {
     return this.#executor._cancel(this.id)
   }
 
   toJSON() {
     return { id: this.id }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `TaskHandle { id: '${this.id}' }`
   }
 }
 
