@@ -1,13 +1,14 @@
 // `npm run bench`: taskloom against its peers, in one run on this machine, printing
 // ratios (absolute numbers here are noisy; ratios from the same run are not).
-// Each measurement runs in a fresh child process. BENCH_RUNS (default 3) sets how many
-// times each throughput is measured (the median is reported); BENCH_N scales the task
-// counts down for a quick look.
+// Each measurement runs in a fresh child process. Throughput runs are interleaved — one
+// round runs every contender once — so that drift of this machine's speed hits all of
+// them alike; BENCH_RUNS (default 5) sets the rounds, and the median is reported.
+// BENCH_N scales the task counts down for a quick look.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const N = Number(process.env.BENCH_N ?? 1_000_000)
 const script = fileURLToPath(new URL('./memory-peers.mjs', import.meta.url))
 const rateScript = fileURLToPath(new URL('./rate-peers.mjs', import.meta.url))
@@ -28,10 +29,12 @@ console.log(`taskloom benchmarks — ${new Date().toISOString().slice(0, 10)}, $
   `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${RUNS} run(s) each\n`)
 
 console.log(`In memory: ${fmt(N)} no-op async tasks submitted in bulk, drained at concurrency 256 (median of ${RUNS})`)
-const tp = {}
-for (const impl of ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']) {
-  tp[impl] = median(Array.from({ length: RUNS }, () => measure('throughput', impl, N).perSec))
+const contenders = ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']
+const samples = Object.fromEntries(contenders.map((c) => [c, []]))
+for (let round = 0; round < RUNS; round++) {
+  for (const impl of contenders) samples[impl].push(measure('throughput', impl, N).perSec)
 }
+const tp = Object.fromEntries(contenders.map((c) => [c, median(samples[c])]))
 console.log(`  plain JS await loop (ceiling) ${fmt(tp.ceiling).padStart(12)} tasks/s`)
 console.log(`  taskloom                      ${fmt(tp.taskloom).padStart(12)} tasks/s   ${(tp.taskloom / tp['p-queue']).toFixed(2)}× p-queue`)
 console.log(`  p-queue                       ${fmt(tp['p-queue']).padStart(12)} tasks/s`)
@@ -59,4 +62,4 @@ for (const rate of [100, 1000, 10000]) {
 
 const cost = (1 - tp['taskloom-policies'] / tp.taskloom) * 100
 console.log(`\nPolicy overhead: an unbinding rate limit + a closed breaker on every task`)
-console.log(`  ${fmt(tp['taskloom-policies'])} vs ${fmt(tp.taskloom)} tasks/s: ${cost.toFixed(1)}% slower (median of ${RUNS}; noise here is about ±10%)`)
+console.log(`  with: ${fmt(tp['taskloom-policies'])} tasks/s, without: ${fmt(tp.taskloom)} tasks/s — cost ${cost.toFixed(1)}% (median of ${RUNS}; a negative cost is noise, which is about ±10% here)`)
