@@ -13,7 +13,7 @@ class TaskContext {
   /**
    * @param sink receives the controls: `{ progress(ctx, p, m), status(ctx, m), log(ctx, l, m) }`
    */
-  constructor(sink, slot, id, def, attempt, previous) {
+  constructor(sink, slot, id, def, attempt) {
     this.#sink = sink
     this.#def = def
     this.slot = slot
@@ -21,7 +21,6 @@ class TaskContext {
     this.name = def.name
     this.queue = def.queue
     this.attempt = attempt
-    this.previous = previous
     /** Set once the run has been reported; later reports are ignored. */
     this.done = false
     this.timer = undefined

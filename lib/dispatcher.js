@@ -14,7 +14,8 @@ class Dispatcher {
   /**
    * @param native the NativeExecutor
    * @param defs   definitions by index: `{ name, queue, handler, timeoutMs }`
-   * @param hooks  `{ settled(info), state(id, name, state), progress/status/log(ctx, …), pumped() }`
+   * @param hooks  `{ settled(info), state(id, name, state), breaker(name, from, to),
+   *                rateLimited(scope, name, until), progress/status/log(ctx, …), pumped() }`
    */
   constructor(native, defs, hooks) {
     this.native = native
@@ -57,6 +58,8 @@ class Dispatcher {
       const [tasks, events, due] = JSON.parse(out)
       // Five values per task: slot, id, definition index, attempt, payload.
       for (let i = 0; i < tasks.length; i += 5) this.start(tasks[i], tasks[i + 1], tasks[i + 2], tasks[i + 3], tasks[i + 4])
+      // Arm before the events: a listener that throws must not leave the timer unset.
+      this.arm(due)
       for (let i = 0; i < events.length; i++) {
         const e = events[i]
         switch (e[0]) {
@@ -74,14 +77,16 @@ class Dispatcher {
             break
         }
       }
-      this.arm(due)
     } else {
       this.arm(null)
     }
     this.hooks.pumped()
   }
 
-  /** Keeps one timer for the earliest delayed task or retry; it holds the process open. */
+  /**
+   * Keeps one timer for the engine's next due time (a delayed task, a retry, the end of a
+   * rate-limit wait or of an open breaker); it holds the process open while work waits.
+   */
   arm(due) {
     if (due === null || this.closing || this.concurrency === 0) {
       if (this.timer !== null) {
@@ -101,7 +106,7 @@ class Dispatcher {
 
   start(slot, id, defIndex, attempt, payload) {
     const def = this.defs[defIndex]
-    const ctx = new TaskContext(this.hooks, slot, id, def, attempt, undefined)
+    const ctx = new TaskContext(this.hooks, slot, id, def, attempt)
     this.runs[slot] = ctx
     this.running++
     if (def.timeoutMs !== null) ctx.timer = setTimeout(timedOut, def.timeoutMs, this, ctx, def)

@@ -232,7 +232,7 @@ class Executor extends EventEmitter {
     const id = this.#native.newId()
     for (let attempt = 1; ; attempt++) {
       const trial = await this.#directPermit(def, id, attempt)
-      const ctx = new TaskContext(this.#dispatcher.hooks, -1, id, def, attempt, undefined)
+      const ctx = new TaskContext(this.#dispatcher.hooks, -1, id, def, attempt)
       try {
         const value = await runDirect(def, JSON.parse(text), ctx)
         this.#native.directFinish(def.index, trial, false, true)
