@@ -58,8 +58,6 @@ export declare class NativeExecutor {
   directAcquire(def: number): number
   /** After a direct run: tells the task's breaker how it went. */
   directFinish(def: number, trial: boolean, failed: boolean, counts: boolean): void
-  /** Whether engine events wait to be taken by the next `cycle`. */
-  get hasEvents(): boolean
   setStateEvents(on: boolean): void
   /** Tasks not finished yet, and how many of them are running. */
   get unfinished(): number

@@ -73,7 +73,7 @@ impl NativeExecutor {
         let payloads: Vec<&str> = split_payloads(&payloads).collect();
         let ids = self.engine.submit(def, payloads, &opts).map_err(js_error)?;
         let mut out = String::with_capacity(ids.len() * 36);
-        let mut buf = uuid_buffer();
+        let mut buf = uuid::Uuid::encode_buffer();
         for id in ids {
             out.push_str(id.hyphenated().encode_lower(&mut buf));
         }
@@ -185,12 +185,6 @@ impl NativeExecutor {
         self.engine.direct_finish(def, trial, failed, counts)
     }
 
-    /// Whether engine events wait to be taken by the next `cycle`.
-    #[napi(getter)]
-    pub fn has_events(&self) -> bool {
-        self.engine.has_events()
-    }
-
     #[napi]
     pub fn set_state_events(&mut self, on: bool) {
         self.engine.set_state_events(on)
@@ -217,10 +211,6 @@ impl NativeExecutor {
     pub fn new_id(&self) -> String {
         uuid_v7()
     }
-}
-
-fn uuid_buffer() -> [u8; 45] {
-    [0u8; 45]
 }
 
 fn uuid_v7() -> String {

@@ -922,10 +922,6 @@ impl Engine {
         }
     }
 
-    /// The id of the task in `slot`.
-    pub fn slot_id(&self, slot: u32) -> Option<TaskId> {
-        self.store.get(slot).map(|r| r.id)
-    }
 
     // ---- events, timing, lifecycle -------------------------------------------------------
 
@@ -933,9 +929,6 @@ impl Engine {
         self.state_events = on;
     }
 
-    pub fn has_events(&self) -> bool {
-        !self.events.is_empty()
-    }
 
     /// Appends the pending events as JSON entries to `out` and clears them:
     /// `["settled",<task info>]` or `["state","id","name","STATE"]`.
@@ -1034,9 +1027,6 @@ impl Engine {
         self.closed = true;
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
 }
 
 impl Engine {
