@@ -68,6 +68,8 @@ test('bad submit options are rejected', async () => {
     [{ priority: 1.5 }, /`priority` must be a whole number/],
     [{ dealy: 5 }, /unknown field `dealy`/],
     [{ key: '' }, /`key` must be a non-empty string/],
+    [{ priority: NaN }, /`priority` must be a finite number, got NaN/],
+    [{ delayMs: Infinity }, /`delayMs` must be a finite number, got Infinity/],
     ['fast', /submit options must be an object/],
   ]
   for (const [options, message] of cases) {
@@ -93,6 +95,9 @@ test('bad executor and task options are rejected at construction and registratio
     assert.throws(() => new Executor(options), message, JSON.stringify(options))
   }
   assert.throws(() => new Executor(null), /Executor options must be an object/)
+  // p-queue's default concurrency is Infinity: here it is an error, not a silent default.
+  assert.throws(() => new Executor({ concurrency: Infinity }), /`concurrency` must be a finite number, got Infinity/)
+  assert.throws(() => new Executor({ retry: { delayMs: NaN } }), /`retry.delayMs` must be a finite number, got NaN/)
   const ex = new Executor()
   const taskCases = [
     [{ retry: { maxRetries: -1 } }, /retry.maxRetries/],
@@ -102,6 +107,8 @@ test('bad executor and task options are rejected at construction and registratio
     [{ maxParallel: 0 }, /maxParallel/],
     [{ queue: 'no spaces' }, /queue name/],
     [{ retries: 3 }, /unknown field `retries`/],
+    [{ timeoutMs: NaN }, /`timeoutMs` must be a finite number, got NaN/],
+    [{ rateLimit: { limit: Infinity } }, /`rateLimit.limit` must be a finite number/],
   ]
   for (const [options, message] of taskCases) {
     assert.throws(() => ex.register('x', () => 1, options), message, JSON.stringify(options))

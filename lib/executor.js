@@ -8,7 +8,7 @@ const { Dispatcher, countsForBreaker } = require('./dispatcher.js')
 const { TaskContext } = require('./context.js')
 const { TaskHandle } = require('./handle.js')
 const { toJsonText } = require('./json.js')
-const { submitOptionsJson, checkTimeoutOption, checkObject, UUID } = require('./options.js')
+const { submitOptionsJson, checkTimeoutOption, checkObject, rejectNonFinite, UUID } = require('./options.js')
 const {
   TaskFailedError,
   CircuitOpenError,
@@ -67,6 +67,7 @@ class Executor extends EventEmitter {
   constructor(options = {}) {
     super()
     checkObject(options, 'Executor options')
+    rejectNonFinite(options, '')
     const config = { ...options, store: options.store ?? process.env.TASKLOOM_STORE ?? 'memory' }
     this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
     this.#dispatcher = new Dispatcher(this.#native, this.#defs, {
@@ -129,6 +130,7 @@ class Executor extends EventEmitter {
       const { isFailure: _, ...breaker } = options.circuitBreaker
       engineOptions = { ...options, circuitBreaker: breaker }
     }
+    rejectNonFinite(engineOptions, '')
     const info = JSON.parse(native(() => this.#native.register(name, JSON.stringify(engineOptions))))
     const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs, isFailure }
     this.#defs[info.index] = def

@@ -10,6 +10,19 @@ function checkObject(value, what) {
   }
 }
 
+/**
+ * Options cross to the engine as JSON, where Infinity and NaN would turn into null and
+ * silently mean "not given". Rejects them here, naming the option.
+ */
+function rejectNonFinite(value, path) {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`\`${path}\` must be a finite number, got ${value}`)
+    return
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Date) return
+  for (const key of Object.keys(value)) rejectNonFinite(value[key], path === '' ? key : `${path}.${key}`)
+}
+
 /** undefined, or a non-negative finite number of ms. */
 function checkTimeoutOption(value, what) {
   if (value === undefined) return undefined
@@ -42,8 +55,9 @@ function runAtMs(runAt) {
 function submitOptionsJson(options) {
   if (options === undefined) return ''
   checkObject(options, 'submit options')
+  rejectNonFinite(options, '')
   if (options.runAt === undefined) return JSON.stringify(options)
   return JSON.stringify({ ...options, runAt: runAtMs(options.runAt) })
 }
 
-module.exports = { UUID, checkObject, checkTimeoutOption, submitOptionsJson }
+module.exports = { UUID, checkObject, checkTimeoutOption, rejectNonFinite, submitOptionsJson }
