@@ -456,17 +456,29 @@ impl Engine {
         self.tick_breakers(now);
         let mut claimed = 0;
         let mut id_buf = uuid::Uuid::encode_buffer();
+        // The definitions that may start a task now, worked out once per claim; only the
+        // definition just claimed, or a queue / the executor whose limit ran dry, changes it.
         let mut candidates = std::mem::take(&mut self.candidates);
-        while claimed < capacity && self.executor_wait_until <= now {
-            candidates.clear();
-            for i in 0..self.worked_defs.len() {
-                let d = self.worked_defs[i];
-                if self.admits(d, now) {
-                    candidates.push(d);
-                }
+        candidates.clear();
+        for i in 0..self.worked_defs.len() {
+            let d = self.worked_defs[i];
+            if self.admits(d, now) {
+                candidates.push(d);
             }
+        }
+        while claimed < capacity && self.executor_wait_until <= now {
             let Some((def, _)) = self.store.peek_ready(&candidates) else { break };
             if !self.take_cells(def, now) {
+                if self.executor_wait_until > now {
+                    break;
+                }
+                let q = self.def_queue[def as usize];
+                if self.queue_wait_until[q as usize] > now {
+                    let def_queue = &self.def_queue;
+                    candidates.retain(|d| def_queue[*d as usize] != q);
+                } else {
+                    candidates.retain(|d| *d != def);
+                }
                 continue;
             }
             let trial = match &mut self.breakers[def as usize] {
@@ -504,6 +516,12 @@ impl Engine {
             if self.state_events {
                 self.events.push(Event::State { slot, state: TaskState::Received });
                 self.events.push(Event::State { slot, state: TaskState::Started });
+            }
+            // Its maxParallel may be reached, or its half-open trials used up.
+            if self.registry.get(def).max_parallel.is_some() || trial {
+                if !self.admits(def, now) {
+                    candidates.retain(|d| *d != def);
+                }
             }
         }
         self.candidates = candidates;

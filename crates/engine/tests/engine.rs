@@ -302,3 +302,19 @@ fn unknown_ids_are_not_found() {
     assert!(e.state(&missing).unwrap_err().to_string().contains("no task with id"));
     assert!(e.cancel("garbage").unwrap_err().to_string().contains("not a task id"));
 }
+
+#[test]
+fn fifo_holds_across_many_task_names_and_caps() {
+    let (mut e, _) = engine("");
+    let defs: Vec<u32> = (0..50)
+        .map(|i| register(&mut e, &format!("t{i}"), if i % 7 == 0 { r#"{"maxParallel":1}"# } else { "" }))
+        .collect();
+    // Submit 500 tasks round-robin over the names; payload = submit order.
+    for n in 0..500 {
+        submit(&mut e, defs[n % 50], &n.to_string(), "");
+    }
+    let got: Vec<u64> = claim(&mut e, 1000).iter().map(|c| c.payload.as_u64().unwrap()).collect();
+    // Capped names (every 7th) start one task each; everything else starts, in order.
+    let expected: Vec<u64> = (0..500u64).filter(|n| (n % 50) % 7 != 0 || *n < 50).collect();
+    assert_eq!(got, expected);
+}
