@@ -53,7 +53,7 @@ test('delayMs and runAt (Date and ISO 8601) hold a task back until due', async (
   await ex.submit('stamp', 'iso', { runAt: new Date(t0 + 90).toISOString() })
   await ex.submit('stamp', 'now')
   await ex.onIdle()
-  assert.ok(ranAt.now - t0 < 60, 'an undelayed task does not wait for the delayed ones')
+  assert.ok(ranAt.now < ranAt.date, 'an undelayed task does not wait for the delayed ones')
   assert.ok(ranAt.date >= t0 + 60, `date ran ${ranAt.date - t0} ms after submit`)
   assert.ok(ranAt.iso >= t0 + 90, `iso ran ${ranAt.iso - t0} ms after submit`)
   assert.ok(ranAt.delay >= t0 + 120, `delay ran ${ranAt.delay - t0} ms after submit`)
