@@ -15,12 +15,12 @@ function runChild(file, timeoutMs = 10_000) {
   })
 }
 
-test('the Node process exits by itself once nothing is pending, after delayed work ran', async () => {
+test('the Node process exits by itself once nothing is pending, after delayed and rate-limited work ran', async () => {
   const started = Date.now()
   const out = await runChild('exits-when-idle.mjs')
   const lines = out.trim().split('\n')
-  assert.deepEqual([...lines].sort(), ['ran delayed', 'ran now', 'submitted'])
-  assert.equal(lines.at(-1), 'ran delayed', 'the delayed task ran before the process exited')
+  assert.deepEqual([...lines].sort(), ['ran delayed', 'ran limited-1', 'ran limited-2', 'ran limited-3', 'ran limited-4', 'ran now', 'submitted'])
+  assert.ok(lines.indexOf('ran limited-4') > lines.indexOf('ran limited-1'), 'the backlog ran in order')
   assert.ok(Date.now() - started < 8_000, 'it exited rather than being killed')
 })
 
