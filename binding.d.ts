@@ -17,6 +17,8 @@ export declare class NativeExecutor {
   get workerId(): string
   /** Registers a task; returns its definition as JSON, with `index`. */
   register(name: string, options: string): string
+  /** The registered definition with this index, as JSON. */
+  definition(index: number): string
   /** Registered definitions carrying every tag in `tags`, as a JSON array. */
   tasks(tags: Array<string>): string
   /**

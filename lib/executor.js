@@ -158,7 +158,7 @@ class Executor extends EventEmitter {
   info(name) {
     const def = this.#byName.get(name)
     if (def === undefined) return undefined
-    return this.tasks().find((t) => t.name === name)
+    return JSON.parse(this.#native.definition(def.index))
   }
 
   /**

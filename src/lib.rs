@@ -56,6 +56,15 @@ impl NativeExecutor {
         Ok(info.to_string())
     }
 
+    /// The registered definition with this index, as JSON.
+    #[napi]
+    pub fn definition(&self, index: u32) -> Result<String, String> {
+        if index as usize >= self.engine.registry().len() {
+            return Err(js_error(EngineError::invalid(format!("no task definition #{index}"))));
+        }
+        Ok(self.engine.def_json(index))
+    }
+
     /// Registered definitions carrying every tag in `tags`, as a JSON array.
     #[napi]
     pub fn tasks(&self, tags: Vec<String>) -> String {

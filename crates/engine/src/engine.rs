@@ -915,20 +915,23 @@ impl Engine {
                 Permit::Reject => return Err(None),
             }
         }
-        let d = def as usize;
-        let waits = [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until];
-        if let Some(w) = waits.into_iter().filter(|w| *w > now).min() {
+        if let Some(w) = self.rate_waits(def).into_iter().filter(|w| *w > now).min() {
             return Err(Some(w));
         }
         if !self.take_cells(def, now) {
-            let d = def as usize;
-            let waits = [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until];
-            return Err(Some(waits.into_iter().max().unwrap_or(now + 1)));
+            return Err(Some(self.rate_waits(def).into_iter().max().unwrap_or(now + 1)));
         }
         if let Some(b) = &mut self.breakers[def as usize] {
             b.start(trial);
         }
         Ok(trial)
+    }
+
+    /// Until when each rate limit that applies to `def` holds it back: its own, its
+    /// queue's, the executor's.
+    fn rate_waits(&self, def: u32) -> [u64; 3] {
+        let d = def as usize;
+        [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until]
     }
 
     /// A direct run ended: tell its breaker.

@@ -160,6 +160,14 @@ impl Default for MemoryStore {
     }
 }
 
+/// Whether a line or heap entry still stands for its task: the record is the one the
+/// entry was made for (same `seq`) and it still waits to run.
+fn is_live(records: &Slab<Record>, e: Entry) -> bool {
+    records
+        .get(e.slot as usize)
+        .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
+}
+
 const RANDOM_BITS: u32 = 42;
 
 /// A UUID v7 for `slot` created at `now_ms` (see the module docs).
@@ -238,10 +246,7 @@ impl MemoryStore {
     }
 
     fn entry_is_live(&self, slot: u32, seq: u64) -> bool {
-        match self.records.get(slot as usize) {
-            Some(r) => r.seq == seq && matches!(r.state, TaskState::Pending | TaskState::Retry),
-            None => false,
-        }
+        is_live(&self.records, Entry { seq, slot })
     }
 
     /// Moves every delayed task due at `now` to its ready heap.
@@ -274,15 +279,10 @@ impl MemoryStore {
     /// (definition, slot), without taking it. Dead entries met on the way are dropped.
     pub fn peek_ready(&mut self, defs: &[u32]) -> Option<(u32, u32)> {
         let records = &self.records;
-        let is_live = |e: Entry| {
-            records
-                .get(e.slot as usize)
-                .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
-        };
         let mut best: Option<(u32, i32, Entry)> = None;
         for &d in defs {
             let Some(ready) = self.ready.get_mut(d as usize) else { continue };
-            if let Some((p, e)) = ready.peek_live(is_live) {
+            if let Some((p, e)) = ready.peek_live(|e| is_live(records, e)) {
                 if best.is_none_or(|(_, bp, be)| p > bp || (p == bp && e.seq < be.seq)) {
                     best = Some((d, p, e));
                 }
@@ -294,13 +294,8 @@ impl MemoryStore {
     /// Takes the first ready task of `def` (the one `peek_ready` returned for it).
     pub fn take_ready(&mut self, def: u32) -> Option<u32> {
         let records = &self.records;
-        let is_live = |e: Entry| {
-            records
-                .get(e.slot as usize)
-                .is_some_and(|r| r.seq == e.seq && matches!(r.state, TaskState::Pending | TaskState::Retry))
-        };
         let ready = self.ready.get_mut(def as usize)?;
-        let (p, e) = ready.peek_live(is_live)?;
+        let (p, e) = ready.peek_live(|e| is_live(records, e))?;
         ready.pop(p);
         Some(e.slot)
     }
