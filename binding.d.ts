@@ -12,6 +12,22 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeExecutor {
   /** `config` is the executor options as JSON (functions and JS-only keys removed). */
   constructor(config: string)
+  /**
+   * Whether tasks live in a durable store: then every submit is followed by a
+   * `committed` event for its ticket (`lastTicket`).
+   */
+  get durable(): boolean
+  /**
+   * `wake()` is called (from the store's writer thread, through a weak threadsafe
+   * function) when the store has news; the JS layer then runs a `cycle`.
+   */
+  setWaker(wake: (() => void)): void
+  /** The ticket of the last submit (durable stores), or -1. */
+  takeTicket(): number
+  /** A page of tasks as JSON (`{ tasks, cursor }`). */
+  list(query: string): string
+  /** Tasks per state, in total and per queue, as JSON. */
+  counts(): string
   get concurrency(): number
   get worker(): boolean
   get workerId(): string
@@ -35,8 +51,9 @@ export declare class NativeExecutor {
    */
   cycle(completions: string, capacity: number): string | null
   /**
-   * -1: revoked before it ran; -2: already finished; n >= 0: running in slot n
-   * (the JS layer aborts its signal).
+   * -1: revoked before it ran; -2: already finished; -3: running in another
+   * process, which will abort it; n >= 0: running in slot n (the JS layer aborts its
+   * signal).
    */
   cancel(id: string): number
   /**

@@ -5,6 +5,7 @@ export const {
   Executor,
   TaskHandle,
   TaskloomError,
+  StoreError,
   TaskFailedError,
   CircuitOpenError,
   TaskCancelledError,

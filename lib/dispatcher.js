@@ -5,7 +5,7 @@
 
 const { TaskContext } = require('./context.js')
 const { toJsonText } = require('./json.js')
-const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError } = require('./errors.js')
+const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError } = require('./errors.js')
 
 /** After this many back-to-back microtask pumps, yield one macrotask turn to I/O. */
 const PUMPS_PER_YIELD = 64
@@ -33,7 +33,25 @@ class Dispatcher {
     this.closing = false
     /** Called when the last running task finishes while closing. */
     this.onDrained = null
+    /** Durable stores: submits waiting for their commit, by ticket. */
+    this.tickets = new Map()
     this.pump = this.pump.bind(this)
+  }
+
+  /** Resolves when the submit with this ticket is committed (to the id a key matched, if any). */
+  whenCommitted(ticket) {
+    return new Promise((resolve, reject) => {
+      this.tickets.set(ticket, { resolve, reject })
+      this.kick()
+    })
+  }
+
+  committed(ticket, error, existingId) {
+    const t = this.tickets.get(ticket)
+    if (t === undefined) return
+    this.tickets.delete(ticket)
+    if (error === null) t.resolve(existingId)
+    else t.reject(new StoreError(error))
   }
 
   /** Asks for a pump soon (coalesces every request made before it runs). */
@@ -75,6 +93,14 @@ class Dispatcher {
           case 'rateLimited':
             this.hooks.rateLimited(e[1], e[2], e[3])
             break
+          case 'committed':
+            this.committed(e[1], e[2], e[3])
+            break
+          case 'abort': {
+            const ctx = this.runs[e[1]]
+            if (ctx !== undefined) ctx.abort(new TaskCancelledError({ id: ctx.id, name: ctx.name }))
+            break
+          }
         }
       }
     } else {
@@ -88,7 +114,7 @@ class Dispatcher {
    * rate-limit wait or of an open breaker); it holds the process open while work waits.
    */
   arm(due) {
-    if (due === null || this.closing || this.concurrency === 0) {
+    if (due === null || this.closing) {
       if (this.timer !== null) {
         clearTimeout(this.timer)
         this.timer = null

@@ -107,6 +107,8 @@ function fromNative(err) {
       return new TaskNotFoundError(err.message)
     case 'ERR_TASKLOOM_CLOSED':
       return new ExecutorClosedError()
+    case 'ERR_TASKLOOM_STORE':
+      return new StoreError(err.message)
     default:
       return err
   }
@@ -126,8 +128,17 @@ function describeThrown(value) {
   return { type: typeof value, message: String(value), stack: null }
 }
 
+/** The store failed: it cannot be opened (bad path, corrupt or foreign file), or a write failed. */
+class StoreError extends TaskloomError {
+  constructor(message) {
+    super(message)
+    this.code = 'ERR_STORE'
+  }
+}
+
 module.exports = {
   TaskloomError,
+  StoreError,
   TaskFailedError,
   CircuitOpenError,
   TaskCancelledError,

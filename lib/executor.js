@@ -92,6 +92,7 @@ class Executor extends EventEmitter {
       rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
       pumped: () => this.#checkIdle(),
     })
+    if (this.#native.durable) this.#native.setWaker(() => this.#dispatcher.kick())
     this.on('newListener', (event) => {
       if (event === 'state') this.#native.setStateEvents(true)
     })
@@ -197,8 +198,10 @@ class Executor extends EventEmitter {
     const def = this.#def(name)
     const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
     const opts = submitOptionsJson(options)
-    const id = native(() => this.#native.submit(def.index, text, opts))
-    this.#dispatcher.kick()
+    let id = native(() => this.#native.submit(def.index, text, opts))
+    const ticket = this.#native.takeTicket()
+    if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
+    else this.#dispatcher.kick()
     return new TaskHandle(this, id)
   }
 
@@ -217,7 +220,9 @@ class Executor extends EventEmitter {
       throw new TypeError(`the payload at index ${i} of task '${name}' is not JSON: ${err.problem}`)
     }
     const ids = native(() => this.#native.submit(def.index, texts.join('\n'), opts))
-    this.#dispatcher.kick()
+    const ticket = this.#native.takeTicket()
+    if (ticket >= 0) await this.#dispatcher.whenCommitted(ticket)
+    else this.#dispatcher.kick()
     const handles = new Array(payloads.length)
     for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids, i)
     return handles
@@ -269,6 +274,23 @@ class Executor extends EventEmitter {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, r - Date.now())))
     }
+  }
+
+  /**
+   * A page of stored tasks, oldest first: `{ tasks, cursor }`. Filter by `state`,
+   * `name`, `queue`; `limit` (1–1000, default 100); pass `cursor` for the next page.
+   */
+  async list(options = {}) {
+    checkObject(options, 'list() options')
+    rejectNonFinite(options, '')
+    const page = JSON.parse(native(() => this.#native.list(JSON.stringify(options))))
+    page.tasks = page.tasks.map(toTaskInfo)
+    return page
+  }
+
+  /** Stored tasks per state: `{ total: { PENDING: n, … }, queues: { name: { … } } }`. */
+  async counts() {
+    return JSON.parse(native(() => this.#native.counts()))
   }
 
   /** A handle for a task id obtained elsewhere. */
@@ -330,6 +352,7 @@ class Executor extends EventEmitter {
   _cancel(id) {
     const r = native(() => this.#native.cancel(id))
     if (r === -2) return false
+    // -3: it runs in another process, whose worker aborts it.
     if (r >= 0) {
       const name = this.#dispatcher.runs[r]?.name
       this.#dispatcher.abort(r, new TaskCancelledError({ id, name }))
@@ -369,6 +392,7 @@ class Executor extends EventEmitter {
     this.#closing = (async () => {
       await this.#dispatcher.close(timeoutMs)
       this.#native.close()
+      this.#dispatcher.pump() // outcomes committed while closing settle their waiters
       for (const [id, list] of this.#waiters) {
         for (const w of list) {
           if (w.timer !== null) clearTimeout(w.timer)

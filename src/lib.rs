@@ -6,6 +6,7 @@
 #![deny(clippy::all)]
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use taskloom_engine::engine::EngineConfig;
 use taskloom_engine::wire::{parse_completions, split_payloads};
@@ -28,7 +29,41 @@ impl NativeExecutor {
     #[napi(constructor)]
     pub fn new(config: String) -> Result<Self, String> {
         let cfg = EngineConfig::from_json(&config).map_err(js_error)?;
-        Ok(NativeExecutor { engine: Engine::new(cfg) })
+        Ok(NativeExecutor { engine: Engine::open(cfg).map_err(js_error)? })
+    }
+
+    /// Whether tasks live in a durable store: then every submit is followed by a
+    /// `committed` event for its ticket (`lastTicket`).
+    #[napi(getter)]
+    pub fn durable(&self) -> bool {
+        self.engine.is_durable()
+    }
+
+    /// `wake()` is called (from the store's writer thread, through a weak threadsafe
+    /// function) when the store has news; the JS layer then runs a `cycle`.
+    #[napi]
+    pub fn set_waker(&mut self, wake: ThreadsafeFunction<(), (), (), Status, false, true>) {
+        self.engine.set_waker(Box::new(move || {
+            wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }));
+    }
+
+    /// The ticket of the last submit (durable stores), or -1.
+    #[napi]
+    pub fn take_ticket(&mut self) -> f64 {
+        self.engine.take_ticket().map_or(-1.0, |t| t as f64)
+    }
+
+    /// A page of tasks as JSON (`{ tasks, cursor }`).
+    #[napi]
+    pub fn list(&self, query: String) -> Result<String, String> {
+        self.engine.list_json(&query).map_err(js_error)
+    }
+
+    /// Tasks per state, in total and per queue, as JSON.
+    #[napi]
+    pub fn counts(&self) -> Result<String, String> {
+        self.engine.counts_json().map_err(js_error)
     }
 
     #[napi(getter)]
@@ -117,14 +152,16 @@ impl NativeExecutor {
         Ok(Some(out))
     }
 
-    /// -1: revoked before it ran; -2: already finished; n >= 0: running in slot n
-    /// (the JS layer aborts its signal).
+    /// -1: revoked before it ran; -2: already finished; -3: running in another
+    /// process, which will abort it; n >= 0: running in slot n (the JS layer aborts its
+    /// signal).
     #[napi]
     pub fn cancel(&mut self, id: String) -> Result<i32, String> {
         Ok(match self.engine.cancel(&id).map_err(js_error)? {
             CancelOutcome::Revoked => -1,
             CancelOutcome::AlreadyFinal(_) => -2,
             CancelOutcome::AbortRunning(slot) => slot as i32,
+            CancelOutcome::Requested => -3,
         })
     }
 
@@ -132,8 +169,7 @@ impl NativeExecutor {
     /// event follows when it does.
     #[napi]
     pub fn watch(&mut self, id: String) -> Result<Option<String>, String> {
-        let (slot, done) = self.engine.watch(&id).map_err(js_error)?;
-        Ok(done.then(|| self.engine.slot_info_json(slot)))
+        self.engine.watch(&id).map_err(js_error)
     }
 
     #[napi]

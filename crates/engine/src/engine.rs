@@ -23,6 +23,11 @@ use crate::store::{LogEntry, MemoryStore, Record};
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 use crate::wire::push_json_str;
 
+mod durable;
+mod introspect;
+use durable::Durable;
+pub use durable::DEFAULT_LEASE_MS;
+
 /// How a handler run ended, as reported by the host.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
@@ -41,6 +46,8 @@ pub enum CancelOutcome {
     AbortRunning(u32),
     /// The task had already finished in this state.
     AlreadyFinal(TaskState),
+    /// The task runs in another process; its worker aborts it when it sees the request.
+    Requested,
 }
 
 /// Something an observer may want to know, collected until the host takes them.
@@ -50,6 +57,12 @@ pub enum Event {
     Settled { slot: u32 },
     /// Any state change, when state events are switched on.
     State { slot: u32, state: TaskState },
+    /// A task that this process did not hold reached a final state (its info as JSON).
+    SettledInfo(String),
+    /// A running task must have its signal aborted (a cancel from another process).
+    Abort { slot: u32 },
+    /// A submit was committed to the durable store (or failed to be).
+    Committed { ticket: u64, outcome: std::result::Result<Option<String>, String> },
     /// A task's circuit breaker changed state.
     Breaker { def: u32, from: BreakerState, to: BreakerState },
     /// A rate limit holds tasks back until `until` (ms).
@@ -87,6 +100,40 @@ pub struct EngineConfigSpec {
     pub rate_limit: Option<RateLimitSpec>,
     /// Limits on task starts per queue, by queue name.
     pub queue_rate_limits: Option<std::collections::BTreeMap<String, RateLimitSpec>>,
+    /// Durable stores: how long a claimed task stays leased without a renewal.
+    pub lease_ms: Option<f64>,
+    /// Durable stores: how often to look for tasks other processes submitted.
+    pub poll_interval_ms: Option<f64>,
+}
+
+/// Where tasks are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreKind {
+    Memory,
+    Sqlite(std::path::PathBuf),
+}
+
+impl StoreKind {
+    pub fn parse(text: &str) -> Result<StoreKind> {
+        if text == "memory" {
+            return Ok(StoreKind::Memory);
+        }
+        if let Some(path) = text.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(EngineError::invalid("store 'sqlite:' needs a file path, e.g. 'sqlite:./tasks.db'"));
+            }
+            return Ok(StoreKind::Sqlite(path.into()));
+        }
+        if text.starts_with("redis://") || text.starts_with("rediss://") {
+            return Err(EngineError::invalid(format!(
+                "unsupported store '{text}': the Redis store is not available in this build yet"
+            )));
+        }
+        Err(EngineError::invalid(format!(
+            "unsupported store '{text}': expected 'memory' or 'sqlite:<path>'"
+        )))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -101,10 +148,15 @@ pub struct EngineConfig {
     pub keep_age_ms: Option<u64>,
     pub rate_limit: Option<crate::policy::Rate>,
     pub queue_rate_limits: Vec<(String, crate::policy::Rate)>,
+    pub store: StoreKind,
+    pub lease_ms: u64,
+    pub poll_ms: u64,
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 64;
 pub const DEFAULT_KEEP_RESULTS: usize = 100_000;
+/// How often a durable store looks for work other processes submitted.
+pub const DEFAULT_POLL_MS: u64 = 50;
 /// Most log lines kept per task; older lines are dropped first.
 pub const MAX_LOGS_PER_TASK: usize = 1_000;
 
@@ -120,6 +172,9 @@ impl Default for EngineConfig {
             keep_age_ms: None,
             rate_limit: None,
             queue_rate_limits: Vec::new(),
+            store: StoreKind::Memory,
+            lease_ms: DEFAULT_LEASE_MS,
+            poll_ms: DEFAULT_POLL_MS,
         }
     }
 }
@@ -130,12 +185,13 @@ impl EngineConfig {
             if json.is_empty() { EngineConfigSpec::default() } else { parse_json(json, "executor options")? };
         let mut cfg = EngineConfig::default();
         if let Some(store) = &spec.store {
-            if store != "memory" {
-                return Err(EngineError::invalid(format!(
-                    "unsupported store '{store}': this build provides the 'memory' store only \
-                     ('sqlite:<path>' and 'redis://…' are not available yet)"
-                )));
-            }
+            cfg.store = StoreKind::parse(store)?;
+        }
+        if let Some(l) = spec.lease_ms {
+            cfg.lease_ms = positive_whole_number("leaseMs", l)?.max(30);
+        }
+        if let Some(p) = spec.poll_interval_ms {
+            cfg.poll_ms = positive_whole_number("pollIntervalMs", p)?;
         }
         if let Some(c) = spec.concurrency {
             let c = positive_whole_number("concurrency", c)?;
@@ -245,11 +301,33 @@ pub struct Engine {
     state_events: bool,
     worker_id: String,
     closed: bool,
+    /// The durable store and what this process holds of it; None for the memory store.
+    durable: Option<Durable>,
 }
 
 impl Engine {
+    /// An engine on the memory store (`cfg.store` is ignored; see `open`).
     pub fn new(cfg: EngineConfig) -> Engine {
         Self::with_clock(cfg, Arc::new(SystemClock))
+    }
+
+    /// An engine on the store `cfg.store` names, opening it.
+    pub fn open(cfg: EngineConfig) -> Result<Engine> {
+        Self::open_with_clock(cfg, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(cfg: EngineConfig, clock: Arc<dyn Clock>) -> Result<Engine> {
+        let store = cfg.store.clone();
+        let mut e = Self::with_clock(cfg, clock);
+        if let StoreKind::Sqlite(path) = store {
+            e.durable = Some(Durable::open(&e, path)?);
+        }
+        Ok(e)
+    }
+
+    /// Whether tasks live in a durable store (submits resolve once committed).
+    pub fn is_durable(&self) -> bool {
+        self.durable.is_some()
     }
 
     pub fn with_clock(cfg: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
@@ -278,6 +356,7 @@ impl Engine {
             state_events: false,
             worker_id: new_task_id().to_string(),
             closed: false,
+            durable: None,
         };
         if let Some(qs) = e.cfg.queues.clone() {
             for q in qs {
@@ -340,6 +419,7 @@ impl Engine {
         self.def_limiters.push(limiter);
         self.breakers.push(breaker);
         self.def_wait_until.push(0);
+        self.durable_registered();
         Ok(idx)
     }
 
@@ -382,6 +462,9 @@ impl Engine {
         if self.closed {
             return Err(EngineError::Closed);
         }
+        if self.durable.is_some() {
+            return self.durable_submit(def, payloads, opts);
+        }
         if let Some(key) = &opts.key {
             if let Some(slot) = self.store.slot_of_key(key) {
                 return Ok(vec![self.store.get(slot).expect("keyed slot exists").id]);
@@ -411,6 +494,7 @@ impl Engine {
                 watched: false,
                 cancel_requested: false,
                 trial: false,
+                committing: false,
                 extra: None,
             };
             if let Some(k) = &opts.key {
@@ -449,6 +533,9 @@ impl Engine {
     /// wait that the claim saw as running would look over to `next_due` — nobody would
     /// then wake up for it.
     pub fn claim_at(&mut self, now: u64, capacity: usize, out: &mut String) -> usize {
+        if self.durable.is_some() {
+            self.durable_intake(now);
+        }
         if !self.cfg.worker || self.closed {
             return 0;
         }
@@ -490,6 +577,9 @@ impl Engine {
                 None => false,
             };
             let slot = self.store.take_ready(def).expect("the peeked task is still first in line");
+            if let Some(d) = &mut self.durable {
+                d.started_one(def);
+            }
             let r = self.store.get_mut(slot).expect("claimed slot exists");
             // PENDING|RETRY -> RECEIVED -> STARTED: the host invokes the handler at once.
             r.state = r.state.transition(TaskState::Received, &r.id).expect("ready tasks are claimable");
@@ -525,6 +615,9 @@ impl Engine {
             }
         }
         self.candidates = candidates;
+        if self.durable.is_some() {
+            self.durable_request_claims(now, capacity - claimed);
+        }
         claimed
     }
 
@@ -597,6 +690,9 @@ impl Engine {
     /// refuses (`onOpen: 'fail'`). No retry: the breaker said no, not the task.
     fn reject_ready(&mut self, def: u32, now: u64) {
         while let Some(slot) = self.store.take_ready(def) {
+            if let Some(d) = &mut self.durable {
+                d.started_one(def);
+            }
             if let Some(b) = &mut self.breakers[def as usize] {
                 b.reject();
             }
@@ -607,7 +703,7 @@ impl Engine {
             let mut err = TaskError::new("CircuitOpenError", format!("the circuit breaker of task '{name}' is open"));
             err.non_retryable = true;
             r.extra_mut().error = Some(err);
-            self.settle(slot, now);
+            self.finalize(slot, now);
         }
     }
 
@@ -669,7 +765,11 @@ impl Engine {
                         Some(delay) => {
                             r.state = TaskState::Retry;
                             self.release_running(def);
-                            self.store.requeue(slot, now + delay, now);
+                            if self.durable.is_some() {
+                                self.durable_retry(slot, now + delay);
+                            } else {
+                                self.store.requeue(slot, now + delay, now);
+                            }
                             self.note_state(slot, TaskState::Retry);
                             return;
                         }
@@ -682,7 +782,17 @@ impl Engine {
         r.state = r.state.transition(next, &r.id).expect("STARTED may end this way");
         r.completed_at = now;
         self.release_running(def);
-        self.settle(slot, now);
+        self.finalize(slot, now);
+    }
+
+    /// A task reached a final state here: settle it now, or — with a durable store — once
+    /// its outcome is committed.
+    fn finalize(&mut self, slot: u32, now: u64) {
+        if self.durable.is_some() {
+            self.durable_finish(slot);
+        } else {
+            self.settle(slot, now);
+        }
     }
 
     fn release_running(&mut self, def: u32) {
@@ -712,20 +822,32 @@ impl Engine {
     }
 
     fn evict(&mut self, now: u64) {
+        if self.durable.is_some() {
+            // The file keeps finished tasks; memory only until their events are out.
+            self.durable_evict(now);
+            return;
+        }
         self.store.evict(now, self.cfg.keep_count, self.cfg.keep_age_ms);
     }
 
     // ---- cancel, watch, control --------------------------------------------------------
 
     pub fn cancel(&mut self, id: &str) -> Result<CancelOutcome> {
-        let slot = self.slot(id)?;
         let now = self.now();
+        let slot = match self.local_slot(id)? {
+            Some(slot) => slot,
+            None => return self.durable_cancel(id, now),
+        };
         let r = self.store.get_mut(slot).expect("slot exists");
         match r.state {
             TaskState::Pending | TaskState::Retry => {
                 r.state = r.state.transition(TaskState::Revoked, &r.id)?;
                 r.completed_at = now;
-                self.settle(slot, now);
+                let def = r.def;
+                if let Some(d) = &mut self.durable {
+                    d.started_one(def); // it leaves this process's line
+                }
+                self.finalize(slot, now);
                 Ok(CancelOutcome::Revoked)
             }
             TaskState::Received | TaskState::Started => {
@@ -736,16 +858,16 @@ impl Engine {
         }
     }
 
-    /// Asks for a `Settled` event when the task finishes; returns its slot and whether
-    /// it has finished already (then no event follows).
-    pub fn watch(&mut self, id: &str) -> Result<(u32, bool)> {
-        let slot = self.slot(id)?;
+    /// Asks for a `Settled` event when the task finishes. Returns its info (JSON) when
+    /// it has finished already; then no event follows.
+    pub fn watch(&mut self, id: &str) -> Result<Option<String>> {
+        let Some(slot) = self.local_slot(id)? else { return self.durable_watch(id) };
         let r = self.store.get_mut(slot).expect("slot exists");
-        if r.state.is_final() {
-            return Ok((slot, true));
+        if r.state.is_final() && !r.committing {
+            return Ok(Some(self.slot_info_json(slot)));
         }
         r.watched = true;
-        Ok((slot, false))
+        Ok(None)
     }
 
     /// The running task in `slot`, if it is still running (controls sent after the
@@ -759,16 +881,20 @@ impl Engine {
             return Err(EngineError::invalid(format!("progress must be a number from 0 to 100, got {percent}")));
         }
         if let Some(r) = self.running_record(slot) {
+            let id = r.id;
             let x = r.extra_mut();
             x.progress = Some(percent);
-            x.progress_message = message;
+            x.progress_message = message.clone();
+            self.durable_send(|| crate::store::sqlite::Op::Progress { id, percent, message });
         }
         Ok(())
     }
 
     pub fn set_status(&mut self, slot: u32, status: String) {
         if let Some(r) = self.running_record(slot) {
-            r.extra_mut().status = Some(status);
+            let id = r.id;
+            r.extra_mut().status = Some(status.clone());
+            self.durable_send(|| crate::store::sqlite::Op::Status { id, status });
         }
     }
 
@@ -785,26 +911,37 @@ impl Engine {
             if logs.len() >= MAX_LOGS_PER_TASK {
                 logs.remove(0);
             }
-            logs.push(LogEntry { time: now, level: level.to_string(), message });
+            logs.push(LogEntry { time: now, level: level.to_string(), message: message.clone() });
+            let id = r.id;
+            self.durable_send(|| crate::store::sqlite::Op::Log { id, time: now, level: level.to_string(), message });
         }
         Ok(())
     }
 
     // ---- queries ---------------------------------------------------------------------
 
-    fn slot(&self, id: &str) -> Result<u32> {
+    /// The slot of a task this process holds in memory: every task with the memory
+    /// store, the claimed ones with a durable store. NotFound for an unknown id in memory.
+    fn local_slot(&self, id: &str) -> Result<Option<u32>> {
         let parsed: TaskId = parse_task_id(id)?;
-        self.store.slot_of(&parsed).ok_or_else(|| EngineError::NotFound(id.to_string()))
+        match &self.durable {
+            Some(d) => Ok(d.slot_of(&parsed)),
+            None => self.store.slot_of(&parsed).map(Some).ok_or_else(|| EngineError::NotFound(id.to_string())),
+        }
     }
 
     pub fn state(&self, id: &str) -> Result<TaskState> {
-        let slot = self.slot(id)?;
-        Ok(self.store.get(slot).expect("slot exists").state)
+        match self.local_slot(id)? {
+            Some(slot) => Ok(self.store.get(slot).expect("slot exists").state),
+            None => self.durable_state(id),
+        }
     }
 
     pub fn info_json(&self, id: &str) -> Result<String> {
-        let slot = self.slot(id)?;
-        Ok(self.slot_info_json(slot))
+        match self.local_slot(id)? {
+            Some(slot) => Ok(self.slot_info_json(slot)),
+            None => self.durable_info(id),
+        }
     }
 
     /// Full info of the task in `slot` as JSON (see `TaskInfoView`).
@@ -965,6 +1102,29 @@ impl Engine {
                     out.push_str(&self.slot_info_json(slot));
                     out.push(']');
                 }
+                Event::SettledInfo(ref info) => {
+                    out.push_str("[\"settled\",");
+                    out.push_str(info);
+                    out.push(']');
+                }
+                Event::Abort { slot } => {
+                    let _ = write!(out, "[\"abort\",{slot}]");
+                }
+                Event::Committed { ticket, ref outcome } => {
+                    let _ = write!(out, "[\"committed\",{ticket},");
+                    match outcome {
+                        Ok(None) => out.push_str("null,null]"),
+                        Ok(Some(id)) => {
+                            out.push_str("null,");
+                            push_json_str(out, id);
+                            out.push(']');
+                        }
+                        Err(e) => {
+                            push_json_str(out, e);
+                            out.push_str(",null]");
+                        }
+                    }
+                }
                 Event::State { slot, state } => {
                     let r = self.store.get(slot).expect("slot exists");
                     let _ = write!(out, "[\"state\",\"{}\",", r.id);
@@ -1004,10 +1164,14 @@ impl Engine {
 
     /// `next_due` as seen at `now` (see `claim_at`).
     pub fn next_due_at(&mut self, now: u64) -> Option<u64> {
+        let durable_due = self.durable_next_due(now);
         if !self.cfg.worker {
-            return None;
+            return durable_due;
         }
         let mut due = self.store.next_due();
+        if let Some(t) = durable_due {
+            due = Some(due.map_or(t, |d| d.min(t)));
+        }
         let mut earliest = |t: u64| {
             if t > now {
                 due = Some(due.map_or(t, |d| d.min(t)));
@@ -1036,7 +1200,7 @@ impl Engine {
 
     /// Tasks not finished yet (queued, delayed, waiting to retry or running).
     pub fn unfinished(&self) -> usize {
-        self.store.live_count()
+        self.store.live_count() + self.durable_unfinished()
     }
 
     pub fn running(&self) -> usize {
@@ -1046,6 +1210,7 @@ impl Engine {
     /// Stops claiming and registering; queries keep working.
     pub fn close(&mut self) {
         self.closed = true;
+        self.durable_close();
     }
 
 }

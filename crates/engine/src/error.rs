@@ -20,6 +20,9 @@ pub enum EngineError {
     /// A state change the state machine forbids (a bug if it ever reaches a user).
     #[error("illegal state transition {from} -> {to} for task {id}")]
     IllegalTransition { id: String, from: &'static str, to: &'static str },
+    /// The store failed or cannot be opened (names the file or server and why).
+    #[error("{0}")]
+    Store(String),
     /// The executor was closed.
     #[error("the executor is closed")]
     Closed,
@@ -38,6 +41,7 @@ impl EngineError {
             EngineError::DuplicateTask(_) => "ERR_TASKLOOM_DUPLICATE_TASK",
             EngineError::NotFound(_) => "ERR_TASKLOOM_NOT_FOUND",
             EngineError::IllegalTransition { .. } => "ERR_TASKLOOM_ILLEGAL_TRANSITION",
+            EngineError::Store(_) => "ERR_TASKLOOM_STORE",
             EngineError::Closed => "ERR_TASKLOOM_CLOSED",
         }
     }

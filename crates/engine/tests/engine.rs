@@ -211,7 +211,7 @@ fn watchers_get_a_settled_event_with_the_outcome() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "t", "");
     let id = submit(&mut e, d, "1", "");
-    assert!(!e.watch(&id).unwrap().1);
+    assert!(e.watch(&id).unwrap().is_none());
     let slot = claim(&mut e, 1).remove(0).slot;
     e.complete(slot, Completion::Success("{\"sum\":3}".into()));
     let mut out = String::from("[");
@@ -221,7 +221,7 @@ fn watchers_get_a_settled_event_with_the_outcome() {
     assert_eq!(v[0][0], "settled");
     assert_eq!(v[0][1]["state"], "SUCCESS");
     assert_eq!(v[0][1]["result"]["sum"], 3);
-    assert!(e.watch(&id).unwrap().1, "already final");
+    assert!(e.watch(&id).unwrap().is_some(), "already final");
 }
 
 #[test]

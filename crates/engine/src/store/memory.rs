@@ -70,6 +70,8 @@ pub struct Record {
     pub cancel_requested: bool,
     /// This run is a half-open circuit breaker's trial.
     pub trial: bool,
+    /// Final here, but a durable store has not committed it yet: not settled.
+    pub committing: bool,
     pub extra: Option<Box<Extra>>,
 }
 
@@ -221,6 +223,25 @@ impl MemoryStore {
         self.live += 1;
         self.schedule(slot, now);
         (slot, id)
+    }
+
+    /// Inserts a task claimed from a durable store under its own id; the caller maps
+    /// the id to the slot. Returns the slot.
+    pub fn insert_claimed(&mut self, mut record: Record, now: u64) -> u32 {
+        record.seq = self.take_seq();
+        let slot = self.records.insert(record) as u32;
+        self.live += 1;
+        self.schedule(slot, now);
+        slot
+    }
+
+    /// Forgets a task that left this process (a durable store holds it now).
+    pub fn remove(&mut self, slot: u32) -> Option<Record> {
+        let r = self.records.try_remove(slot as usize)?;
+        if !r.state.is_final() {
+            self.live -= 1;
+        }
+        Some(r)
     }
 
     /// Puts a PENDING / RETRY task where it waits: the end of its line, or the
@@ -384,7 +405,7 @@ mod tests {
         let rec = |t| Record {
             id: TaskId::nil(), def: 0, state: TaskState::Success, priority: 0, attempt: 1, seq: 0,
             run_at: 0, created_at: t, started_at: 0, completed_at: t, payload: "null".into(), result: None,
-            watched: false, cancel_requested: false, trial: false, extra: None,
+            watched: false, cancel_requested: false, trial: false, committing: false, extra: None,
         };
         let (slot, old) = store.insert(rec(1), 1);
         store.finished(slot);

@@ -2,5 +2,6 @@
 //! will implement the same operations with the same semantics.
 
 pub mod memory;
+pub mod sqlite;
 
 pub use memory::{LogEntry, MemoryStore, Record};

@@ -1,0 +1,476 @@
+//! The engine over a durable store (SQLite). The store is the truth; this process keeps
+//! in memory only the tasks it has claimed, and runs them through the same lines and
+//! policies as the memory store. What changes:
+//!
+//! - a submit goes to the writer thread and is acknowledged (a `Committed` event) once
+//!   committed; nothing is kept in memory;
+//! - claiming asks the writer for up to the free capacity of each admissible task name
+//!   (one standing request at a time); claimed tasks arrive leased to this worker and
+//!   join their lines here;
+//! - an outcome is written, and the task settles (watchers hear of it) only once that
+//!   write is committed; then it leaves memory;
+//! - tasks not held here are read from the file; waiting on them polls the file when
+//!   another connection has committed.
+
+use std::path::PathBuf;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::Value;
+
+use super::{CancelOutcome, Engine, Event};
+use crate::error::{EngineError, Result};
+use crate::options::SubmitOptions;
+use crate::store::sqlite::{Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want};
+use crate::store::Record;
+use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
+
+/// How long a claimed task stays leased to a worker that stopped renewing (died).
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
+/// Shortest gap between two polls of the file for tasks awaited elsewhere.
+const WATCH_POLL_MS: u64 = 5;
+
+pub(crate) struct Durable {
+    pub(super) store: SqliteStore,
+    by_id: FxHashMap<TaskId, u32>,
+    /// Awaited tasks not held here: polled in the file.
+    remote_watches: FxHashSet<TaskId>,
+    /// A claim request is standing at the writer.
+    adopting: bool,
+    /// Per definition: claimed here, waiting in a line here (not started).
+    queued: Vec<u32>,
+    queued_total: usize,
+    next_ticket: u64,
+    last_ticket: Option<u64>,
+    tickets_out: usize,
+    committing: usize,
+    /// Settled slots to drop from memory once their events are out.
+    leaving: Vec<u32>,
+    last_poll: u64,
+}
+
+impl Durable {
+    pub(super) fn open(e: &Engine, path: PathBuf) -> Result<Durable> {
+        let settings = SqliteSettings {
+            path,
+            worker_id: e.worker_id.clone(),
+            worker: e.cfg.worker,
+            lease_ms: e.cfg.lease_ms,
+            poll_ms: e.cfg.poll_ms,
+            keep_count: e.cfg.keep_count,
+            keep_age_ms: e.cfg.keep_age_ms,
+        };
+        Ok(Durable {
+            store: SqliteStore::open(settings, e.clock.clone())?,
+            by_id: FxHashMap::default(),
+            remote_watches: FxHashSet::default(),
+            adopting: false,
+            queued: Vec::new(),
+            queued_total: 0,
+            next_ticket: 1,
+            last_ticket: None,
+            tickets_out: 0,
+            committing: 0,
+            leaving: Vec::new(),
+            last_poll: 0,
+        })
+    }
+
+    pub(super) fn slot_of(&self, id: &TaskId) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// A task claimed here left its line (it starts, or is revoked or refused).
+    pub(super) fn started_one(&mut self, def: u32) {
+        if let Some(q) = self.queued.get_mut(def as usize) {
+            if *q > 0 {
+                *q -= 1;
+                self.queued_total -= 1;
+            }
+        }
+    }
+}
+
+fn error_json(e: Option<&TaskError>) -> Option<String> {
+    e.map(|e| serde_json::to_string(e).expect("errors serialize"))
+}
+
+impl Engine {
+    /// Sets what the writer thread calls when it has news for the host (who then calls
+    /// `claim_at`, which takes them in). Only durable stores call it.
+    pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        if let Some(d) = &self.durable {
+            d.store.set_waker(waker);
+        }
+    }
+
+    /// The ticket of the last submit: its `Committed` event says when it is durable.
+    /// None with the memory store, where a submit is done when it returns.
+    pub fn take_ticket(&mut self) -> Option<u64> {
+        self.durable.as_mut().and_then(|d| d.last_ticket.take())
+    }
+
+    pub(super) fn durable_send(&self, op: impl FnOnce() -> Op) {
+        if let Some(d) = &self.durable {
+            d.store.send(op());
+        }
+    }
+
+    pub(super) fn durable_registered(&mut self) {
+        let names: Vec<String> = self.worked_defs.iter().map(|d| self.registry.get(*d).name.clone()).collect();
+        let defs = self.registry.len();
+        if let Some(d) = &mut self.durable {
+            d.queued.resize(defs, 0);
+            d.store.send(Op::Names(names));
+        }
+    }
+
+    pub(super) fn durable_submit<'a>(
+        &mut self,
+        def: u32,
+        payloads: impl IntoIterator<Item = &'a str>,
+        opts: &SubmitOptions,
+    ) -> Result<Vec<TaskId>> {
+        let now = self.now();
+        let d = self.registry.get(def);
+        let priority = opts.priority.unwrap_or(d.priority);
+        let max_attempts = self.registry.retry_policy(def).max_retries + 1;
+        let tasks: Vec<NewTask> = payloads
+            .into_iter()
+            .map(|p| NewTask {
+                id: new_task_id(),
+                name: d.name.clone(),
+                queue: d.queue.clone(),
+                priority,
+                max_attempts,
+                payload: p.into(),
+                key: opts.key.clone(),
+                created_at: now,
+                run_at: opts.run_at_ms.unwrap_or(0),
+            })
+            .collect();
+        if opts.key.is_some() && tasks.len() != 1 {
+            return Err(EngineError::invalid("an idempotency `key` applies to a single task"));
+        }
+        let ids = tasks.iter().map(|t| t.id).collect();
+        let dur = self.durable.as_mut().expect("durable");
+        let ticket = dur.next_ticket;
+        dur.next_ticket += 1;
+        dur.tickets_out += 1;
+        dur.last_ticket = Some(ticket);
+        dur.store.send(Op::Insert { ticket, tasks });
+        Ok(ids)
+    }
+
+    /// Takes in what the writer reported: commits, claimed tasks, settled outcomes,
+    /// cancel requests; then polls the file for awaited tasks held elsewhere.
+    pub(super) fn durable_intake(&mut self, now: u64) {
+        let Some(d) = &mut self.durable else { return };
+        for reply in d.store.take_replies() {
+            match reply {
+                Reply::Committed { ticket, existing_id } => self.ticket_done(ticket, Ok(existing_id)),
+                Reply::Rejected { ticket, error } => self.ticket_done(ticket, Err(error)),
+                Reply::Adopted(rows) => {
+                    self.durable.as_mut().expect("durable").adopting = false;
+                    for row in rows {
+                        self.take_in(row, now);
+                    }
+                }
+                Reply::Settled(slots) => {
+                    for slot in slots {
+                        let d = self.durable.as_mut().expect("durable");
+                        d.committing -= 1;
+                        d.leaving.push(slot);
+                        if let Some(r) = self.store.get_mut(slot) {
+                            r.committing = false;
+                        }
+                        self.settle(slot, now);
+                    }
+                }
+                Reply::Requeued(slots) => {
+                    for slot in slots {
+                        if let Some(r) = self.store.remove(slot) {
+                            let d = self.durable.as_mut().expect("durable");
+                            d.by_id.remove(&r.id);
+                            if r.watched {
+                                d.remote_watches.insert(r.id);
+                            }
+                        }
+                    }
+                }
+                Reply::CancelRequested(ids) => {
+                    for id in ids {
+                        let _ = self.cancel(&id.to_string()).map(|o| {
+                            if let CancelOutcome::AbortRunning(slot) = o {
+                                self.events.push(Event::Abort { slot });
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        self.poll_remote_watches(now);
+    }
+
+    fn ticket_done(&mut self, ticket: u64, outcome: std::result::Result<Option<String>, String>) {
+        self.durable.as_mut().expect("durable").tickets_out -= 1;
+        self.events.push(Event::Committed { ticket, outcome });
+    }
+
+    /// A task claimed from the file joins its line here.
+    fn take_in(&mut self, row: Adopted, now: u64) {
+        let d = self.durable.as_mut().expect("durable");
+        let watched = d.remote_watches.remove(&row.id);
+        let error = row.error.as_deref().and_then(|e| serde_json::from_str::<TaskError>(e).ok());
+        let mut record = Record {
+            id: row.id,
+            def: row.def,
+            state: if row.attempt > 1 { TaskState::Retry } else { TaskState::Pending },
+            priority: row.priority,
+            attempt: row.attempt.saturating_sub(1),
+            seq: 0,
+            run_at: row.run_at.filter(|t| *t <= now).unwrap_or(0),
+            created_at: row.created_at,
+            started_at: 0,
+            completed_at: 0,
+            payload: row.payload.into(),
+            result: None,
+            watched,
+            cancel_requested: false,
+            trial: false,
+            committing: false,
+            extra: None,
+        };
+        if error.is_some() || row.key.is_some() {
+            let x = record.extra_mut();
+            x.error = error;
+            x.key = row.key;
+        }
+        let slot = self.store.insert_claimed(record, now);
+        let d = self.durable.as_mut().expect("durable");
+        d.by_id.insert(row.id, slot);
+        d.queued[row.def as usize] += 1;
+        d.queued_total += 1;
+    }
+
+    /// Asks the writer for tasks to fill the free capacity, unless a request stands.
+    pub(super) fn durable_request_claims(&mut self, now: u64, free: usize) {
+        let Some(d) = &self.durable else { return };
+        if !self.cfg.worker || self.closed || d.adopting {
+            return;
+        }
+        let free = free.saturating_sub(d.queued_total);
+        if free == 0 {
+            return;
+        }
+        let mut wants = Vec::new();
+        for i in 0..self.worked_defs.len() {
+            let def = self.worked_defs[i];
+            if !self.admits(def, now) {
+                continue;
+            }
+            let mut max = free as u32;
+            if let Some(mp) = self.registry.get(def).max_parallel {
+                let d = self.durable.as_ref().expect("durable");
+                max = max.min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
+            }
+            if max > 0 {
+                wants.push(Want { def, name: self.registry.get(def).name.clone(), max });
+            }
+        }
+        if wants.is_empty() {
+            return;
+        }
+        let d = self.durable.as_mut().expect("durable");
+        d.adopting = true;
+        d.store.send(Op::Adopt { wants, limit: free as u32 });
+    }
+
+    pub(super) fn durable_retry(&mut self, slot: u32, due_at: u64) {
+        let r = self.store.get(slot).expect("slot exists");
+        let op = Op::Retry {
+            slot,
+            id: r.id,
+            error: error_json(r.error()).unwrap_or_else(|| "null".into()),
+            due_at,
+        };
+        self.durable.as_ref().expect("durable").store.send(op);
+    }
+
+    pub(super) fn durable_finish(&mut self, slot: u32) {
+        let r = self.store.get_mut(slot).expect("slot exists");
+        r.committing = true;
+        let op = Op::Finish {
+            slot,
+            id: r.id,
+            state: r.state,
+            result: r.result.as_ref().map(|t| t.to_string()),
+            error: error_json(r.error()),
+            at: r.completed_at,
+        };
+        let d = self.durable.as_mut().expect("durable");
+        d.committing += 1;
+        d.store.send(op);
+    }
+
+    /// Drops settled tasks from memory once their events are out (the file has them).
+    pub(super) fn durable_evict(&mut self, now: u64) {
+        let d = self.durable.as_mut().expect("durable");
+        for slot in std::mem::take(&mut d.leaving) {
+            if let Some(r) = self.store.get(slot) {
+                d.by_id.remove(&r.id);
+            }
+        }
+        self.store.evict(now, 0, None);
+    }
+
+    pub(super) fn durable_cancel(&mut self, id: &str, now: u64) -> Result<CancelOutcome> {
+        let parsed = parse_task_id(id)?;
+        let d = self.durable.as_mut().ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        match d.store.cancel(&parsed, now)? {
+            None => Err(EngineError::NotFound(id.to_string())),
+            Some(StoredCancel::Revoked) => {
+                // Our own write does not show as a change to our reader: settle watchers here.
+                if d.remote_watches.remove(&parsed) {
+                    if let Some(info) = self.durable_info_value(&parsed)? {
+                        self.events.push(Event::SettledInfo(info.to_string()));
+                    }
+                }
+                Ok(CancelOutcome::Revoked)
+            }
+            Some(StoredCancel::Requested) => Ok(CancelOutcome::Requested),
+            Some(StoredCancel::AlreadyFinal(s)) => Ok(CancelOutcome::AlreadyFinal(s)),
+        }
+    }
+
+    pub(super) fn durable_watch(&mut self, id: &str) -> Result<Option<String>> {
+        let parsed = parse_task_id(id)?;
+        let Some(info) = self.durable_info_value(&parsed)? else {
+            return Err(EngineError::NotFound(id.to_string()));
+        };
+        let final_ = TaskState::parse(info["state"].as_str().unwrap_or("")).map(|s| s.is_final()).unwrap_or(false);
+        if final_ {
+            return Ok(Some(info.to_string()));
+        }
+        self.durable.as_mut().expect("durable").remote_watches.insert(parsed);
+        Ok(None)
+    }
+
+    pub(super) fn durable_state(&self, id: &str) -> Result<TaskState> {
+        let parsed = parse_task_id(id)?;
+        let d = self.durable.as_ref().ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        d.store.state(&parsed)?.ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    pub(super) fn durable_info(&self, id: &str) -> Result<String> {
+        let parsed = parse_task_id(id)?;
+        self.durable_info_value(&parsed)?
+            .map(|v| v.to_string())
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
+    /// A stored task's info, with the breaker of its task if registered here.
+    fn durable_info_value(&self, id: &TaskId) -> Result<Option<Value>> {
+        let Some(d) = &self.durable else { return Ok(None) };
+        let Some(mut info) = d.store.info(id)? else { return Ok(None) };
+        info["breaker"] = Value::Null;
+        if let Some(name) = info["name"].as_str() {
+            if let Ok(def) = self.registry.index_of(name) {
+                if let Some(b) = &self.breakers[def as usize] {
+                    let s = b.snapshot();
+                    info["breaker"] = serde_json::json!({ "state": s.state, "failures": s.failures });
+                }
+            }
+        }
+        Ok(Some(info))
+    }
+
+    fn poll_remote_watches(&mut self, now: u64) {
+        let Some(d) = &mut self.durable else { return };
+        if d.remote_watches.is_empty() || now < d.last_poll + WATCH_POLL_MS || !d.store.changed() {
+            return;
+        }
+        d.last_poll = now;
+        let ids: Vec<TaskId> = d.remote_watches.iter().copied().collect();
+        let Ok(done) = d.store.finished_among(&ids) else { return };
+        for mut info in done {
+            if let Some(id) = info["id"].as_str().and_then(|s| uuid::Uuid::try_parse(s).ok()) {
+                d.remote_watches.remove(&id);
+            }
+            info["breaker"] = Value::Null;
+            self.events.push(Event::SettledInfo(info.to_string()));
+        }
+    }
+
+    /// When the host should look again: a delayed task in the file, or a short poll
+    /// while it waits for a commit, another process, or tasks awaited elsewhere.
+    pub(super) fn durable_next_due(&mut self, now: u64) -> Option<u64> {
+        let d = self.durable.as_ref()?;
+        let mut due = None;
+        if self.cfg.worker && !self.closed {
+            due = d.store.next_due().map(|t| t.max(now + 1));
+        }
+        let waiting = d.tickets_out > 0
+            || d.committing > 0
+            || !d.remote_watches.is_empty()
+            || (self.cfg.worker && !self.closed && d.store.has_work());
+        if waiting {
+            let tick = now + self.cfg.poll_ms.max(WATCH_POLL_MS);
+            due = Some(due.map_or(tick, |t: u64| t.min(tick)));
+        }
+        due
+    }
+
+    pub(super) fn durable_unfinished(&self) -> usize {
+        let Some(d) = &self.durable else { return 0 };
+        let stored = self.cfg.worker && !self.closed && d.store.has_work();
+        d.tickets_out + d.committing + d.remote_watches.len() + usize::from(stored)
+    }
+
+    /// Closing: claimed tasks that have not started go back to their line, the claim
+    /// request is withdrawn, and the writer commits what is left and ends.
+    pub(super) fn durable_close(&mut self) {
+        let Some(d) = &mut self.durable else { return };
+        let mut ids = Vec::new();
+        let waiting: Vec<(u32, TaskId)> = d
+            .by_id
+            .iter()
+            .filter_map(|(id, slot)| {
+                let r = self.store.get(*slot)?;
+                matches!(r.state, TaskState::Pending | TaskState::Retry).then_some((*slot, *id))
+            })
+            .collect();
+        for (slot, id) in waiting {
+            self.store.remove(slot);
+            d.by_id.remove(&id);
+            ids.push(id);
+        }
+        d.queued.iter_mut().for_each(|q| *q = 0);
+        d.queued_total = 0;
+        if !ids.is_empty() {
+            d.store.send(Op::Release { ids });
+        }
+        d.store.stop();
+        let now = self.now();
+        self.durable_intake(now);
+    }
+
+    /// Blocks until everything sent to the writer so far is committed and taken in
+    /// (for tests and tools; the host never blocks on the writer otherwise).
+    pub fn flush(&mut self) {
+        let Some(d) = &mut self.durable else { return };
+        let ticket = d.next_ticket;
+        d.next_ticket += 1;
+        d.tickets_out += 1;
+        d.store.send(Op::Flush { ticket });
+        loop {
+            let now = self.now();
+            self.durable_intake(now);
+            let done = self.events.iter().any(|e| matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
+            if done {
+                self.events.retain(|e| !matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}

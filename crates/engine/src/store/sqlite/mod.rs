@@ -1,0 +1,315 @@
+//! The SQLite store: one file, no server, nothing lost when a process is killed.
+//!
+//! The engine keeps in memory only what this process works on right now (tasks it has
+//! claimed, running or about to run); the file holds everything else. Writes go to one
+//! writer thread ([`writer`]) that commits them in groups; reads (`state`, `info`,
+//! `list`, `counts`) use a second connection on the caller's thread — WAL mode, so they
+//! never wait for the writer. Several processes may open one file: each claims tasks
+//! under its own lease, renewed while it lives.
+
+pub mod schema;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Value};
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::task::{TaskId, TaskState};
+pub use writer::{Adopted, NewTask, Op, Reply, Shared, Want, WriterConfig};
+
+/// What the SQLite store needs to know besides the path.
+#[derive(Debug, Clone)]
+pub struct SqliteSettings {
+    pub path: PathBuf,
+    pub worker_id: String,
+    pub worker: bool,
+    pub lease_ms: u64,
+    pub poll_ms: u64,
+    pub keep_count: usize,
+    pub keep_age_ms: Option<u64>,
+}
+
+/// What cancelling a task that is not in this process's memory did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredCancel {
+    Revoked,
+    /// It runs in another process; that worker aborts it when it sees the request.
+    Requested,
+    AlreadyFinal(TaskState),
+}
+
+/// Filter and page of `list`.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub name: Option<String>,
+    pub queue: Option<String>,
+    pub limit: Option<f64>,
+    pub cursor: Option<String>,
+}
+
+pub struct SqliteStore {
+    tx: Sender<Op>,
+    shared: Arc<Shared>,
+    reader: Connection,
+    thread: Option<JoinHandle<()>>,
+    path: PathBuf,
+    seen_version: i64,
+}
+
+fn state_of(code: i64) -> TaskState {
+    TaskState::ALL.get(code as usize).copied().unwrap_or(TaskState::Pending)
+}
+
+fn query_error(path: &Path, e: rusqlite::Error) -> EngineError {
+    EngineError::Store(format!("the SQLite store '{}' failed: {e}", path.display()))
+}
+
+/// The columns `info` reads, in the order `row_info` expects.
+const INFO_COLUMNS: &str = "id, name, queue, state, payload, result, error, attempt, priority, progress, \
+     progress_message, status, key, created_at, run_at, started_at, completed_at, owner, seq";
+
+impl SqliteStore {
+    pub fn open(settings: SqliteSettings, clock: Arc<dyn Clock>) -> Result<SqliteStore> {
+        let conn = schema::open(&settings.path, false)?;
+        let reader = schema::connect(&settings.path, false)?;
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = channel();
+        let cfg = WriterConfig {
+            worker_id: settings.worker_id.clone(),
+            worker: settings.worker,
+            lease_ms: settings.lease_ms,
+            poll_ms: settings.poll_ms,
+            keep_count: settings.keep_count,
+            keep_age_ms: settings.keep_age_ms,
+        };
+        let w = writer::Writer::new(conn, cfg, clock, shared.clone(), rx);
+        let thread = std::thread::Builder::new()
+            .name("taskloom-sqlite-writer".into())
+            .spawn(move || w.run())
+            .map_err(|e| EngineError::Store(format!("cannot start the SQLite writer thread: {e}")))?;
+        Ok(SqliteStore { tx, shared, reader, thread: Some(thread), path: settings.path, seen_version: -1 })
+    }
+
+    pub fn send(&self, op: Op) {
+        // The writer only ends after `stop`, and then nothing sends any more.
+        let _ = self.tx.send(op);
+    }
+
+    pub fn take_replies(&self) -> Vec<Reply> {
+        std::mem::take(&mut *self.shared.replies.lock().expect("inbox lock"))
+    }
+
+    pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        *self.shared.waker.lock().expect("waker lock") = Some(waker);
+    }
+
+    pub fn has_work(&self) -> bool {
+        self.shared.has_work.load(Ordering::SeqCst)
+    }
+
+    /// The earliest due time of a delayed task or retry in the file, if any.
+    pub fn next_due(&self) -> Option<u64> {
+        Some(self.shared.next_due.load(Ordering::SeqCst)).filter(|d| *d > 0)
+    }
+
+    /// Commits what was sent, gives up this worker's lease and ends the writer. Blocks
+    /// until the last transaction has committed.
+    pub fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.send(Op::Stop);
+            let _ = t.join();
+        }
+    }
+
+    /// Whether anyone committed to the file since the last call (cheap: no table read).
+    pub fn changed(&mut self) -> bool {
+        let v: i64 = self.reader.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(0);
+        let changed = v != self.seen_version;
+        self.seen_version = v;
+        changed
+    }
+
+    pub fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
+        self.reader
+            .prepare_cached("SELECT state FROM tasks WHERE id = ?1")
+            .and_then(|mut st| st.query_row(params![id.to_string()], |r| r.get::<_, i64>(0)).optional())
+            .map(|s| s.map(state_of))
+            .map_err(|e| query_error(&self.path, e))
+    }
+
+    /// The task as `info()` shows it (JSON object), or None.
+    pub fn info(&self, id: &TaskId) -> Result<Option<Value>> {
+        let sql = format!("SELECT {INFO_COLUMNS} FROM tasks WHERE id = ?1");
+        let row = self
+            .reader
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_row(params![id.to_string()], row_info).optional())
+            .map_err(|e| query_error(&self.path, e))?;
+        let Some(mut info) = row else { return Ok(None) };
+        let logs = self
+            .reader
+            .prepare_cached("SELECT time, level, message FROM task_logs WHERE task_id = ?1 ORDER BY rowid")
+            .and_then(|mut st| {
+                st.query_map(params![id.to_string()], |r| {
+                    Ok(json!({ "time": r.get::<_, i64>(0)?, "level": r.get::<_, String>(1)?, "message": r.get::<_, String>(2)? }))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| query_error(&self.path, e))?;
+        info["logs"] = Value::Array(logs);
+        if let Some(o) = info.as_object_mut() {
+            o.remove("seq");
+        }
+        Ok(Some(info))
+    }
+
+    /// Of `ids`, those that have finished, with their info.
+    pub fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<Value>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let list = serde_json::to_string(&chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>()).expect("ids");
+            let found: Vec<String> = self
+                .reader
+                .prepare_cached(
+                    "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) AND state IN (3, 4, 6)",
+                )
+                .and_then(|mut st| st.query_map(params![list], |r| r.get(0))?.collect())
+                .map_err(|e| query_error(&self.path, e))?;
+            for id in found {
+                if let Ok(id) = uuid::Uuid::try_parse(&id) {
+                    if let Some(info) = self.info(&id)? {
+                        out.push(info);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cancels a task held by no one in this process: REVOKED if it waits, a request to
+    /// its worker if it runs elsewhere.
+    pub fn cancel(&mut self, id: &TaskId, now: u64) -> Result<Option<StoredCancel>> {
+        let path = self.path.clone();
+        let err = |e| query_error(&path, e);
+        let tx = self.reader.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let state: Option<i64> = tx
+            .query_row("SELECT state FROM tasks WHERE id = ?1", params![id.to_string()], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        let outcome = match state.map(state_of) {
+            None => None,
+            Some(TaskState::Pending | TaskState::Retry) => {
+                tx.execute(
+                    "UPDATE tasks SET state = 6, completed_at = ?1, due_at = NULL WHERE id = ?2",
+                    params![now as i64, id.to_string()],
+                )
+                .map_err(err)?;
+                Some(StoredCancel::Revoked)
+            }
+            Some(TaskState::Received | TaskState::Started) => {
+                tx.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ?1", params![id.to_string()]).map_err(err)?;
+                Some(StoredCancel::Requested)
+            }
+            Some(s) => Some(StoredCancel::AlreadyFinal(s)),
+        };
+        tx.commit().map_err(err)?;
+        Ok(outcome)
+    }
+
+    /// A page of tasks, oldest first: `{ tasks: [info…], cursor }` (cursor null on the last page).
+    pub fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<Value> {
+        let state = q.state.as_deref().map(TaskState::parse).transpose()?;
+        let mut sql = format!("SELECT {INFO_COLUMNS} FROM tasks WHERE seq > ?1");
+        if state.is_some() {
+            sql.push_str(" AND state = ?2");
+        }
+        if q.name.is_some() {
+            sql.push_str(" AND name = ?3");
+        }
+        if q.queue.is_some() {
+            sql.push_str(" AND queue = ?4");
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?5");
+        let code = state.map(|s| TaskState::ALL.iter().position(|x| *x == s).expect("state") as i64);
+        let rows: Vec<Value> = self
+            .reader
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_map(params![after, code, q.name, q.queue, (limit + 1) as i64], row_info)?.collect()
+            })
+            .map_err(|e| query_error(&self.path, e))?;
+        page(rows, limit)
+    }
+
+    /// Tasks per state, in total and per queue.
+    pub fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
+        self.reader
+            .prepare_cached("SELECT queue, state, count(*) FROM tasks GROUP BY queue, state")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, state_of(r.get(1)?), r.get::<_, i64>(2)? as u64)))?
+                    .collect()
+            })
+            .map_err(|e| query_error(&self.path, e))
+    }
+}
+
+/// Cuts a fetched `limit + 1` rows to a page and its cursor.
+fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = if more { rows.last().and_then(|r| r["seq"].as_i64()).map(|s| s.to_string()) } else { None };
+    for r in &mut rows {
+        if let Some(o) = r.as_object_mut() {
+            o.remove("seq");
+        }
+    }
+    Ok(json!({ "tasks": rows, "cursor": cursor }))
+}
+
+fn raw_json(text: Option<String>) -> Value {
+    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
+fn row_info(r: &rusqlite::Row) -> rusqlite::Result<Value> {
+    let state = state_of(r.get(3)?);
+    let attempt: u32 = r.get(7)?;
+    let retries = if state == TaskState::Retry { attempt } else { attempt.saturating_sub(1) };
+    Ok(json!({
+        "id": r.get::<_, String>(0)?,
+        "name": r.get::<_, String>(1)?,
+        "queue": r.get::<_, String>(2)?,
+        "state": state.as_str(),
+        "payload": raw_json(r.get(4)?),
+        "result": raw_json(r.get(5)?),
+        "error": raw_json(r.get(6)?),
+        "attempt": attempt,
+        "retries": retries,
+        "priority": r.get::<_, i64>(8)?,
+        "progress": r.get::<_, Option<f64>>(9)?,
+        "progressMessage": r.get::<_, Option<String>>(10)?,
+        "status": r.get::<_, Option<String>>(11)?,
+        "logs": [],
+        "key": r.get::<_, Option<String>>(12)?,
+        "createdAt": r.get::<_, i64>(13)?,
+        "runAt": r.get::<_, Option<i64>>(14)?,
+        "startedAt": r.get::<_, Option<i64>>(15)?,
+        "completedAt": r.get::<_, Option<i64>>(16)?,
+        "workerId": r.get::<_, Option<String>>(17)?,
+        "seq": r.get::<_, i64>(18)?,
+    }))
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,162 @@
+//! The SQLite file: checking that a path may be opened (before anything is written to
+//! it), the versioned schema and its migrations, and the connection settings.
+//!
+//! A file is taskloom's when its `application_id` says so. A file that is not SQLite, is
+//! corrupt, belongs to another application or comes from a newer taskloom is refused
+//! with an error naming the path, and is left exactly as it was.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{EngineError, Result};
+
+/// `PRAGMA application_id` of a taskloom database: "TLOM".
+pub const APPLICATION_ID: i32 = 0x544c_4f4d;
+/// The schema this build writes; `PRAGMA user_version` of the file.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// States as stored: the index of `TaskState::ALL`.
+pub const PENDING: i64 = 0;
+pub const RECEIVED: i64 = 1;
+pub const STARTED: i64 = 2;
+pub const SUCCESS: i64 = 3;
+pub const FAILURE: i64 = 4;
+pub const RETRY: i64 = 5;
+pub const REVOKED: i64 = 6;
+
+/// Migrations by the version they lead to; migration `i` takes a file from version `i`
+/// to `i + 1`. Append, never edit: files in the field carry the old versions.
+const MIGRATIONS: &[&str] = &[
+    // 1: tasks, their logs, and the workers whose leases cover running tasks.
+    "CREATE TABLE tasks (
+        seq INTEGER PRIMARY KEY,          -- FIFO order
+        id TEXT NOT NULL UNIQUE,          -- UUID v7
+        name TEXT NOT NULL,
+        queue TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,    -- for tasks whose worker died (expired lease)
+        payload TEXT NOT NULL,
+        result TEXT,
+        error TEXT,
+        progress REAL,
+        progress_message TEXT,
+        status TEXT,
+        key TEXT,
+        created_at INTEGER NOT NULL,
+        run_at INTEGER,
+        due_at INTEGER,                   -- set while delayed or waiting to retry
+        started_at INTEGER,
+        completed_at INTEGER,
+        owner TEXT,                       -- worker holding the lease while RECEIVED/STARTED
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+     );
+     -- Claims read one name's line in order: cost stays flat as the backlog grows.
+     CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
+     CREATE INDEX tasks_waiting ON tasks(due_at) WHERE due_at IS NOT NULL;
+     CREATE INDEX tasks_running ON tasks(owner) WHERE state IN (1, 2);
+     CREATE INDEX tasks_finished ON tasks(completed_at) WHERE state IN (3, 4, 6);
+     CREATE UNIQUE INDEX tasks_key ON tasks(key) WHERE key IS NOT NULL;
+     CREATE TABLE task_logs (
+        task_id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        message TEXT NOT NULL
+     );
+     CREATE INDEX task_logs_task ON task_logs(task_id);
+     CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+     );",
+];
+
+fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(format!("cannot open the SQLite store '{}': {what}", path.display()))
+}
+
+/// Checks an existing file without writing to it: SQLite, readable, taskloom's (or
+/// empty), and not from a newer schema.
+fn check_existing(path: &Path) -> Result<()> {
+    let mut header = [0u8; 16];
+    let len = std::fs::metadata(path).map_err(|e| open_error(path, e))?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| open_error(path, e))?;
+        if len < 100 || f.read_exact(&mut header).is_err() || &header != b"SQLite format 3\0" {
+            return Err(open_error(path, "the file is not a SQLite database"));
+        }
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| open_error(path, e))?;
+    let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let corrupt = |e: rusqlite::Error| open_error(path, format!("the database is corrupt or unreadable ({e})"));
+    let app = read("PRAGMA application_id").map_err(corrupt)?;
+    let version = read("PRAGMA user_version").map_err(corrupt)?;
+    let tables = read("SELECT count(*) FROM sqlite_master").map_err(corrupt)?;
+    if app != APPLICATION_ID as i64 && tables > 0 {
+        return Err(open_error(path, "the database belongs to another application (it has tables, none of them taskloom's)"));
+    }
+    if version > SCHEMA_VERSION as i64 {
+        return Err(open_error(
+            path,
+            format!("the database has schema version {version}, newer than this taskloom's ({SCHEMA_VERSION}); upgrade taskloom"),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens (creating if needed) a connection with taskloom's settings.
+pub fn connect(path: &Path, full_sync: bool) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| open_error(path, e))?;
+    // WAL: readers never block the writer. NORMAL sync survives any process crash
+    // (kill -9); FULL also survives a power loss, at an fsync per commit.
+    let sync = if full_sync { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16384; PRAGMA foreign_keys = OFF;"
+    ))
+    .map_err(|e| open_error(path, e))?;
+    Ok(conn)
+}
+
+/// Validates the file at `path`, then brings it to the current schema. Returns the
+/// writer's connection.
+pub fn open(path: &Path, full_sync: bool) -> Result<Connection> {
+    if path.exists() {
+        if path.is_dir() {
+            return Err(open_error(path, "it is a directory"));
+        }
+        check_existing(path)?;
+    } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(open_error(path, format!("the directory '{}' does not exist", dir.display())));
+        }
+    }
+    let mut conn = connect(path, full_sync)?;
+    migrate(&mut conn).map_err(|e| open_error(path, e))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
+    tx.commit()
+}

@@ -1,0 +1,608 @@
+//! The writer thread: the only writer of the database in this process. It takes the
+//! operations the engine sends (submits, claims, outcomes, progress, logs) and applies
+//! everything that arrived meanwhile in one transaction — group commit — so a batch of
+//! hundreds of tasks costs one commit. Between batches it keeps this worker's lease
+//! alive, recovers tasks whose worker died, promotes delayed tasks, and trims finished
+//! tasks in small steps so that retention never stalls the work.
+//!
+//! Replies go into a shared inbox; the `waker` tells the host to come and take them.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::schema::{FAILURE, RETRY};
+use crate::clock::Clock;
+use crate::task::{TaskId, TaskState};
+
+/// A task to insert.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: TaskId,
+    pub name: String,
+    pub queue: String,
+    pub priority: i32,
+    pub max_attempts: u32,
+    pub payload: compact_str::CompactString,
+    pub key: Option<String>,
+    pub created_at: u64,
+    pub run_at: u64,
+}
+
+/// "Claim up to `max` ready tasks named `name`" (definition `def` in this process).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    pub def: u32,
+    pub name: String,
+    pub max: u32,
+}
+
+/// A task this worker claimed: STARTED in the database, leased to this worker.
+#[derive(Debug, Clone)]
+pub struct Adopted {
+    pub def: u32,
+    pub seq: i64,
+    pub id: TaskId,
+    pub priority: i32,
+    /// The attempt now starting (already counted in the database).
+    pub attempt: u32,
+    pub payload: String,
+    pub created_at: u64,
+    pub run_at: Option<u64>,
+    pub key: Option<String>,
+    /// The error the previous attempt left, as JSON.
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Op {
+    /// Insert tasks; reply `Committed { ticket }` (with the existing id when a key matched).
+    Insert { ticket: u64, tasks: Vec<NewTask> },
+    /// Replace the standing claim request. The writer answers once with what it found,
+    /// waiting (parked) until it finds something; an empty list withdraws the request.
+    Adopt { wants: Vec<Want>, limit: u32 },
+    /// A run's final outcome. `slot` comes back in `Settled` once committed.
+    Finish { slot: u32, id: TaskId, state: TaskState, result: Option<String>, error: Option<String>, at: u64 },
+    /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
+    Retry { slot: u32, id: TaskId, error: String, due_at: u64 },
+    Progress { id: TaskId, percent: f64, message: Option<String> },
+    Status { id: TaskId, status: String },
+    Log { id: TaskId, time: u64, level: String, message: String },
+    /// Claimed tasks this worker will not run after all (it is closing): back to the line.
+    Release { ids: Vec<TaskId> },
+    /// The task names this worker runs (for its "is there work for me" answer).
+    Names(Vec<String>),
+    /// Reply `Committed { ticket }` once everything sent before has been committed.
+    Flush { ticket: u64 },
+    /// Commit what is left, give up the lease and end the thread.
+    Stop,
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    Committed { ticket: u64, existing_id: Option<String> },
+    Rejected { ticket: u64, error: String },
+    Adopted(Vec<Adopted>),
+    Settled(Vec<u32>),
+    Requeued(Vec<u32>),
+    /// Running tasks of this worker that someone asked (from another process) to cancel.
+    CancelRequested(Vec<TaskId>),
+}
+
+/// What the writer and the engine share.
+#[derive(Default)]
+pub struct Shared {
+    pub replies: Mutex<Vec<Reply>>,
+    pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// The database holds unfinished tasks this worker could run (now or later).
+    pub has_work: AtomicBool,
+    /// The earliest `due_at` in the database (ms), 0 when none.
+    pub next_due: AtomicU64,
+    /// Set once the thread has ended.
+    pub stopped: AtomicBool,
+}
+
+impl Shared {
+    fn deliver(&self, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
+        self.replies.lock().expect("inbox lock").extend(replies);
+        self.wake();
+    }
+
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.lock().expect("waker lock").as_ref() {
+            w();
+        }
+    }
+}
+
+pub struct WriterConfig {
+    pub worker_id: String,
+    pub worker: bool,
+    pub lease_ms: u64,
+    pub poll_ms: u64,
+    pub keep_count: usize,
+    pub keep_age_ms: Option<u64>,
+}
+
+/// Most finished tasks deleted per transaction by retention.
+const TRIM_CHUNK: i64 = 2_000;
+const MAINTENANCE_EVERY_MS: u64 = 1_000;
+
+pub struct Writer {
+    conn: Connection,
+    cfg: WriterConfig,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+    rx: Receiver<Op>,
+    names_json: String,
+    parked: Vec<Want>,
+    parked_limit: u32,
+    last_heartbeat: u64,
+    last_maintenance: u64,
+    seen_version: i64,
+    /// This worker holds tasks in the database (adopted, not yet finished).
+    holds_tasks: bool,
+}
+
+fn json_error(kind: &str, message: &str) -> String {
+    serde_json::json!({ "type": kind, "message": message, "stack": null }).to_string()
+}
+
+impl Writer {
+    pub fn new(conn: Connection, cfg: WriterConfig, clock: Arc<dyn Clock>, shared: Arc<Shared>, rx: Receiver<Op>) -> Self {
+        Writer {
+            conn,
+            cfg,
+            clock,
+            shared,
+            rx,
+            names_json: "[]".into(),
+            parked: Vec::new(),
+            parked_limit: 0,
+            last_heartbeat: 0,
+            last_maintenance: 0,
+            seen_version: 0,
+            holds_tasks: false,
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut stop = false;
+        let mut ops: Vec<Op> = Vec::new();
+        while !stop {
+            // A standing claim request also wakes at the next due time: delayed tasks
+            // start on time, not on the next poll.
+            let mut wait = self.cfg.poll_ms.max(1);
+            let due = self.shared.next_due.load(Ordering::Relaxed);
+            if !self.parked.is_empty() && due != 0 {
+                wait = wait.min(due.saturating_sub(self.clock.now_ms()));
+            }
+            let timeout = Duration::from_millis(wait);
+            match self.rx.recv_timeout(timeout) {
+                Ok(op) => ops.push(op),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stop = true,
+            }
+            while ops.len() < 8_192 {
+                match self.rx.try_recv() {
+                    Ok(op) => ops.push(op),
+                    Err(_) => break,
+                }
+            }
+            if ops.iter().any(|op| matches!(op, Op::Stop)) {
+                stop = true;
+            }
+            let now = self.clock.now_ms();
+            let version = self.data_version();
+            let changed = version != self.seen_version;
+            self.seen_version = version;
+            let due = self.shared.next_due.load(Ordering::Relaxed);
+            let chores = now >= self.last_heartbeat + self.cfg.lease_ms / 3
+                || now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+            let adopt_now = !self.parked.is_empty() && (changed || (due != 0 && due <= now));
+            if ops.is_empty() && !chores && !adopt_now && !(changed && self.holds_tasks) && !stop {
+                continue;
+            }
+            let batch = std::mem::take(&mut ops);
+            self.commit_batch(batch, now, changed, stop);
+        }
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        self.shared.wake();
+    }
+
+    fn data_version(&self) -> i64 {
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    /// Applies `ops` and the due chores in one transaction, retrying while the database
+    /// is busy. A batch that fails for another reason is applied op by op, so that one
+    /// bad op (which rejects its own ticket) cannot hold back the others.
+    fn commit_batch(&mut self, ops: Vec<Op>, now: u64, changed: bool, stopping: bool) {
+        let mut replies = Vec::new();
+        match self.transaction(&ops, now, changed, stopping, &mut replies) {
+            Ok(()) => {}
+            Err(_) if ops.len() > 1 => {
+                replies.clear();
+                for op in ops {
+                    let one = [op];
+                    let mut r = Vec::new();
+                    if let Err(e) = self.transaction(&one, now, false, stopping, &mut r) {
+                        r = failure_replies(&one, &e);
+                    }
+                    replies.extend(r);
+                }
+            }
+            Err(e) => replies = failure_replies(&ops, &e),
+        }
+        self.shared.deliver(replies);
+    }
+
+    fn transaction(
+        &mut self,
+        ops: &[Op],
+        now: u64,
+        changed: bool,
+        stopping: bool,
+        replies: &mut Vec<Reply>,
+    ) -> rusqlite::Result<()> {
+        let mut attempts = 0;
+        loop {
+            replies.clear();
+            let r = self.try_transaction(ops, now, changed, stopping, replies);
+            match r {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                        && attempts < 50 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn try_transaction(
+        &mut self,
+        ops: &[Op],
+        now: u64,
+        changed: bool,
+        stopping: bool,
+        replies: &mut Vec<Reply>,
+    ) -> rusqlite::Result<()> {
+        let me = self.cfg.worker_id.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut settled = Vec::new();
+        let mut requeued = Vec::new();
+        let mut adopt_requested = false;
+        let mut new_parked = None;
+        let mut inserted = false;
+        if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
+            tx.prepare_cached(
+                "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
+            )?
+            .execute(params![me, std::process::id(), now as i64, (now + self.cfg.lease_ms) as i64])?;
+        }
+        for op in ops {
+            match op {
+                Op::Insert { ticket, tasks } => {
+                    let existing = insert_tasks(&tx, tasks, now)?;
+                    inserted = true;
+                    replies.push(Reply::Committed { ticket: *ticket, existing_id: existing });
+                }
+                Op::Adopt { wants, limit } => {
+                    adopt_requested = true;
+                    new_parked = Some((wants.clone(), *limit));
+                }
+                Op::Finish { slot, id, state, result, error, at } => {
+                    tx.prepare_cached(
+                        "UPDATE tasks SET state = ?1, result = ?2, error = ?3, completed_at = ?4,
+                         due_at = NULL WHERE id = ?5 AND owner = ?6",
+                    )?
+                    .execute(params![state_code(*state), result, error, *at as i64, id.to_string(), me])?;
+                    settled.push(*slot);
+                }
+                Op::Retry { slot, id, error, due_at } => {
+                    let due = (*due_at > now).then_some(*due_at as i64);
+                    tx.prepare_cached(
+                        "UPDATE tasks SET state = 5, error = ?1, due_at = ?2
+                         WHERE id = ?3 AND owner = ?4",
+                    )?
+                    .execute(params![error, due, id.to_string(), me])?;
+                    requeued.push(*slot);
+                }
+                Op::Progress { id, percent, message } => {
+                    tx.prepare_cached("UPDATE tasks SET progress = ?1, progress_message = ?2 WHERE id = ?3")?
+                        .execute(params![percent, message, id.to_string()])?;
+                }
+                Op::Status { id, status } => {
+                    tx.prepare_cached("UPDATE tasks SET status = ?1 WHERE id = ?2")?
+                        .execute(params![status, id.to_string()])?;
+                }
+                Op::Log { id, time, level, message } => {
+                    tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
+                        .execute(params![id.to_string(), *time as i64, level, message])?;
+                }
+                Op::Release { ids } => {
+                    let mut st = tx.prepare_cached(
+                        "UPDATE tasks SET state = CASE WHEN attempt <= 1 THEN 0 ELSE 5 END, attempt = attempt - 1,
+                         owner = NULL, started_at = NULL WHERE id = ?1 AND owner = ?2",
+                    )?;
+                    for id in ids {
+                        st.execute(params![id.to_string(), me])?;
+                    }
+                }
+                Op::Names(names) => {
+                    self.names_json = serde_json::to_string(names).expect("names serialize");
+                }
+                Op::Flush { ticket } => replies.push(Reply::Committed { ticket: *ticket, existing_id: None }),
+                Op::Stop => {}
+            }
+        }
+        // Delayed tasks and retries whose time has come join their lines.
+        tx.prepare_cached("UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1")?
+            .execute(params![now as i64])?;
+        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
+            recover_expired(&tx, now)?;
+        }
+        if changed && self.holds_tasks {
+            let ids = cancel_requests(&tx, &me)?;
+            if !ids.is_empty() {
+                replies.push(Reply::CancelRequested(ids));
+            }
+        }
+        let trim = now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+        if trim {
+            trim_finished(&tx, now, self.cfg.keep_count, self.cfg.keep_age_ms)?;
+        }
+        // Claims: a new request, or the standing one when something may have changed.
+        let (wants, limit) = new_parked.clone().unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
+        let mut adopted = Vec::new();
+        if self.cfg.worker && !stopping && !wants.is_empty() && (adopt_requested || inserted || changed || !self.parked.is_empty()) {
+            adopted = adopt(&tx, &wants, limit, &me, now)?;
+        }
+        if stopping {
+            tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?.execute(params![me])?;
+        }
+        let (has_work, next_due) = work_outlook(&tx, self.cfg.worker, &self.names_json)?;
+        let holds: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)")?
+            .query_row(params![me], |r| r.get(0))?;
+        tx.commit()?;
+        // Committed: only now may the host learn of it.
+        self.holds_tasks = holds;
+        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
+            self.last_heartbeat = now;
+        }
+        if trim {
+            self.last_maintenance = now;
+        }
+        if new_parked.is_some() || !adopted.is_empty() {
+            self.parked = if adopted.is_empty() { wants } else { Vec::new() };
+            self.parked_limit = limit;
+        }
+        if !adopted.is_empty() {
+            replies.push(Reply::Adopted(adopted));
+        } else if new_parked.as_ref().is_some_and(|w| w.0.is_empty()) {
+            replies.push(Reply::Adopted(Vec::new())); // a withdrawal is answered too
+        }
+        if !settled.is_empty() {
+            replies.push(Reply::Settled(settled));
+        }
+        if !requeued.is_empty() {
+            replies.push(Reply::Requeued(requeued));
+        }
+        let before = self.shared.has_work.swap(has_work, Ordering::SeqCst);
+        let due_before = self.shared.next_due.swap(next_due, Ordering::SeqCst);
+        if (before != has_work || due_before != next_due) && replies.is_empty() {
+            self.shared.wake();
+        }
+        Ok(())
+    }
+
+}
+
+/// Whether unfinished tasks this worker could run exist, and the earliest due time.
+fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::Result<(bool, u64)> {
+    {
+        let next_due: Option<i64> =
+            tx.prepare_cached("SELECT MIN(due_at) FROM tasks WHERE due_at IS NOT NULL")?.query_row([], |r| r.get(0))?;
+        let any: bool = tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (0, 5) AND due_at IS NULL
+                   AND name IN (SELECT value FROM json_each(?1)))
+                 OR EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND name IN (SELECT value FROM json_each(?1)))",
+            )?
+            .query_row(params![names_json], |r| r.get(0))?;
+        let has_work = worker && (any || next_due.is_some());
+        Ok((has_work, next_due.unwrap_or(0).max(0) as u64))
+    }
+}
+
+fn state_code(s: TaskState) -> i64 {
+    TaskState::ALL.iter().position(|x| *x == s).expect("a state") as i64
+}
+
+fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for op in ops {
+        match op {
+            Op::Insert { ticket, .. } | Op::Flush { ticket } => {
+                out.push(Reply::Rejected { ticket: *ticket, error: format!("the SQLite store failed to commit: {e}") })
+            }
+            Op::Finish { slot, .. } => out.push(Reply::Settled(vec![*slot])),
+            Op::Retry { slot, .. } => out.push(Reply::Requeued(vec![*slot])),
+            Op::Adopt { .. } => out.push(Reply::Adopted(Vec::new())),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Inserts tasks; with an idempotency key that a task already has, returns that task's id.
+fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Result<Option<String>> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
+    )?;
+    let mut buf = uuid::Uuid::encode_buffer();
+    for t in tasks {
+        let run_at = (t.run_at > 0).then_some(t.run_at as i64);
+        let due_at = (t.run_at > now).then_some(t.run_at as i64);
+        let n = st.execute(params![
+            t.id.hyphenated().encode_lower(&mut buf) as &str,
+            t.name,
+            t.queue,
+            t.priority,
+            t.max_attempts,
+            t.payload.as_str(),
+            t.key,
+            t.created_at as i64,
+            run_at,
+            due_at
+        ])?;
+        if n == 0 {
+            if let Some(key) = &t.key {
+                let id: String = tx.query_row("SELECT id FROM tasks WHERE key = ?1", params![key], |r| r.get(0))?;
+                return Ok(Some(id));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Claims the first `limit` ready tasks among the wanted names — highest priority,
+/// then FIFO, at most `max` of each name: STARTED, leased to `me`, attempt counted.
+fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str, now: u64) -> rusqlite::Result<Vec<Adopted>> {
+    // Each name's line is read from its index in order, so the cost does not grow
+    // with the backlog.
+    let mut heads: Vec<(i32, i64, u32)> = Vec::new();
+    let mut line = tx.prepare_cached(
+        "SELECT priority, seq FROM tasks WHERE name = ?1 AND state IN (0, 5) AND due_at IS NULL
+         ORDER BY priority DESC, seq LIMIT ?2",
+    )?;
+    for w in wants {
+        let max = w.max.min(limit);
+        if max == 0 {
+            continue;
+        }
+        let rows = line.query_map(params![w.name, max], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def)))?;
+        for row in rows {
+            heads.push(row?);
+        }
+    }
+    heads.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    heads.truncate(limit as usize);
+    let mut take = tx.prepare_cached(
+        "UPDATE tasks SET state = 2, owner = ?1, attempt = attempt + 1, started_at = ?2 WHERE seq = ?3
+         RETURNING id, priority, attempt, payload, created_at, run_at, key, error",
+    )?;
+    let mut out = Vec::with_capacity(heads.len());
+    for (_, seq, def) in heads {
+        let row = take.query_row(params![me, now as i64, seq], |r| {
+            let id: String = r.get(0)?;
+            Ok(Adopted {
+                def,
+                seq,
+                id: uuid::Uuid::try_parse(&id).unwrap_or_default(),
+                priority: r.get(1)?,
+                attempt: r.get(2)?,
+                payload: r.get(3)?,
+                created_at: r.get::<_, i64>(4)? as u64,
+                run_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+                key: r.get(6)?,
+                error: r.get(7)?,
+            })
+        })?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// Tasks whose worker's lease expired (the process died, or lost its machine): back
+/// to their line with the attempt counted, or FAILURE once their attempts are used up.
+fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
+    let retry_err = json_error(
+        "WorkerLostError",
+        "the worker running this task stopped renewing its lease (the process died); the task runs again",
+    );
+    let fail_err = json_error(
+        "WorkerLostError",
+        "the worker running this task stopped renewing its lease (the process died) and no attempts are left",
+    );
+    let n = tx
+        .prepare_cached(
+            "UPDATE tasks SET
+               state = CASE WHEN attempt >= max_attempts THEN ?1 ELSE ?2 END,
+               error = CASE WHEN attempt >= max_attempts THEN ?3 ELSE ?4 END,
+               completed_at = CASE WHEN attempt >= max_attempts THEN ?5 ELSE NULL END,
+               due_at = NULL
+             WHERE state IN (1, 2) AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?5)",
+        )?
+        .execute(params![FAILURE, RETRY, fail_err, retry_err, now as i64])?;
+    tx.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")?.execute(params![now as i64])?;
+    Ok(n)
+}
+
+fn cancel_requests(tx: &Transaction, me: &str) -> rusqlite::Result<Vec<TaskId>> {
+    let mut st = tx.prepare_cached(
+        "UPDATE tasks SET cancel_requested = 2 WHERE state IN (1, 2) AND owner = ?1 AND cancel_requested = 1 RETURNING id",
+    )?;
+    let ids = st.query_map(params![me], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Ok(id) = uuid::Uuid::try_parse(&id?) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Retention, a chunk at a time: finished tasks beyond `keep_count` or older than
+/// `keep_age_ms` are deleted with their logs.
+fn trim_finished(tx: &Transaction, now: u64, keep_count: usize, keep_age_ms: Option<u64>) -> rusqlite::Result<()> {
+    let mut remaining = TRIM_CHUNK;
+    if let Some(age) = keep_age_ms {
+        let cutoff = now.saturating_sub(age) as i64;
+        remaining -= delete_finished(tx, "completed_at <= ?1", cutoff, remaining)?;
+    }
+    if remaining > 0 {
+        let finished: i64 = tx
+            .prepare_cached("SELECT count(*) FROM tasks WHERE state IN (3, 4, 6)")?
+            .query_row([], |r| r.get(0))?;
+        let excess = finished - keep_count as i64;
+        if excess > 0 {
+            let cutoff: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT completed_at FROM tasks WHERE state IN (3, 4, 6) ORDER BY completed_at LIMIT 1 OFFSET ?1",
+                )?
+                .query_row(params![excess.min(remaining) - 1], |r| r.get(0))
+                .optional()?;
+            if let Some(c) = cutoff {
+                delete_finished(tx, "completed_at <= ?1", c, excess.min(remaining))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn delete_finished(tx: &Transaction, condition: &str, value: i64, limit: i64) -> rusqlite::Result<i64> {
+    let sql = format!(
+        "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN (3, 4, 6) AND {condition}
+         ORDER BY completed_at LIMIT ?2) RETURNING id"
+    );
+    let mut st = tx.prepare_cached(&sql)?;
+    let ids: Vec<String> = st.query_map(params![value, limit], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut logs = tx.prepare_cached("DELETE FROM task_logs WHERE task_id = ?1")?;
+    for id in &ids {
+        logs.execute(params![id])?;
+    }
+    Ok(ids.len() as i64)
+}
