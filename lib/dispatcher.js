@@ -35,6 +35,8 @@ class Dispatcher {
     this.onDrained = null
     /** Durable stores: submits waiting for their commit, by ticket. */
     this.tickets = new Map()
+    this.durable = native.durable
+    this.keepAlive = null
     this.pump = this.pump.bind(this)
   }
 
@@ -106,7 +108,22 @@ class Dispatcher {
     } else {
       this.arm(null)
     }
+    if (this.durable) this.holdOpen(!this.closing && this.native.unfinished > 0)
     this.hooks.pumped()
+  }
+
+  /**
+   * With a durable store, work can be pending with no timer here (a commit, a task
+   * another process runs, a claim the writer thread is waiting to fill): its wake-up
+   * comes through a weak threadsafe function, which does not keep Node running. This
+   * handle does, while anything is unfinished.
+   */
+  holdOpen(on) {
+    if (on && this.keepAlive === null) this.keepAlive = setInterval(noop, 60_000)
+    else if (!on && this.keepAlive !== null) {
+      clearInterval(this.keepAlive)
+      this.keepAlive = null
+    }
   }
 
   /**
@@ -229,6 +246,8 @@ function countsForBreaker(def, err) {
     return true // a predicate that throws cannot vouch for the error
   }
 }
+
+function noop() {}
 
 function timedOut(dispatcher, ctx, def) {
   if (ctx.done) return

@@ -17,7 +17,6 @@ fn js_error(e: EngineError) -> Error<String> {
     Error::new(e.code().to_string(), e.to_string())
 }
 
-
 #[napi]
 pub struct NativeExecutor {
     engine: Engine,
@@ -29,7 +28,9 @@ impl NativeExecutor {
     #[napi(constructor)]
     pub fn new(config: String) -> Result<Self, String> {
         let cfg = EngineConfig::from_json(&config).map_err(js_error)?;
-        Ok(NativeExecutor { engine: Engine::open(cfg).map_err(js_error)? })
+        Ok(NativeExecutor {
+            engine: Engine::open(cfg).map_err(js_error)?,
+        })
     }
 
     /// Whether tasks live in a durable store: then every submit is followed by a
@@ -86,7 +87,8 @@ impl NativeExecutor {
     pub fn register(&mut self, name: String, options: String) -> Result<String, String> {
         let def = TaskDef::from_json(&name, &options).map_err(js_error)?;
         let idx = self.engine.register(def).map_err(js_error)?;
-        let mut info: serde_json::Value = serde_json::from_str(&self.engine.def_json(idx)).expect("valid json");
+        let mut info: serde_json::Value =
+            serde_json::from_str(&self.engine.def_json(idx)).expect("valid json");
         info["index"] = idx.into();
         Ok(info.to_string())
     }
@@ -95,7 +97,9 @@ impl NativeExecutor {
     #[napi]
     pub fn definition(&self, index: u32) -> Result<String, String> {
         if index as usize >= self.engine.registry().len() {
-            return Err(js_error(EngineError::invalid(format!("no task definition #{index}"))));
+            return Err(js_error(EngineError::invalid(format!(
+                "no task definition #{index}"
+            ))));
         }
         Ok(self.engine.def_json(index))
     }
@@ -109,9 +113,16 @@ impl NativeExecutor {
     /// Enqueues one task per '\n'-separated JSON payload; returns the ids concatenated
     /// (36 characters each).
     #[napi]
-    pub fn submit(&mut self, def: u32, payloads: String, options: String) -> Result<String, String> {
+    pub fn submit(
+        &mut self,
+        def: u32,
+        payloads: String,
+        options: String,
+    ) -> Result<String, String> {
         if def as usize >= self.engine.registry().len() {
-            return Err(js_error(EngineError::invalid(format!("no task definition #{def}"))));
+            return Err(js_error(EngineError::invalid(format!(
+                "no task definition #{def}"
+            ))));
         }
         let opts = SubmitOptions::from_json(&options, self.engine.now()).map_err(js_error)?;
         let payloads: Vec<&str> = split_payloads(&payloads).collect();
@@ -131,7 +142,8 @@ impl NativeExecutor {
     #[napi]
     pub fn cycle(&mut self, completions: String, capacity: u32) -> Result<Option<String>, String> {
         if !completions.is_empty() {
-            self.engine.complete_many(parse_completions(&completions).map_err(js_error)?);
+            self.engine
+                .complete_many(parse_completions(&completions).map_err(js_error)?);
         }
         // One clock reading for the whole step (see `Engine::claim_at`).
         let now = self.engine.now();
@@ -174,7 +186,12 @@ impl NativeExecutor {
 
     #[napi]
     pub fn state(&self, id: String) -> Result<String, String> {
-        Ok(self.engine.state(&id).map_err(js_error)?.as_str().to_string())
+        Ok(self
+            .engine
+            .state(&id)
+            .map_err(js_error)?
+            .as_str()
+            .to_string())
     }
 
     #[napi]
@@ -183,8 +200,15 @@ impl NativeExecutor {
     }
 
     #[napi]
-    pub fn progress(&mut self, slot: u32, percent: f64, message: Option<String>) -> Result<(), String> {
-        self.engine.set_progress(slot, percent, message).map_err(js_error)
+    pub fn progress(
+        &mut self,
+        slot: u32,
+        percent: f64,
+        message: Option<String>,
+    ) -> Result<(), String> {
+        self.engine
+            .set_progress(slot, percent, message)
+            .map_err(js_error)
     }
 
     #[napi]

@@ -17,7 +17,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, Result};
 use crate::options::{parse_json, positive_whole_number, whole_number, SubmitOptions};
 use crate::policy::breaker::{OnOpen, Transition};
-use crate::policy::{Breaker, BreakerState, Limiter, Permit, RateLimitSpec, RetryPolicy, RetrySpec};
+use crate::policy::{
+    Breaker, BreakerState, Limiter, Permit, RateLimitSpec, RetryPolicy, RetrySpec,
+};
 use crate::registry::{validate_name, Registry, TaskDef};
 use crate::store::{LogEntry, MemoryStore, Record};
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
@@ -57,14 +59,27 @@ pub enum Event {
     Settled { slot: u32 },
     /// Any state change, when state events are switched on.
     State { slot: u32, state: TaskState },
+    /// A state change of a task not held in memory (a durable submit's PENDING).
+    StateOf {
+        id: TaskId,
+        def: u32,
+        state: TaskState,
+    },
     /// A task that this process did not hold reached a final state (its info as JSON).
     SettledInfo(String),
     /// A running task must have its signal aborted (a cancel from another process).
     Abort { slot: u32 },
     /// A submit was committed to the durable store (or failed to be).
-    Committed { ticket: u64, outcome: std::result::Result<Option<String>, String> },
+    Committed {
+        ticket: u64,
+        outcome: std::result::Result<Option<String>, String>,
+    },
     /// A task's circuit breaker changed state.
-    Breaker { def: u32, from: BreakerState, to: BreakerState },
+    Breaker {
+        def: u32,
+        from: BreakerState,
+        to: BreakerState,
+    },
     /// A rate limit holds tasks back until `until` (ms).
     RateLimited { scope: LimitScope, until: u64 },
 }
@@ -121,7 +136,9 @@ impl StoreKind {
         if let Some(path) = text.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                return Err(EngineError::invalid("store 'sqlite:' needs a file path, e.g. 'sqlite:./tasks.db'"));
+                return Err(EngineError::invalid(
+                    "store 'sqlite:' needs a file path, e.g. 'sqlite:./tasks.db'",
+                ));
             }
             return Ok(StoreKind::Sqlite(path.into()));
         }
@@ -181,8 +198,11 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     pub fn from_json(json: &str) -> Result<EngineConfig> {
-        let spec: EngineConfigSpec =
-            if json.is_empty() { EngineConfigSpec::default() } else { parse_json(json, "executor options")? };
+        let spec: EngineConfigSpec = if json.is_empty() {
+            EngineConfigSpec::default()
+        } else {
+            parse_json(json, "executor options")?
+        };
         let mut cfg = EngineConfig::default();
         if let Some(store) = &spec.store {
             cfg.store = StoreKind::parse(store)?;
@@ -213,14 +233,23 @@ impl EngineConfig {
         if let Some(r) = spec.retry {
             cfg.retry = r.overlay(&cfg.retry, "retry")?;
         }
-        cfg.timeout_ms = spec.timeout_ms.map(|t| positive_whole_number("timeoutMs", t)).transpose()?;
+        cfg.timeout_ms = spec
+            .timeout_ms
+            .map(|t| positive_whole_number("timeoutMs", t))
+            .transpose()?;
         if let Some(k) = spec.keep_results {
             if let Some(c) = k.count {
                 cfg.keep_count = whole_number("keepResults.count", c)? as usize;
             }
-            cfg.keep_age_ms = k.age_ms.map(|a| whole_number("keepResults.ageMs", a)).transpose()?;
+            cfg.keep_age_ms = k
+                .age_ms
+                .map(|a| whole_number("keepResults.ageMs", a))
+                .transpose()?;
         }
-        cfg.rate_limit = spec.rate_limit.map(|r| r.validate("rateLimit")).transpose()?;
+        cfg.rate_limit = spec
+            .rate_limit
+            .map(|r| r.validate("rateLimit"))
+            .transpose()?;
         for (queue, r) in spec.queue_rate_limits.unwrap_or_default() {
             validate_name("queue", &queue)?;
             let rate = r.validate(&format!("queueRateLimits.{queue}"))?;
@@ -434,8 +463,12 @@ impl Engine {
 
     /// JSON array of the definitions carrying every tag in `tags`.
     pub fn defs_json(&self, tags: &[String]) -> String {
-        let list: Vec<_> =
-            self.registry.iter().filter(|(_, d)| d.has_tags(tags)).map(|(i, _)| self.def_view(i)).collect();
+        let list: Vec<_> = self
+            .registry
+            .iter()
+            .filter(|(_, d)| d.has_tags(tags))
+            .map(|(i, _)| self.def_view(i))
+            .collect();
         serde_json::to_string(&list).expect("definitions serialize")
     }
 
@@ -499,13 +532,18 @@ impl Engine {
             };
             if let Some(k) = &opts.key {
                 if !ids.is_empty() {
-                    return Err(EngineError::invalid("an idempotency `key` applies to a single task"));
+                    return Err(EngineError::invalid(
+                        "an idempotency `key` applies to a single task",
+                    ));
                 }
                 record.extra_mut().key = Some(k.clone());
             }
             let (slot, id) = self.store.insert(record, now);
             if self.state_events {
-                self.events.push(Event::State { slot, state: TaskState::Pending });
+                self.events.push(Event::State {
+                    slot,
+                    state: TaskState::Pending,
+                });
             }
             ids.push(id);
         }
@@ -554,7 +592,9 @@ impl Engine {
             }
         }
         while claimed < capacity && self.executor_wait_until <= now {
-            let Some((def, _)) = self.store.peek_ready(&candidates) else { break };
+            let Some((def, _)) = self.store.peek_ready(&candidates) else {
+                break;
+            };
             if !self.take_cells(def, now) {
                 if self.executor_wait_until > now {
                     break;
@@ -576,13 +616,19 @@ impl Engine {
                 }
                 None => false,
             };
-            let slot = self.store.take_ready(def).expect("the peeked task is still first in line");
+            let slot = self
+                .store
+                .take_ready(def)
+                .expect("the peeked task is still first in line");
             if let Some(d) = &mut self.durable {
                 d.started_one(def);
             }
             let r = self.store.get_mut(slot).expect("claimed slot exists");
             // PENDING|RETRY -> RECEIVED -> STARTED: the host invokes the handler at once.
-            r.state = r.state.transition(TaskState::Received, &r.id).expect("ready tasks are claimable");
+            r.state = r
+                .state
+                .transition(TaskState::Received, &r.id)
+                .expect("ready tasks are claimable");
             r.state = TaskState::Started;
             r.attempt += 1;
             r.started_at = now;
@@ -604,8 +650,14 @@ impl Engine {
             self.running_total += 1;
             claimed += 1;
             if self.state_events {
-                self.events.push(Event::State { slot, state: TaskState::Received });
-                self.events.push(Event::State { slot, state: TaskState::Started });
+                self.events.push(Event::State {
+                    slot,
+                    state: TaskState::Received,
+                });
+                self.events.push(Event::State {
+                    slot,
+                    state: TaskState::Started,
+                });
             }
             // Its maxParallel may be reached, or its half-open trials used up.
             if self.registry.get(def).max_parallel.is_some() || trial {
@@ -633,10 +685,16 @@ impl Engine {
         if self.def_wait_until[d] > now || self.queue_wait_until[self.def_queue[d] as usize] > now {
             return false;
         }
-        let Some(breaker) = &mut self.breakers[d] else { return true };
+        let Some(breaker) = &mut self.breakers[d] else {
+            return true;
+        };
         let (permit, transition) = breaker.permit(now);
         if let Some(t) = transition {
-            self.events.push(Event::Breaker { def, from: t.0, to: t.1 });
+            self.events.push(Event::Breaker {
+                def,
+                from: t.0,
+                to: t.1,
+            });
         }
         match permit {
             Permit::Run { .. } => true,
@@ -655,7 +713,10 @@ impl Engine {
         if let Some(l) = &self.def_limiters[d] {
             if let Err(until) = l.try_acquire() {
                 self.def_wait_until[d] = until.max(now + 1);
-                self.events.push(Event::RateLimited { scope: LimitScope::Task(def), until: self.def_wait_until[d] });
+                self.events.push(Event::RateLimited {
+                    scope: LimitScope::Task(def),
+                    until: self.def_wait_until[d],
+                });
                 return false;
             }
         }
@@ -663,14 +724,20 @@ impl Engine {
         if let Some(l) = &self.queue_limiters[q] {
             if let Err(until) = l.try_acquire() {
                 self.queue_wait_until[q] = until.max(now + 1);
-                self.events.push(Event::RateLimited { scope: LimitScope::Queue(q as u32), until: self.queue_wait_until[q] });
+                self.events.push(Event::RateLimited {
+                    scope: LimitScope::Queue(q as u32),
+                    until: self.queue_wait_until[q],
+                });
                 return false;
             }
         }
         if let Some(l) = &self.executor_limiter {
             if let Err(until) = l.try_acquire() {
                 self.executor_wait_until = until.max(now + 1);
-                self.events.push(Event::RateLimited { scope: LimitScope::Executor, until: self.executor_wait_until });
+                self.events.push(Event::RateLimited {
+                    scope: LimitScope::Executor,
+                    until: self.executor_wait_until,
+                });
                 return false;
             }
         }
@@ -681,7 +748,11 @@ impl Engine {
     fn tick_breakers(&mut self, now: u64) {
         for def in 0..self.breakers.len() {
             if let Some(t) = self.breakers[def].as_mut().and_then(|b| b.tick(now)) {
-                self.events.push(Event::Breaker { def: def as u32, from: t.0, to: t.1 });
+                self.events.push(Event::Breaker {
+                    def: def as u32,
+                    from: t.0,
+                    to: t.1,
+                });
             }
         }
     }
@@ -698,9 +769,15 @@ impl Engine {
             }
             let name = self.registry.get(def).name.clone();
             let r = self.store.get_mut(slot).expect("slot exists");
-            r.state = r.state.transition(TaskState::Failure, &r.id).expect("ready tasks may be refused");
+            r.state = r
+                .state
+                .transition(TaskState::Failure, &r.id)
+                .expect("ready tasks may be refused");
             r.completed_at = now;
-            let mut err = TaskError::new("CircuitOpenError", format!("the circuit breaker of task '{name}' is open"));
+            let mut err = TaskError::new(
+                "CircuitOpenError",
+                format!("the circuit breaker of task '{name}' is open"),
+            );
             err.non_retryable = true;
             r.extra_mut().error = Some(err);
             self.finalize(slot, now);
@@ -729,7 +806,9 @@ impl Engine {
     }
 
     fn complete_at(&mut self, slot: u32, completion: Completion, now: u64) {
-        let Some(r) = self.store.get_mut(slot) else { return };
+        let Some(r) = self.store.get_mut(slot) else {
+            return;
+        };
         if r.state != TaskState::Started {
             return; // a stale report (the run was already settled); nothing to do
         }
@@ -742,7 +821,10 @@ impl Engine {
                 (Completion::Success(_), false) => (false, true),
                 (Completion::Failure(e), false) => (true, !e.ignored_by_breaker),
             };
-            let t = self.breakers[def as usize].as_mut().expect("checked").finish(now, trial, failed, counts);
+            let t = self.breakers[def as usize]
+                .as_mut()
+                .expect("checked")
+                .finish(now, trial, failed, counts);
             self.note_breaker(def, t);
         }
         let r = self.store.get_mut(slot).expect("slot exists");
@@ -779,7 +861,10 @@ impl Engine {
             }
         };
         let r = self.store.get_mut(slot).expect("slot exists");
-        r.state = r.state.transition(next, &r.id).expect("STARTED may end this way");
+        r.state = r
+            .state
+            .transition(next, &r.id)
+            .expect("STARTED may end this way");
         r.completed_at = now;
         self.release_running(def);
         self.finalize(slot, now);
@@ -827,7 +912,8 @@ impl Engine {
             self.durable_evict(now);
             return;
         }
-        self.store.evict(now, self.cfg.keep_count, self.cfg.keep_age_ms);
+        self.store
+            .evict(now, self.cfg.keep_count, self.cfg.keep_age_ms);
     }
 
     // ---- cancel, watch, control --------------------------------------------------------
@@ -861,7 +947,9 @@ impl Engine {
     /// Asks for a `Settled` event when the task finishes. Returns its info (JSON) when
     /// it has finished already; then no event follows.
     pub fn watch(&mut self, id: &str) -> Result<Option<String>> {
-        let Some(slot) = self.local_slot(id)? else { return self.durable_watch(id) };
+        let Some(slot) = self.local_slot(id)? else {
+            return self.durable_watch(id);
+        };
         let r = self.store.get_mut(slot).expect("slot exists");
         if r.state.is_final() && !r.committing {
             return Ok(Some(self.slot_info_json(slot)));
@@ -873,19 +961,27 @@ impl Engine {
     /// The running task in `slot`, if it is still running (controls sent after the
     /// handler returned are dropped).
     fn running_record(&mut self, slot: u32) -> Option<&mut Record> {
-        self.store.get_mut(slot).filter(|r| r.state == TaskState::Started)
+        self.store
+            .get_mut(slot)
+            .filter(|r| r.state == TaskState::Started)
     }
 
     pub fn set_progress(&mut self, slot: u32, percent: f64, message: Option<String>) -> Result<()> {
         if !percent.is_finite() || !(0.0..=100.0).contains(&percent) {
-            return Err(EngineError::invalid(format!("progress must be a number from 0 to 100, got {percent}")));
+            return Err(EngineError::invalid(format!(
+                "progress must be a number from 0 to 100, got {percent}"
+            )));
         }
         if let Some(r) = self.running_record(slot) {
             let id = r.id;
             let x = r.extra_mut();
             x.progress = Some(percent);
             x.progress_message = message.clone();
-            self.durable_send(|| crate::store::sqlite::Op::Progress { id, percent, message });
+            self.durable_send(|| crate::store::sqlite::Op::Progress {
+                id,
+                percent,
+                message,
+            });
         }
         Ok(())
     }
@@ -911,9 +1007,18 @@ impl Engine {
             if logs.len() >= MAX_LOGS_PER_TASK {
                 logs.remove(0);
             }
-            logs.push(LogEntry { time: now, level: level.to_string(), message: message.clone() });
+            logs.push(LogEntry {
+                time: now,
+                level: level.to_string(),
+                message: message.clone(),
+            });
             let id = r.id;
-            self.durable_send(|| crate::store::sqlite::Op::Log { id, time: now, level: level.to_string(), message });
+            self.durable_send(|| crate::store::sqlite::Op::Log {
+                id,
+                time: now,
+                level: level.to_string(),
+                message,
+            });
         }
         Ok(())
     }
@@ -926,7 +1031,11 @@ impl Engine {
         let parsed: TaskId = parse_task_id(id)?;
         match &self.durable {
             Some(d) => Ok(d.slot_of(&parsed)),
-            None => self.store.slot_of(&parsed).map(Some).ok_or_else(|| EngineError::NotFound(id.to_string())),
+            None => self
+                .store
+                .slot_of(&parsed)
+                .map(Some)
+                .ok_or_else(|| EngineError::NotFound(id.to_string())),
         }
     }
 
@@ -949,7 +1058,11 @@ impl Engine {
         let r = self.store.get(slot).expect("slot exists");
         let d = self.registry.get(r.def);
         let x = r.extra.as_deref();
-        let retries = if r.state == TaskState::Retry { r.attempt } else { r.attempt.saturating_sub(1) };
+        let retries = if r.state == TaskState::Retry {
+            r.attempt
+        } else {
+            r.attempt.saturating_sub(1)
+        };
         let waiting = self.waiting_reason(r);
         let view = TaskInfoView {
             id: r.id.to_string(),
@@ -975,33 +1088,50 @@ impl Engine {
             breaker: self.breakers[r.def as usize]
                 .as_ref()
                 .map(|b| b.snapshot())
-                .map(|s| BreakerBrief { state: s.state, failures: s.failures }),
+                .map(|s| BreakerBrief {
+                    state: s.state,
+                    failures: s.failures,
+                }),
         };
         serde_json::to_string(&view).expect("task info serializes")
     }
 
     /// Why a ready task is not running, if a policy holds it back (shown as its status).
     fn waiting_reason(&self, r: &Record) -> Option<String> {
-        if !matches!(r.state, TaskState::Pending | TaskState::Retry) {
+        self.waiting_reason_of(r.def, r.state, r.run_at)
+    }
+
+    /// `waiting_reason` for a task of definition `def` in `state`, due at `run_at`.
+    fn waiting_reason_of(&self, def: u32, state: TaskState, run_at: u64) -> Option<String> {
+        if !matches!(state, TaskState::Pending | TaskState::Retry) {
             return None;
         }
         let now = self.now();
-        if r.run_at > now {
+        if run_at > now {
             return None; // delayed: not ready yet
         }
-        let d = r.def as usize;
-        let name = &self.registry.get(r.def).name;
+        let d = def as usize;
+        let name = &self.registry.get(def).name;
         let within = |ms: u64| format!("in {} ms", ms.saturating_sub(now));
         if self.def_wait_until[d] > now {
-            return Some(format!("waiting: rate limit of task '{name}' (next start {})", within(self.def_wait_until[d])));
+            return Some(format!(
+                "waiting: rate limit of task '{name}' (next start {})",
+                within(self.def_wait_until[d])
+            ));
         }
         let q = self.def_queue[d] as usize;
         if self.queue_wait_until[q] > now {
             let queue = &self.queue_names[q];
-            return Some(format!("waiting: rate limit of queue '{queue}' (next start {})", within(self.queue_wait_until[q])));
+            return Some(format!(
+                "waiting: rate limit of queue '{queue}' (next start {})",
+                within(self.queue_wait_until[q])
+            ));
         }
         if self.executor_wait_until > now {
-            return Some(format!("waiting: rate limit of the executor (next start {})", within(self.executor_wait_until)));
+            return Some(format!(
+                "waiting: rate limit of the executor (next start {})",
+                within(self.executor_wait_until)
+            ));
         }
         if let Some(b) = &self.breakers[d] {
             let s = b.snapshot();
@@ -1018,9 +1148,11 @@ impl Engine {
                 BreakerState::Closed => {}
             }
         }
-        if let Some(max) = self.registry.get(r.def).max_parallel {
+        if let Some(max) = self.registry.get(def).max_parallel {
             if self.running[d] >= max {
-                return Some(format!("waiting: maxParallel ({max}) of task '{name}' reached"));
+                return Some(format!(
+                    "waiting: maxParallel ({max}) of task '{name}' reached"
+                ));
             }
         }
         None
@@ -1056,7 +1188,9 @@ impl Engine {
             return Err(Some(w));
         }
         if !self.take_cells(def, now) {
-            return Err(Some(self.rate_waits(def).into_iter().max().unwrap_or(now + 1)));
+            return Err(Some(
+                self.rate_waits(def).into_iter().max().unwrap_or(now + 1),
+            ));
         }
         if let Some(b) = &mut self.breakers[def as usize] {
             b.start(trial);
@@ -1068,7 +1202,11 @@ impl Engine {
     /// queue's, the executor's.
     fn rate_waits(&self, def: u32) -> [u64; 3] {
         let d = def as usize;
-        [self.def_wait_until[d], self.queue_wait_until[self.def_queue[d] as usize], self.executor_wait_until]
+        [
+            self.def_wait_until[d],
+            self.queue_wait_until[self.def_queue[d] as usize],
+            self.executor_wait_until,
+        ]
     }
 
     /// A direct run ended: tell its breaker.
@@ -1080,13 +1218,11 @@ impl Engine {
         }
     }
 
-
     // ---- events, timing, lifecycle -------------------------------------------------------
 
     pub fn set_state_events(&mut self, on: bool) {
         self.state_events = on;
     }
-
 
     /// Appends the pending events as JSON entries to `out` and clears them:
     /// `["settled",<task info>]` or `["state","id","name","STATE"]`.
@@ -1102,6 +1238,11 @@ impl Engine {
                     out.push_str(&self.slot_info_json(slot));
                     out.push(']');
                 }
+                Event::StateOf { id, def, state } => {
+                    let _ = write!(out, "[\"state\",\"{id}\",");
+                    push_json_str(out, &self.registry.get(def).name);
+                    let _ = write!(out, ",\"{}\"]", state.as_str());
+                }
                 Event::SettledInfo(ref info) => {
                     out.push_str("[\"settled\",");
                     out.push_str(info);
@@ -1110,7 +1251,10 @@ impl Engine {
                 Event::Abort { slot } => {
                     let _ = write!(out, "[\"abort\",{slot}]");
                 }
-                Event::Committed { ticket, ref outcome } => {
+                Event::Committed {
+                    ticket,
+                    ref outcome,
+                } => {
                     let _ = write!(out, "[\"committed\",{ticket},");
                     match outcome {
                         Ok(None) => out.push_str("null,null]"),
@@ -1178,9 +1322,12 @@ impl Engine {
             }
         };
         let mut any_ready = false;
+        // Tasks waiting in a durable store count as ready: this process claims them only
+        // once its policies let them run, so their waits need a timer as well.
+        let stored = self.durable.as_ref().is_some_and(|d| d.store.has_work());
         for i in 0..self.worked_defs.len() {
             let d = self.worked_defs[i] as usize;
-            if !self.store.has_ready(d as u32) {
+            if !stored && !self.store.has_ready(d as u32) {
                 continue;
             }
             any_ready = true;
@@ -1212,13 +1359,14 @@ impl Engine {
         self.closed = true;
         self.durable_close();
     }
-
 }
 
 impl Engine {
     /// For direct runs (`ex.run`), which retry without the store: `Some(delay)` to retry
     /// after failed attempt number `attempt`, `None` to give up.
     pub fn retry_decision(&mut self, def: u32, attempt: u32, non_retryable: bool) -> Option<u64> {
-        self.registry.retry_policy(def).decide(attempt, non_retryable, &mut self.rng)
+        self.registry
+            .retry_policy(def)
+            .decide(attempt, non_retryable, &mut self.rng)
     }
 }

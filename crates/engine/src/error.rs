@@ -19,7 +19,11 @@ pub enum EngineError {
     NotFound(String),
     /// A state change the state machine forbids (a bug if it ever reaches a user).
     #[error("illegal state transition {from} -> {to} for task {id}")]
-    IllegalTransition { id: String, from: &'static str, to: &'static str },
+    IllegalTransition {
+        id: String,
+        from: &'static str,
+        to: &'static str,
+    },
     /// The store failed or cannot be opened (names the file or server and why).
     #[error("{0}")]
     Store(String),

@@ -32,10 +32,15 @@ pub fn whole_number(name: &str, v: f64) -> Result<u64> {
 /// A whole number of at least 1.
 pub fn positive_whole_number(name: &str, v: f64) -> Result<u64> {
     let n = whole_number(name, v).map_err(|_| {
-        EngineError::invalid(format!("`{name}` must be a whole number of at least 1, got {}", show_number(v)))
+        EngineError::invalid(format!(
+            "`{name}` must be a whole number of at least 1, got {}",
+            show_number(v)
+        ))
     })?;
     if n == 0 {
-        return Err(EngineError::invalid(format!("`{name}` must be a whole number of at least 1, got 0")));
+        return Err(EngineError::invalid(format!(
+            "`{name}` must be a whole number of at least 1, got 0"
+        )));
     }
     Ok(n)
 }
@@ -95,7 +100,9 @@ impl SubmitOptions {
 impl SubmitOptionsSpec {
     pub fn validate(self, now_ms: u64) -> Result<SubmitOptions> {
         if self.delay_ms.is_some() && self.run_at.is_some() {
-            return Err(EngineError::invalid("give either `delayMs` or `runAt`, not both"));
+            return Err(EngineError::invalid(
+                "give either `delayMs` or `runAt`, not both",
+            ));
         }
         let mut run_at_ms = None;
         if let Some(d) = self.delay_ms {
@@ -113,7 +120,11 @@ impl SubmitOptionsSpec {
                 return Err(EngineError::invalid("`key` must be a non-empty string"));
             }
         }
-        Ok(SubmitOptions { run_at_ms, priority, key: self.key })
+        Ok(SubmitOptions {
+            run_at_ms,
+            priority,
+            key: self.key,
+        })
     }
 }
 
@@ -127,8 +138,14 @@ mod tests {
         let e = whole_number("delayMs", -1.0).unwrap_err().to_string();
         assert!(e.contains("`delayMs`") && e.contains("-1"), "{e}");
         assert!(whole_number("delayMs", 1.5).is_err());
-        assert!(whole_number("delayMs", f64::NAN).unwrap_err().to_string().contains("NaN"));
-        assert!(positive_whole_number("concurrency", 0.0).unwrap_err().to_string().contains("at least 1"));
+        assert!(whole_number("delayMs", f64::NAN)
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
+        assert!(positive_whole_number("concurrency", 0.0)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 1"));
         assert!(priority("priority", 3e10).is_err());
         assert_eq!(priority("priority", -7.0).unwrap(), -7);
     }
@@ -140,12 +157,17 @@ mod tests {
         assert_eq!(o.priority, Some(3));
         let o = SubmitOptions::from_json(r#"{"runAt":5000}"#, 1000).unwrap();
         assert_eq!(o.run_at_ms, Some(5000));
-        assert_eq!(SubmitOptions::from_json("", 0).unwrap(), SubmitOptions::default());
+        assert_eq!(
+            SubmitOptions::from_json("", 0).unwrap(),
+            SubmitOptions::default()
+        );
     }
 
     #[test]
     fn bad_submit_options_are_rejected() {
-        let e = SubmitOptions::from_json(r#"{"delay":5}"#, 0).unwrap_err().to_string();
+        let e = SubmitOptions::from_json(r#"{"delay":5}"#, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `delay`"), "{e}");
         assert!(SubmitOptions::from_json(r#"{"delayMs":-5}"#, 0).is_err());
         assert!(SubmitOptions::from_json(r#"{"delayMs":5,"runAt":9}"#, 0).is_err());

@@ -12,9 +12,14 @@ use crate::policy::{BreakerConfig, BreakerSpec, Rate, RateLimitSpec, RetryPolicy
 /// Names of tasks and queues are URL-safe so that they can appear in paths and keys.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 128 {
-        return Err(EngineError::invalid(format!("{kind} name must be 1 to 128 characters, got '{name}'")));
+        return Err(EngineError::invalid(format!(
+            "{kind} name must be 1 to 128 characters, got '{name}'"
+        )));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(EngineError::invalid(format!(
             "{kind} name '{name}' is not URL-safe: use only letters, digits, '_' and '-'"
         )));
@@ -82,7 +87,11 @@ pub struct RateInfo {
 
 impl From<Rate> for RateInfo {
     fn from(r: Rate) -> Self {
-        RateInfo { limit: r.limit, interval_ms: r.interval_ms, burst: r.burst }
+        RateInfo {
+            limit: r.limit,
+            interval_ms: r.interval_ms,
+            burst: r.burst,
+        }
     }
 }
 
@@ -148,22 +157,35 @@ impl TaskDef {
         let tags = spec.tags.unwrap_or_default();
         for t in &tags {
             if t.is_empty() {
-                return Err(EngineError::invalid(format!("task '{name}': tags must be non-empty strings")));
+                return Err(EngineError::invalid(format!(
+                    "task '{name}': tags must be non-empty strings"
+                )));
             }
         }
         if let Some(r) = &spec.retry {
             r.validate("retry")?;
         }
-        let timeout_ms = spec.timeout_ms.map(|t| positive_whole_number("timeoutMs", t)).transpose()?;
+        let timeout_ms = spec
+            .timeout_ms
+            .map(|t| positive_whole_number("timeoutMs", t))
+            .transpose()?;
         let max_parallel = spec
             .max_parallel
             .map(|m| {
-                positive_whole_number("maxParallel", m)
-                    .and_then(|m| u32::try_from(m).map_err(|_| EngineError::invalid("`maxParallel` is too large")))
+                positive_whole_number("maxParallel", m).and_then(|m| {
+                    u32::try_from(m).map_err(|_| EngineError::invalid("`maxParallel` is too large"))
+                })
             })
             .transpose()?;
-        let priority = spec.priority.map(|p| priority("priority", p)).transpose()?.unwrap_or(0);
-        let rate_limit = spec.rate_limit.map(|r| r.validate("rateLimit")).transpose()?;
+        let priority = spec
+            .priority
+            .map(|p| priority("priority", p))
+            .transpose()?
+            .unwrap_or(0);
+        let rate_limit = spec
+            .rate_limit
+            .map(|r| r.validate("rateLimit"))
+            .transpose()?;
         let circuit_breaker = spec.circuit_breaker.map(|b| b.validate()).transpose()?;
         Ok(TaskDef {
             name: name.to_string(),
@@ -221,7 +243,10 @@ impl Registry {
     }
 
     pub fn index_of(&self, name: &str) -> Result<u32> {
-        self.by_name.get(name).copied().ok_or_else(|| EngineError::UnknownTask(name.to_string()))
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| EngineError::UnknownTask(name.to_string()))
     }
 
     pub fn get(&self, idx: u32) -> &TaskDef {
@@ -282,26 +307,50 @@ mod tests {
     #[test]
     fn registration_is_unique_and_resolves_retry() {
         let mut r = Registry::default();
-        let base = RetryPolicy { max_retries: 2, ..RetryPolicy::default() };
-        let add = TaskDef::from_json("add", r#"{"queue":"math","tags":["math"],"retry":{"delayMs":5}}"#).unwrap();
+        let base = RetryPolicy {
+            max_retries: 2,
+            ..RetryPolicy::default()
+        };
+        let add = TaskDef::from_json(
+            "add",
+            r#"{"queue":"math","tags":["math"],"retry":{"delayMs":5}}"#,
+        )
+        .unwrap();
         let i = r.add(add, &base).unwrap();
         assert_eq!(r.retry_policy(i).max_retries, 2);
         assert_eq!(r.retry_policy(i).delay_ms, 5);
         assert_eq!(r.get(i).queue, "math");
         let again = TaskDef::from_json("add", "").unwrap();
-        assert_eq!(r.add(again, &base).unwrap_err(), EngineError::DuplicateTask("add".into()));
-        assert!(matches!(r.index_of("nope"), Err(EngineError::UnknownTask(_))));
+        assert_eq!(
+            r.add(again, &base).unwrap_err(),
+            EngineError::DuplicateTask("add".into())
+        );
+        assert!(matches!(
+            r.index_of("nope"),
+            Err(EngineError::UnknownTask(_))
+        ));
     }
 
     #[test]
     fn bad_options_are_named() {
-        let e = TaskDef::from_json("t", r#"{"maxParallel":0}"#).unwrap_err().to_string();
+        let e = TaskDef::from_json("t", r#"{"maxParallel":0}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("maxParallel"), "{e}");
-        let e = TaskDef::from_json("t", r#"{"timeoutMs":-1}"#).unwrap_err().to_string();
+        let e = TaskDef::from_json("t", r#"{"timeoutMs":-1}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("timeoutMs"), "{e}");
-        let e = TaskDef::from_json("t", r#"{"retries":3}"#).unwrap_err().to_string();
-        assert!(e.contains("unknown field `retries`") && e.contains("task 't'"), "{e}");
-        let e = TaskDef::from_json("t", r#"{"queue":"a b"}"#).unwrap_err().to_string();
+        let e = TaskDef::from_json("t", r#"{"retries":3}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown field `retries`") && e.contains("task 't'"),
+            "{e}"
+        );
+        let e = TaskDef::from_json("t", r#"{"queue":"a b"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("queue name"), "{e}");
     }
 

@@ -72,7 +72,10 @@ impl TaskState {
 
     /// SUCCESS, FAILURE and REVOKED never change again.
     pub fn is_final(self) -> bool {
-        matches!(self, TaskState::Success | TaskState::Failure | TaskState::Revoked)
+        matches!(
+            self,
+            TaskState::Success | TaskState::Failure | TaskState::Revoked
+        )
     }
 
     pub fn can_transition_to(self, next: TaskState) -> bool {
@@ -128,10 +131,18 @@ pub struct TaskError {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timeout: bool,
     /// The handler asked not to be retried (a `NonRetryableError`).
-    #[serde(default, rename = "nonRetryable", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "nonRetryable",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub non_retryable: bool,
     /// The task's circuit breaker does not count this error (its `isFailure` said so).
-    #[serde(default, rename = "ignoredByBreaker", skip_serializing_if = "std::ops::Not::not")]
+    #[serde(
+        default,
+        rename = "ignoredByBreaker",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub ignored_by_breaker: bool,
 }
 
@@ -157,16 +168,26 @@ mod tests {
     fn final_states_never_change() {
         for from in [Success, Failure, Revoked] {
             for to in TaskState::ALL {
-                assert!(!from.can_transition_to(to), "{from} -> {to} must be illegal");
+                assert!(
+                    !from.can_transition_to(to),
+                    "{from} -> {to} must be illegal"
+                );
             }
         }
     }
 
     #[test]
     fn the_happy_path_and_retry_loop_are_legal() {
-        let path = [Pending, Received, Started, Retry, Received, Started, Success];
+        let path = [
+            Pending, Received, Started, Retry, Received, Started, Success,
+        ];
         for pair in path.windows(2) {
-            assert!(pair[0].can_transition_to(pair[1]), "{} -> {}", pair[0], pair[1]);
+            assert!(
+                pair[0].can_transition_to(pair[1]),
+                "{} -> {}",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
@@ -203,6 +224,9 @@ mod tests {
         let b = new_task_id();
         assert!(a < b);
         assert_eq!(parse_task_id(&a.to_string()).unwrap(), a);
-        assert!(parse_task_id("nope").unwrap_err().to_string().contains("'nope'"));
+        assert!(parse_task_id("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("'nope'"));
     }
 }

@@ -22,7 +22,10 @@ pub fn parse_completions(text: &str) -> Result<Vec<(u32, Completion)>> {
         let mut slot: u32 = 0;
         let mut digits = 0;
         for b in line.bytes().take_while(u8::is_ascii_digit) {
-            slot = slot.checked_mul(10).and_then(|s| s.checked_add((b - b'0') as u32)).ok_or_else(bad)?;
+            slot = slot
+                .checked_mul(10)
+                .and_then(|s| s.checked_add((b - b'0') as u32))
+                .ok_or_else(bad)?;
             digits += 1;
         }
         if digits == 0 {
@@ -68,10 +71,15 @@ mod tests {
 
     #[test]
     fn completions_parse() {
-        let c = parse_completions("3S{\"a\":1}\n12F{\"type\":\"Error\",\"message\":\"boom\",\"stack\":null}\n").unwrap();
+        let c = parse_completions(
+            "3S{\"a\":1}\n12F{\"type\":\"Error\",\"message\":\"boom\",\"stack\":null}\n",
+        )
+        .unwrap();
         assert_eq!(c.len(), 2);
         assert!(matches!(&c[0], (3, Completion::Success(r)) if &**r == "{\"a\":1}"));
-        assert!(matches!(&c[1], (12, Completion::Failure(e)) if e.message == "boom" && e.kind == "Error"));
+        assert!(
+            matches!(&c[1], (12, Completion::Failure(e)) if e.message == "boom" && e.kind == "Error")
+        );
         assert!(parse_completions("x").is_err());
         assert!(parse_completions("3Q").is_err());
         assert!(parse_completions("").unwrap().is_empty());

@@ -15,9 +15,17 @@ fn higher_priority_first_then_fifo() {
     let (mut e, _) = engine("");
     let d = register(&mut e, "t", "");
     for (p, prio) in [(1, 0), (2, 5), (3, 0), (4, 5), (5, -1)] {
-        submit(&mut e, d, &p.to_string(), &format!(r#"{{"priority":{prio}}}"#));
+        submit(
+            &mut e,
+            d,
+            &p.to_string(),
+            &format!(r#"{{"priority":{prio}}}"#),
+        );
     }
-    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.payload.as_i64().unwrap()).collect();
+    let order: Vec<i64> = claim(&mut e, 10)
+        .into_iter()
+        .map(|c| c.payload.as_i64().unwrap())
+        .collect();
     assert_eq!(order, vec![2, 4, 1, 3, 5]);
 }
 
@@ -28,7 +36,10 @@ fn definition_priority_is_the_default() {
     let high = register(&mut e, "high", r#"{"priority":10}"#);
     submit(&mut e, low, "1", "");
     submit(&mut e, high, "2", "");
-    let order: Vec<i64> = claim(&mut e, 10).into_iter().map(|c| c.payload.as_i64().unwrap()).collect();
+    let order: Vec<i64> = claim(&mut e, 10)
+        .into_iter()
+        .map(|c| c.payload.as_i64().unwrap())
+        .collect();
     assert_eq!(order, vec![2, 1]);
 }
 
@@ -57,7 +68,12 @@ fn capacity_bounds_a_claim() {
     let d = register(&mut e, "t", "");
     let now = e.now();
     let payloads: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-    e.submit(d, payloads.iter().map(|s| s.as_str()), &SubmitOptions::from_json("", now).unwrap()).unwrap();
+    e.submit(
+        d,
+        payloads.iter().map(|s| s.as_str()),
+        &SubmitOptions::from_json("", now).unwrap(),
+    )
+    .unwrap();
     assert_eq!(claim(&mut e, 4).len(), 4);
     assert_eq!(e.running(), 4);
     assert_eq!(claim(&mut e, 100).len(), 6);
@@ -67,7 +83,11 @@ fn capacity_bounds_a_claim() {
 #[test]
 fn retries_back_off_and_then_fail() {
     let (mut e, clock) = engine("");
-    let d = register(&mut e, "t", r#"{"retry":{"maxRetries":2,"backoff":"exponential","delayMs":100}}"#);
+    let d = register(
+        &mut e,
+        "t",
+        r#"{"retry":{"maxRetries":2,"backoff":"exponential","delayMs":100}}"#,
+    );
     let id = submit(&mut e, d, "null", "");
     let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 1);
@@ -80,7 +100,11 @@ fn retries_back_off_and_then_fail() {
     let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 2);
     e.complete(slot, fail("second"));
-    assert_eq!(e.next_due(), Some(T0 + 100 + 200), "exponential: 100 then 200");
+    assert_eq!(
+        e.next_due(),
+        Some(T0 + 100 + 200),
+        "exponential: 100 then 200"
+    );
     clock.advance(200);
     let Claimed { slot, attempt, .. } = claim(&mut e, 1).remove(0);
     assert_eq!(attempt, 3);
@@ -127,7 +151,10 @@ fn max_parallel_holds_and_keeps_order() {
     }
     submit(&mut e, free, "\"f\"", "");
     let first: Vec<_> = claim(&mut e, 10);
-    let names: Vec<String> = first.iter().map(|c| c.payload.as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = first
+        .iter()
+        .map(|c| c.payload.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, vec!["c0", "c1", "f"]);
     e.complete(first[0].slot, Completion::Success("null".into()));
     let next = claim(&mut e, 10);
@@ -135,7 +162,10 @@ fn max_parallel_holds_and_keeps_order() {
     assert_eq!(next[0].payload, "c2");
     e.complete(first[1].slot, Completion::Success("null".into()));
     e.complete(next[0].slot, Completion::Success("null".into()));
-    let rest: Vec<String> = claim(&mut e, 10).iter().map(|c| c.payload.as_str().unwrap().to_string()).collect();
+    let rest: Vec<String> = claim(&mut e, 10)
+        .iter()
+        .map(|c| c.payload.as_str().unwrap().to_string())
+        .collect();
     assert_eq!(rest, vec!["c3", "c4"]);
 }
 
@@ -168,7 +198,10 @@ fn cancel_pending_revokes_without_running() {
     assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::Revoked);
     assert_eq!(e.state(&id).unwrap(), TaskState::Revoked);
     assert!(claim(&mut e, 10).is_empty());
-    assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::AlreadyFinal(TaskState::Revoked));
+    assert_eq!(
+        e.cancel(&id).unwrap(),
+        CancelOutcome::AlreadyFinal(TaskState::Revoked)
+    );
 }
 
 #[test]
@@ -180,7 +213,11 @@ fn cancel_running_revokes_when_the_handler_returns() {
     assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::AbortRunning(slot));
     assert_eq!(e.state(&id).unwrap(), TaskState::Started);
     e.complete(slot, fail("aborted"));
-    assert_eq!(e.state(&id).unwrap(), TaskState::Revoked, "no retry after a cancel");
+    assert_eq!(
+        e.state(&id).unwrap(),
+        TaskState::Revoked,
+        "no retry after a cancel"
+    );
 }
 
 #[test]
@@ -244,7 +281,9 @@ fn state_events_follow_every_transition() {
 fn retention_forgets_the_oldest_finished_tasks() {
     let (mut e, clock) = engine(r#"{"keepResults":{"count":2,"ageMs":1000}}"#);
     let d = register(&mut e, "t", "");
-    let ids: Vec<String> = (0..3).map(|i| submit(&mut e, d, &i.to_string(), "")).collect();
+    let ids: Vec<String> = (0..3)
+        .map(|i| submit(&mut e, d, &i.to_string(), ""))
+        .collect();
     for Claimed { slot, .. } in claim(&mut e, 3) {
         e.complete(slot, Completion::Success("null".into()));
     }
@@ -277,7 +316,10 @@ fn progress_status_and_logs_are_recorded_while_running() {
     e.complete(slot, Completion::Success("null".into()));
     e.set_status(slot, "late".into());
     let info: serde_json::Value = serde_json::from_str(&e.info_json(&id).unwrap()).unwrap();
-    assert_eq!(info["status"], "crunching", "controls after the end are dropped");
+    assert_eq!(
+        info["status"], "crunching",
+        "controls after the end are dropped"
+    );
 }
 
 #[test]
@@ -299,22 +341,45 @@ fn unknown_ids_are_not_found() {
     let (mut e, _) = engine("");
     register(&mut e, "t", "");
     let missing = uuid::Uuid::now_v7().to_string();
-    assert!(e.state(&missing).unwrap_err().to_string().contains("no task with id"));
-    assert!(e.cancel("garbage").unwrap_err().to_string().contains("not a task id"));
+    assert!(e
+        .state(&missing)
+        .unwrap_err()
+        .to_string()
+        .contains("no task with id"));
+    assert!(e
+        .cancel("garbage")
+        .unwrap_err()
+        .to_string()
+        .contains("not a task id"));
 }
 
 #[test]
 fn fifo_holds_across_many_task_names_and_caps() {
     let (mut e, _) = engine("");
     let defs: Vec<u32> = (0..50)
-        .map(|i| register(&mut e, &format!("t{i}"), if i % 7 == 0 { r#"{"maxParallel":1}"# } else { "" }))
+        .map(|i| {
+            register(
+                &mut e,
+                &format!("t{i}"),
+                if i % 7 == 0 {
+                    r#"{"maxParallel":1}"#
+                } else {
+                    ""
+                },
+            )
+        })
         .collect();
     // Submit 500 tasks round-robin over the names; payload = submit order.
     for n in 0..500 {
         submit(&mut e, defs[n % 50], &n.to_string(), "");
     }
-    let got: Vec<u64> = claim(&mut e, 1000).iter().map(|c| c.payload.as_u64().unwrap()).collect();
+    let got: Vec<u64> = claim(&mut e, 1000)
+        .iter()
+        .map(|c| c.payload.as_u64().unwrap())
+        .collect();
     // Capped names (every 7th) start one task each; everything else starts, in order.
-    let expected: Vec<u64> = (0..500u64).filter(|n| (n % 50) % 7 != 0 || *n < 50).collect();
+    let expected: Vec<u64> = (0..500u64)
+        .filter(|n| (n % 50) % 7 != 0 || *n < 50)
+        .collect();
     assert_eq!(got, expected);
 }

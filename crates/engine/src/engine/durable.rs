@@ -20,7 +20,11 @@ use serde_json::Value;
 use super::{CancelOutcome, Engine, Event};
 use crate::error::{EngineError, Result};
 use crate::options::SubmitOptions;
-use crate::store::sqlite::{Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want};
+use crate::policy::breaker::OnOpen;
+use crate::policy::BreakerState;
+use crate::store::sqlite::{
+    Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want,
+};
 use crate::store::Record;
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 
@@ -34,8 +38,9 @@ pub(crate) struct Durable {
     by_id: FxHashMap<TaskId, u32>,
     /// Awaited tasks not held here: polled in the file.
     remote_watches: FxHashSet<TaskId>,
-    /// A claim request is standing at the writer.
+    /// A claim request is standing at the writer, for these definitions.
     adopting: bool,
+    asked: Vec<u32>,
     /// Per definition: claimed here, waiting in a line here (not started).
     queued: Vec<u32>,
     queued_total: usize,
@@ -64,6 +69,7 @@ impl Durable {
             by_id: FxHashMap::default(),
             remote_watches: FxHashSet::default(),
             adopting: false,
+            asked: Vec::new(),
             queued: Vec::new(),
             queued_total: 0,
             next_ticket: 1,
@@ -116,7 +122,11 @@ impl Engine {
     }
 
     pub(super) fn durable_registered(&mut self) {
-        let names: Vec<String> = self.worked_defs.iter().map(|d| self.registry.get(*d).name.clone()).collect();
+        let names: Vec<String> = self
+            .worked_defs
+            .iter()
+            .map(|d| self.registry.get(*d).name.clone())
+            .collect();
         let defs = self.registry.len();
         if let Some(d) = &mut self.durable {
             d.queued.resize(defs, 0);
@@ -149,9 +159,20 @@ impl Engine {
             })
             .collect();
         if opts.key.is_some() && tasks.len() != 1 {
-            return Err(EngineError::invalid("an idempotency `key` applies to a single task"));
+            return Err(EngineError::invalid(
+                "an idempotency `key` applies to a single task",
+            ));
         }
-        let ids = tasks.iter().map(|t| t.id).collect();
+        let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        if self.state_events {
+            for id in &ids {
+                self.events.push(Event::StateOf {
+                    id: *id,
+                    def,
+                    state: TaskState::Pending,
+                });
+            }
+        }
         let dur = self.durable.as_mut().expect("durable");
         let ticket = dur.next_ticket;
         dur.next_ticket += 1;
@@ -167,7 +188,10 @@ impl Engine {
         let Some(d) = &mut self.durable else { return };
         for reply in d.store.take_replies() {
             match reply {
-                Reply::Committed { ticket, existing_id } => self.ticket_done(ticket, Ok(existing_id)),
+                Reply::Committed {
+                    ticket,
+                    existing_id,
+                } => self.ticket_done(ticket, Ok(existing_id)),
                 Reply::Rejected { ticket, error } => self.ticket_done(ticket, Err(error)),
                 Reply::Adopted(rows) => {
                     self.durable.as_mut().expect("durable").adopting = false;
@@ -220,11 +244,18 @@ impl Engine {
     fn take_in(&mut self, row: Adopted, now: u64) {
         let d = self.durable.as_mut().expect("durable");
         let watched = d.remote_watches.remove(&row.id);
-        let error = row.error.as_deref().and_then(|e| serde_json::from_str::<TaskError>(e).ok());
+        let error = row
+            .error
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<TaskError>(e).ok());
         let mut record = Record {
             id: row.id,
             def: row.def,
-            state: if row.attempt > 1 { TaskState::Retry } else { TaskState::Pending },
+            state: if row.attempt > 1 {
+                TaskState::Retry
+            } else {
+                TaskState::Pending
+            },
             priority: row.priority,
             attempt: row.attempt.saturating_sub(1),
             seq: 0,
@@ -252,37 +283,62 @@ impl Engine {
         d.queued_total += 1;
     }
 
-    /// Asks the writer for tasks to fill the free capacity, unless a request stands.
+    /// Asks the writer for tasks to fill the free capacity. A standing request is
+    /// replaced only when the set of task names that may run changes (a name reached its
+    /// `maxParallel`, its breaker opened…): replacing it for every change of capacity
+    /// would claim more than this process can start.
     pub(super) fn durable_request_claims(&mut self, now: u64, free: usize) {
         let Some(d) = &self.durable else { return };
-        if !self.cfg.worker || self.closed || d.adopting {
+        if !self.cfg.worker || self.closed {
             return;
         }
         let free = free.saturating_sub(d.queued_total);
-        if free == 0 {
+        if free == 0 && !d.adopting {
             return;
         }
         let mut wants = Vec::new();
-        for i in 0..self.worked_defs.len() {
+        // With no room left, a standing request is withdrawn (wants stays empty).
+        for i in 0..if free == 0 { 0 } else { self.worked_defs.len() } {
             let def = self.worked_defs[i];
-            if !self.admits(def, now) {
+            if !self.admits(def, now) && !self.breaker_refuses(def) {
                 continue;
             }
+            // A breaker that refuses (open, `onOpen: 'fail'`) fails claimed tasks at once.
             let mut max = free as u32;
             if let Some(mp) = self.registry.get(def).max_parallel {
                 let d = self.durable.as_ref().expect("durable");
-                max = max.min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
+                max =
+                    max.min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
             }
             if max > 0 {
-                wants.push(Want { def, name: self.registry.get(def).name.clone(), max });
+                wants.push(Want {
+                    def,
+                    name: self.registry.get(def).name.clone(),
+                    max,
+                });
             }
         }
-        if wants.is_empty() {
+        let d = self.durable.as_mut().expect("durable");
+        let defs: Vec<u32> = wants.iter().map(|w| w.def).collect();
+        if d.adopting && defs == d.asked {
             return;
         }
-        let d = self.durable.as_mut().expect("durable");
+        if wants.is_empty() && !d.adopting {
+            return;
+        }
+        // An empty list withdraws the standing request; the writer answers it.
         d.adopting = true;
-        d.store.send(Op::Adopt { wants, limit: free as u32 });
+        d.asked = defs;
+        d.store.send(Op::Adopt {
+            wants,
+            limit: free as u32,
+        });
+    }
+
+    fn breaker_refuses(&self, def: u32) -> bool {
+        self.breakers[def as usize]
+            .as_ref()
+            .is_some_and(|b| b.state() == BreakerState::Open && b.config().on_open == OnOpen::Fail)
     }
 
     pub(super) fn durable_retry(&mut self, slot: u32, due_at: u64) {
@@ -303,6 +359,7 @@ impl Engine {
             slot,
             id: r.id,
             state: r.state,
+            attempt: r.attempt,
             result: r.result.as_ref().map(|t| t.to_string()),
             error: error_json(r.error()),
             at: r.completed_at,
@@ -325,7 +382,10 @@ impl Engine {
 
     pub(super) fn durable_cancel(&mut self, id: &str, now: u64) -> Result<CancelOutcome> {
         let parsed = parse_task_id(id)?;
-        let d = self.durable.as_mut().ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let d = self
+            .durable
+            .as_mut()
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
         match d.store.cancel(&parsed, now)? {
             None => Err(EngineError::NotFound(id.to_string())),
             Some(StoredCancel::Revoked) => {
@@ -347,18 +407,29 @@ impl Engine {
         let Some(info) = self.durable_info_value(&parsed)? else {
             return Err(EngineError::NotFound(id.to_string()));
         };
-        let final_ = TaskState::parse(info["state"].as_str().unwrap_or("")).map(|s| s.is_final()).unwrap_or(false);
+        let final_ = TaskState::parse(info["state"].as_str().unwrap_or(""))
+            .map(|s| s.is_final())
+            .unwrap_or(false);
         if final_ {
             return Ok(Some(info.to_string()));
         }
-        self.durable.as_mut().expect("durable").remote_watches.insert(parsed);
+        self.durable
+            .as_mut()
+            .expect("durable")
+            .remote_watches
+            .insert(parsed);
         Ok(None)
     }
 
     pub(super) fn durable_state(&self, id: &str) -> Result<TaskState> {
         let parsed = parse_task_id(id)?;
-        let d = self.durable.as_ref().ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        d.store.state(&parsed)?.ok_or_else(|| EngineError::NotFound(id.to_string()))
+        let d = self
+            .durable
+            .as_ref()
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        d.store
+            .state(&parsed)?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
     }
 
     pub(super) fn durable_info(&self, id: &str) -> Result<String> {
@@ -370,15 +441,27 @@ impl Engine {
 
     /// A stored task's info, with the breaker of its task if registered here.
     fn durable_info_value(&self, id: &TaskId) -> Result<Option<Value>> {
-        let Some(d) = &self.durable else { return Ok(None) };
-        let Some(mut info) = d.store.info(id)? else { return Ok(None) };
+        let Some(d) = &self.durable else {
+            return Ok(None);
+        };
+        let Some(mut info) = d.store.info(id)? else {
+            return Ok(None);
+        };
         info["breaker"] = Value::Null;
-        if let Some(name) = info["name"].as_str() {
-            if let Ok(def) = self.registry.index_of(name) {
-                if let Some(b) = &self.breakers[def as usize] {
-                    let s = b.snapshot();
-                    info["breaker"] = serde_json::json!({ "state": s.state, "failures": s.failures });
-                }
+        let def = info["name"]
+            .as_str()
+            .and_then(|n| self.registry.index_of(n).ok());
+        if let Some(def) = def {
+            if let Some(b) = &self.breakers[def as usize] {
+                let s = b.snapshot();
+                info["breaker"] = serde_json::json!({ "state": s.state, "failures": s.failures });
+            }
+            // Why a ready task waits, if this process's policies hold it back.
+            let state = TaskState::parse(info["state"].as_str().unwrap_or(""))
+                .unwrap_or(TaskState::Pending);
+            let run_at = info["runAt"].as_u64().unwrap_or(0);
+            if let Some(reason) = self.waiting_reason_of(def, state, run_at) {
+                info["status"] = Value::String(reason);
             }
         }
         Ok(Some(info))
@@ -391,9 +474,14 @@ impl Engine {
         }
         d.last_poll = now;
         let ids: Vec<TaskId> = d.remote_watches.iter().copied().collect();
-        let Ok(done) = d.store.finished_among(&ids) else { return };
+        let Ok(done) = d.store.finished_among(&ids) else {
+            return;
+        };
         for mut info in done {
-            if let Some(id) = info["id"].as_str().and_then(|s| uuid::Uuid::try_parse(s).ok()) {
+            if let Some(id) = info["id"]
+                .as_str()
+                .and_then(|s| uuid::Uuid::try_parse(s).ok())
+            {
                 d.remote_watches.remove(&id);
             }
             info["breaker"] = Value::Null;
@@ -401,19 +489,16 @@ impl Engine {
         }
     }
 
-    /// When the host should look again: a delayed task in the file, or a short poll
-    /// while it waits for a commit, another process, or tasks awaited elsewhere.
+    /// When the host should look again: the next delayed task in the file, or a poll
+    /// while it awaits tasks held elsewhere. (Commits and claimed tasks need no timer:
+    /// the writer wakes the host.)
     pub(super) fn durable_next_due(&mut self, now: u64) -> Option<u64> {
         let d = self.durable.as_ref()?;
         let mut due = None;
         if self.cfg.worker && !self.closed {
             due = d.store.next_due().map(|t| t.max(now + 1));
         }
-        let waiting = d.tickets_out > 0
-            || d.committing > 0
-            || !d.remote_watches.is_empty()
-            || (self.cfg.worker && !self.closed && d.store.has_work());
-        if waiting {
+        if !d.remote_watches.is_empty() {
             let tick = now + self.cfg.poll_ms.max(WATCH_POLL_MS);
             due = Some(due.map_or(tick, |t: u64| t.min(tick)));
         }
@@ -465,9 +550,13 @@ impl Engine {
         loop {
             let now = self.now();
             self.durable_intake(now);
-            let done = self.events.iter().any(|e| matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
+            let done = self
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
             if done {
-                self.events.retain(|e| !matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
+                self.events
+                    .retain(|e| !matches!(e, Event::Committed { ticket: t, .. } if *t == ticket));
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(1));

@@ -16,25 +16,36 @@ impl Engine {
     /// `{ tasks: [info…], cursor }`: a page of the tasks matching `query` (JSON:
     /// `state`, `name`, `queue`, `limit`, `cursor`); pass `cursor` back for the next page.
     pub fn list_json(&self, query: &str) -> Result<String> {
-        let q: ListQuery = if query.is_empty() { ListQuery::default() } else { parse_json(query, "list() options")? };
+        let q: ListQuery = if query.is_empty() {
+            ListQuery::default()
+        } else {
+            parse_json(query, "list() options")?
+        };
         let limit = match q.limit {
             None => DEFAULT_PAGE,
             Some(l) if l.fract() == 0.0 && (1.0..=MAX_PAGE as f64).contains(&l) => l as usize,
             Some(l) => {
-                return Err(EngineError::invalid(format!("`limit` must be a whole number from 1 to {MAX_PAGE}, got {l}")))
+                return Err(EngineError::invalid(format!(
+                    "`limit` must be a whole number from 1 to {MAX_PAGE}, got {l}"
+                )))
             }
         };
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
         if let Some(d) = &self.durable {
             let after = match &q.cursor {
                 None => 0,
-                Some(c) => c.parse::<i64>().map_err(|_| EngineError::invalid(format!("'{c}' is not a list() cursor")))?,
+                Some(c) => c
+                    .parse::<i64>()
+                    .map_err(|_| EngineError::invalid(format!("'{c}' is not a list() cursor")))?,
             };
             return Ok(d.store.list(&q, limit, after)?.to_string());
         }
         let after = match &q.cursor {
             None => None,
-            Some(c) => Some(uuid::Uuid::try_parse(c).map_err(|_| EngineError::invalid(format!("'{c}' is not a list() cursor")))?),
+            Some(c) => Some(
+                uuid::Uuid::try_parse(c)
+                    .map_err(|_| EngineError::invalid(format!("'{c}' is not a list() cursor")))?,
+            ),
         };
         let mut matching: Vec<(uuid::Uuid, u32)> = self
             .store
@@ -53,9 +64,15 @@ impl Engine {
         matching.truncate(limit);
         let tasks: Vec<Value> = matching
             .iter()
-            .map(|(_, slot)| serde_json::from_str(&self.slot_info_json(*slot)).expect("info is JSON"))
+            .map(|(_, slot)| {
+                serde_json::from_str(&self.slot_info_json(*slot)).expect("info is JSON")
+            })
             .collect();
-        let cursor = if more { matching.last().map(|(id, _)| id.to_string()) } else { None };
+        let cursor = if more {
+            matching.last().map(|(id, _)| id.to_string())
+        } else {
+            None
+        };
         Ok(json!({ "tasks": tasks, "cursor": cursor }).to_string())
     }
 
@@ -66,10 +83,16 @@ impl Engine {
             None => {
                 let mut map: std::collections::BTreeMap<(String, usize), u64> = Default::default();
                 for (_, r) in self.store.iter() {
-                    let state = TaskState::ALL.iter().position(|s| *s == r.state).expect("a state");
-                    *map.entry((self.registry.get(r.def).queue.clone(), state)).or_default() += 1;
+                    let state = TaskState::ALL
+                        .iter()
+                        .position(|s| *s == r.state)
+                        .expect("a state");
+                    *map.entry((self.registry.get(r.def).queue.clone(), state))
+                        .or_default() += 1;
                 }
-                map.into_iter().map(|((q, s), n)| (q, TaskState::ALL[s], n)).collect()
+                map.into_iter()
+                    .map(|((q, s), n)| (q, TaskState::ALL[s], n))
+                    .collect()
             }
         };
         let zero = || {

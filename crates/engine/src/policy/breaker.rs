@@ -67,7 +67,10 @@ impl BreakerSpec {
         let p = "circuitBreaker";
         let failure_threshold = self
             .failure_threshold
-            .map(|t| positive_whole_number(&format!("{p}.failureThreshold"), t).map(|t| t.min(u32::MAX as u64) as u32))
+            .map(|t| {
+                positive_whole_number(&format!("{p}.failureThreshold"), t)
+                    .map(|t| t.min(u32::MAX as u64) as u32)
+            })
             .transpose()?;
         let failure_rate = match &self.failure_rate {
             None => None,
@@ -78,7 +81,8 @@ impl BreakerSpec {
                         r.threshold
                     )));
                 }
-                let window = positive_whole_number(&format!("{p}.failureRate.windowMs"), r.window_ms)?;
+                let window =
+                    positive_whole_number(&format!("{p}.failureRate.windowMs"), r.window_ms)?;
                 if window % 1000 != 0 {
                     return Err(EngineError::invalid(format!(
                         "`{p}.failureRate.windowMs` must be whole seconds (a multiple of 1000), got {window}"
@@ -107,21 +111,31 @@ impl BreakerSpec {
             }
         }
         let half_open_trials = match self.half_open_trials {
-            Some(t) => positive_whole_number(&format!("{p}.halfOpenTrials"), t)?.min(u32::MAX as u64) as u32,
+            Some(t) => positive_whole_number(&format!("{p}.halfOpenTrials"), t)?
+                .min(u32::MAX as u64) as u32,
             None => 1,
         };
         let on_open = match self.on_open.as_deref() {
             None | Some("wait") => OnOpen::Wait,
             Some("fail") => OnOpen::Fail,
             Some(other) => {
-                return Err(EngineError::invalid(format!("`{p}.onOpen` must be 'wait' or 'fail', got '{other}'")))
+                return Err(EngineError::invalid(format!(
+                    "`{p}.onOpen` must be 'wait' or 'fail', got '{other}'"
+                )))
             }
         };
         let failure_threshold = match (failure_threshold, failure_rate) {
             (None, None) => Some(DEFAULT_FAILURE_THRESHOLD),
             (t, _) => t,
         };
-        Ok(BreakerConfig { failure_threshold, failure_rate, reset_timeout_ms, max_reset_timeout_ms, half_open_trials, on_open })
+        Ok(BreakerConfig {
+            failure_threshold,
+            failure_rate,
+            reset_timeout_ms,
+            max_reset_timeout_ms,
+            half_open_trials,
+            on_open,
+        })
     }
 }
 
@@ -203,7 +217,9 @@ pub struct Breaker {
 
 impl std::fmt::Debug for Breaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Breaker").field("state", &self.state).finish()
+        f.debug_struct("Breaker")
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -212,18 +228,31 @@ pub type Transition = (BreakerState, BreakerState);
 
 impl Breaker {
     pub fn new(config: BreakerConfig) -> Breaker {
-        let backoff = ResetBackoff { next_ms: config.reset_timeout_ms, max_ms: config.max_reset_timeout_ms };
-        let policy: Box<dyn FailurePolicy + Send> = match (config.failure_threshold, config.failure_rate) {
-            (Some(n), None) => Box::new(consecutive_failures(n, backoff)),
-            (None, Some((rate, window, min))) => {
-                Box::new(success_rate_over_time_window(1.0 - rate, min, Duration::from_millis(window), backoff))
-            }
-            (Some(n), Some((rate, window, min))) => Box::new(
-                consecutive_failures(n, backoff.clone())
-                    .or_else(success_rate_over_time_window(1.0 - rate, min, Duration::from_millis(window), backoff)),
-            ),
-            (None, None) => unreachable!("validate() always sets a policy"),
+        let backoff = ResetBackoff {
+            next_ms: config.reset_timeout_ms,
+            max_ms: config.max_reset_timeout_ms,
         };
+        let policy: Box<dyn FailurePolicy + Send> =
+            match (config.failure_threshold, config.failure_rate) {
+                (Some(n), None) => Box::new(consecutive_failures(n, backoff)),
+                (None, Some((rate, window, min))) => Box::new(success_rate_over_time_window(
+                    1.0 - rate,
+                    min,
+                    Duration::from_millis(window),
+                    backoff,
+                )),
+                (Some(n), Some((rate, window, min))) => {
+                    Box::new(consecutive_failures(n, backoff.clone()).or_else(
+                        success_rate_over_time_window(
+                            1.0 - rate,
+                            min,
+                            Duration::from_millis(window),
+                            backoff,
+                        ),
+                    ))
+                }
+                (None, None) => unreachable!("validate() always sets a policy"),
+            };
         Breaker {
             last_open_ms: config.reset_timeout_ms,
             config,
@@ -263,7 +292,9 @@ impl Breaker {
         let t = self.tick(now);
         let p = match self.state {
             BreakerState::Closed => Permit::Run { trial: false },
-            BreakerState::HalfOpen if self.trials_running + self.trials_passed < self.config.half_open_trials => {
+            BreakerState::HalfOpen
+                if self.trials_running + self.trials_passed < self.config.half_open_trials =>
+            {
                 Permit::Run { trial: true }
             }
             BreakerState::HalfOpen => Permit::Wait(None),
@@ -287,7 +318,13 @@ impl Breaker {
     }
 
     /// A run ended. `counts` is false for errors the breaker ignores (and cancellations).
-    pub fn finish(&mut self, now: u64, trial: bool, failed: bool, counts: bool) -> Option<Transition> {
+    pub fn finish(
+        &mut self,
+        now: u64,
+        trial: bool,
+        failed: bool,
+        counts: bool,
+    ) -> Option<Transition> {
         if trial {
             self.trials_running = self.trials_running.saturating_sub(1);
         }
@@ -375,32 +412,54 @@ mod tests {
         assert_eq!(run(&mut b, 0, false), None, "a success resets the count");
         assert_eq!(run(&mut b, 0, true), None);
         assert_eq!(run(&mut b, 0, true), None);
-        assert_eq!(run(&mut b, 10, true), Some((BreakerState::Closed, BreakerState::Open)));
+        assert_eq!(
+            run(&mut b, 10, true),
+            Some((BreakerState::Closed, BreakerState::Open))
+        );
         let s = b.snapshot();
-        assert_eq!((s.state, s.opened_at, s.next_try_at), (BreakerState::Open, Some(10), Some(1010)));
+        assert_eq!(
+            (s.state, s.opened_at, s.next_try_at),
+            (BreakerState::Open, Some(10), Some(1010))
+        );
         assert_eq!(b.permit(1009).0, Permit::Wait(Some(1010)));
         let (p, t) = b.permit(1010);
         assert_eq!(p, Permit::Run { trial: true });
         assert_eq!(t, Some((BreakerState::Open, BreakerState::HalfOpen)));
         b.start(true);
-        assert_eq!(b.permit(1010).0, Permit::Wait(None), "one trial at a time by default");
-        assert_eq!(b.finish(1020, true, false, true), Some((BreakerState::HalfOpen, BreakerState::Closed)));
+        assert_eq!(
+            b.permit(1010).0,
+            Permit::Wait(None),
+            "one trial at a time by default"
+        );
+        assert_eq!(
+            b.finish(1020, true, false, true),
+            Some((BreakerState::HalfOpen, BreakerState::Closed))
+        );
         assert_eq!(b.snapshot().failures, 0);
     }
 
     #[test]
     fn a_failed_trial_reopens_with_exponential_growth() {
-        let mut b = breaker(r#"{"failureThreshold":1,"resetTimeoutMs":100,"maxResetTimeoutMs":350}"#);
+        let mut b =
+            breaker(r#"{"failureThreshold":1,"resetTimeoutMs":100,"maxResetTimeoutMs":350}"#);
         run(&mut b, 0, true);
         assert_eq!(b.snapshot().next_try_at, Some(100));
         run(&mut b, 100, true);
-        assert_eq!(b.snapshot().next_try_at, Some(300), "200 ms the second time");
+        assert_eq!(
+            b.snapshot().next_try_at,
+            Some(300),
+            "200 ms the second time"
+        );
         run(&mut b, 300, true);
         assert_eq!(b.snapshot().next_try_at, Some(650), "capped at 350 ms");
         run(&mut b, 650, false);
         assert_eq!(b.state(), BreakerState::Closed);
         run(&mut b, 700, true);
-        assert_eq!(b.snapshot().next_try_at, Some(800), "closing resets the growth");
+        assert_eq!(
+            b.snapshot().next_try_at,
+            Some(800),
+            "closing resets the growth"
+        );
     }
 
     #[test]
@@ -432,7 +491,9 @@ mod tests {
     #[test]
     fn errors_that_do_not_count_leave_it_closed() {
         let mut b = breaker(r#"{"failureThreshold":1}"#);
-        let (Permit::Run { trial }, _) = b.permit(0) else { panic!() };
+        let (Permit::Run { trial }, _) = b.permit(0) else {
+            panic!()
+        };
         b.start(trial);
         assert_eq!(b.finish(0, trial, true, false), None);
         assert_eq!(b.state(), BreakerState::Closed);
@@ -441,7 +502,9 @@ mod tests {
     #[test]
     fn failure_rate_over_a_window_opens_it_once_a_window_has_passed() {
         failsafe::clock::freeze(|time| {
-            let mut b = breaker(r#"{"failureRate":{"threshold":0.5,"windowMs":1000,"minRequests":4},"resetTimeoutMs":50}"#);
+            let mut b = breaker(
+                r#"{"failureRate":{"threshold":0.5,"windowMs":1000,"minRequests":4},"resetTimeoutMs":50}"#,
+            );
             let mut opened_at_step = None;
             for step in 1..=10 {
                 time.advance(Duration::from_millis(200));
@@ -457,13 +520,23 @@ mod tests {
 
     #[test]
     fn bad_specs_name_the_field() {
-        let bad = |json: &str| serde_json::from_str::<BreakerSpec>(json).unwrap().validate().unwrap_err().to_string();
+        let bad = |json: &str| {
+            serde_json::from_str::<BreakerSpec>(json)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string()
+        };
         assert!(bad(r#"{"failureThreshold":0}"#).contains("circuitBreaker.failureThreshold"));
         assert!(bad(r#"{"resetTimeoutMs":-1}"#).contains("circuitBreaker.resetTimeoutMs"));
         assert!(bad(r#"{"onOpen":"explode"}"#).contains("'wait' or 'fail'"));
         assert!(bad(r#"{"failureRate":{"threshold":1.5,"windowMs":1000}}"#).contains("threshold"));
-        assert!(bad(r#"{"failureRate":{"threshold":0.5,"windowMs":1500}}"#).contains("whole seconds"));
-        assert!(bad(r#"{"resetTimeoutMs":100,"maxResetTimeoutMs":50}"#).contains("maxResetTimeoutMs"));
+        assert!(
+            bad(r#"{"failureRate":{"threshold":0.5,"windowMs":1500}}"#).contains("whole seconds")
+        );
+        assert!(
+            bad(r#"{"resetTimeoutMs":100,"maxResetTimeoutMs":50}"#).contains("maxResetTimeoutMs")
+        );
         assert!(bad(r#"{"halfOpenTrials":0}"#).contains("halfOpenTrials"));
     }
 }

@@ -49,7 +49,9 @@ impl RateLimitSpec {
         };
         let burst = match self.burst {
             Some(b) => positive_whole_number(&format!("{what}.burst"), b)?,
-            None => (limit * DEFAULT_BURST_MS).div_ceil(interval_ms).clamp(1, limit),
+            None => (limit * DEFAULT_BURST_MS)
+                .div_ceil(interval_ms)
+                .clamp(1, limit),
         };
         let too_large = |f: &str| EngineError::invalid(format!("`{what}.{f}` is too large"));
         Ok(Rate {
@@ -112,11 +114,15 @@ impl std::fmt::Debug for Limiter {
 impl Limiter {
     pub fn new(rate: Rate, clock: Arc<dyn Clock>) -> Limiter {
         // One cell every interval/limit, up to `burst` cells banked.
-        let period = Duration::from_nanos((rate.interval_ms * 1_000_000) / rate.limit as u64).max(Duration::from_nanos(1));
+        let period = Duration::from_nanos((rate.interval_ms * 1_000_000) / rate.limit as u64)
+            .max(Duration::from_nanos(1));
         let quota = Quota::with_period(period)
             .expect("period is positive")
             .allow_burst(NonZeroU32::new(rate.burst).expect("burst is positive"));
-        Limiter { rate, governor: RateLimiter::direct_with_clock(quota, EngineClock(clock)) }
+        Limiter {
+            rate,
+            governor: RateLimiter::direct_with_clock(quota, EngineClock(clock)),
+        }
     }
 
     pub fn rate(&self) -> Rate {
@@ -141,7 +147,10 @@ mod tests {
     fn limiter(json: &str) -> (Limiter, ManualClock) {
         let clock = ManualClock::new(1_000_000);
         let spec: RateLimitSpec = serde_json::from_str(json).unwrap();
-        (Limiter::new(spec.validate("rateLimit").unwrap(), Arc::new(clock.clone())), clock)
+        (
+            Limiter::new(spec.validate("rateLimit").unwrap(), Arc::new(clock.clone())),
+            clock,
+        )
     }
 
     /// Drives a limiter with a backlog, taking every free cell once per millisecond, and
@@ -167,7 +176,11 @@ mod tests {
                 let error = (*c as f64 - limit as f64).abs() / limit as f64;
                 assert!(error <= 0.01, "{limit}/s: second {} delivered {c}", s + 1);
             }
-            assert!(counts[0] as f64 <= limit as f64 * 1.05 + 1.0, "{limit}/s: the first second too ({})", counts[0]);
+            assert!(
+                counts[0] as f64 <= limit as f64 * 1.05 + 1.0,
+                "{limit}/s: the first second too ({})",
+                counts[0]
+            );
         }
     }
 
@@ -176,7 +189,11 @@ mod tests {
         let (l, clock) = limiter(r#"{"limit":10,"intervalMs":1000,"burst":1}"#);
         assert!(l.try_acquire().is_ok());
         let next = l.try_acquire().unwrap_err();
-        assert_eq!(next, 1_000_000 + 100, "the next cell is one period (100 ms) later");
+        assert_eq!(
+            next,
+            1_000_000 + 100,
+            "the next cell is one period (100 ms) later"
+        );
         clock.advance(100);
         assert!(l.try_acquire().is_ok());
     }
@@ -189,17 +206,33 @@ mod tests {
 
     #[test]
     fn default_burst_is_fifty_milliseconds_of_starts() {
-        let burst = |json: &str| serde_json::from_str::<RateLimitSpec>(json).unwrap().validate("r").unwrap().burst;
+        let burst = |json: &str| {
+            serde_json::from_str::<RateLimitSpec>(json)
+                .unwrap()
+                .validate("r")
+                .unwrap()
+                .burst
+        };
         assert_eq!(burst(r#"{"limit":1000}"#), 50);
         assert_eq!(burst(r#"{"limit":100}"#), 5);
         assert_eq!(burst(r#"{"limit":3,"intervalMs":60000}"#), 1);
-        assert_eq!(burst(r#"{"limit":10,"intervalMs":10}"#), 10, "never more than the limit");
+        assert_eq!(
+            burst(r#"{"limit":10,"intervalMs":10}"#),
+            10,
+            "never more than the limit"
+        );
         assert_eq!(burst(r#"{"limit":1000,"burst":7}"#), 7);
     }
 
     #[test]
     fn bad_specs_name_the_field() {
-        let bad = |json: &str| serde_json::from_str::<RateLimitSpec>(json).unwrap().validate("rateLimit").unwrap_err().to_string();
+        let bad = |json: &str| {
+            serde_json::from_str::<RateLimitSpec>(json)
+                .unwrap()
+                .validate("rateLimit")
+                .unwrap_err()
+                .to_string()
+        };
         assert!(bad(r#"{"limit":0}"#).contains("rateLimit.limit"));
         assert!(bad(r#"{"limit":5,"intervalMs":0}"#).contains("rateLimit.intervalMs"));
         assert!(bad(r#"{"limit":5,"intervalMs":-10}"#).contains("rateLimit.intervalMs"));

@@ -99,7 +99,9 @@ impl RetryPolicy {
         let raw = match self.backoff {
             Backoff::Fixed => self.delay_ms,
             Backoff::Exponential => {
-                let factor = 1u64.checked_shl(retry.saturating_sub(1)).unwrap_or(u64::MAX);
+                let factor = 1u64
+                    .checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u64::MAX);
                 self.delay_ms.saturating_mul(factor)
             }
         };
@@ -139,7 +141,9 @@ mod tests {
 
     #[test]
     fn exponential_doubles_and_caps() {
-        let p = policy(r#"{"maxRetries":10,"backoff":"exponential","delayMs":100,"maxDelayMs":1000}"#).unwrap();
+        let p =
+            policy(r#"{"maxRetries":10,"backoff":"exponential","delayMs":100,"maxDelayMs":1000}"#)
+                .unwrap();
         let d: Vec<u64> = (1..=6).map(|r| p.base_delay(r)).collect();
         assert_eq!(d, vec![100, 200, 400, 800, 1000, 1000]);
         assert_eq!(p.base_delay(200), 1000, "no overflow on huge retry numbers");
@@ -148,12 +152,16 @@ mod tests {
     #[test]
     fn fixed_is_constant() {
         let p = policy(r#"{"maxRetries":3,"backoff":"fixed","delayMs":250}"#).unwrap();
-        assert_eq!((1..=3).map(|r| p.base_delay(r)).collect::<Vec<_>>(), vec![250, 250, 250]);
+        assert_eq!(
+            (1..=3).map(|r| p.base_delay(r)).collect::<Vec<_>>(),
+            vec![250, 250, 250]
+        );
     }
 
     #[test]
     fn jitter_stays_within_half_to_full() {
-        let p = policy(r#"{"maxRetries":3,"backoff":"fixed","delayMs":1000,"jitter":true}"#).unwrap();
+        let p =
+            policy(r#"{"maxRetries":3,"backoff":"fixed","delayMs":1000,"jitter":true}"#).unwrap();
         let mut rng = StdRng::seed_from_u64(7);
         let samples: Vec<u64> = (0..1000).map(|_| p.delay(1, &mut rng)).collect();
         assert!(samples.iter().all(|d| (500..=1000).contains(d)));
@@ -175,14 +183,20 @@ mod tests {
         let base = policy(r#"{"maxRetries":5,"delayMs":50}"#).unwrap();
         let spec: RetrySpec = serde_json::from_str(r#"{"backoff":"fixed"}"#).unwrap();
         let p = spec.overlay(&base, "retry").unwrap();
-        assert_eq!((p.max_retries, p.delay_ms, p.backoff), (5, 50, Backoff::Fixed));
+        assert_eq!(
+            (p.max_retries, p.delay_ms, p.backoff),
+            (5, 50, Backoff::Fixed)
+        );
     }
 
     #[test]
     fn bad_specs_name_the_field() {
         let e = policy(r#"{"backoff":"linear"}"#).unwrap_err().to_string();
         assert!(e.contains("retry.backoff") && e.contains("linear"), "{e}");
-        assert!(policy(r#"{"maxRetries":-1}"#).unwrap_err().to_string().contains("retry.maxRetries"));
+        assert!(policy(r#"{"maxRetries":-1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("retry.maxRetries"));
         assert!(policy(r#"{"delayMs":1.5}"#).is_err());
         assert!(policy(r#"{"delayMs":100,"maxDelayMs":10}"#).is_err());
     }

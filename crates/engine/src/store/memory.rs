@@ -15,11 +15,11 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
+use compact_str::CompactString;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use compact_str::CompactString;
 use slab::Slab;
 
 use crate::task::{TaskError, TaskId, TaskState};
@@ -204,7 +204,8 @@ impl MemoryStore {
 
     fn ensure_def(&mut self, def: u32) {
         if self.ready.len() <= def as usize {
-            self.ready.resize_with(def as usize + 1, ReadyQueue::default);
+            self.ready
+                .resize_with(def as usize + 1, ReadyQueue::default);
         }
     }
 
@@ -248,7 +249,8 @@ impl MemoryStore {
     /// delayed heap. A delayed task joins the end of its line when it becomes due.
     fn schedule(&mut self, slot: u32, now: u64) {
         let r = &self.records[slot as usize];
-        let (def, priority, entry, run_at) = (r.def, r.priority, Entry { seq: r.seq, slot }, r.run_at);
+        let (def, priority, entry, run_at) =
+            (r.def, r.priority, Entry { seq: r.seq, slot }, r.run_at);
         self.ensure_def(def);
         if run_at > now {
             self.delayed.push(Reverse((run_at, entry.seq, slot)));
@@ -302,7 +304,9 @@ impl MemoryStore {
         let records = &self.records;
         let mut best: Option<(u32, i32, Entry)> = None;
         for &d in defs {
-            let Some(ready) = self.ready.get_mut(d as usize) else { continue };
+            let Some(ready) = self.ready.get_mut(d as usize) else {
+                continue;
+            };
             if let Some((p, e)) = ready.peek_live(|e| is_live(records, e)) {
                 if best.is_none_or(|(_, bp, be)| p > bp || (p == bp && e.seq < be.seq)) {
                     best = Some((d, p, e));
@@ -328,7 +332,10 @@ impl MemoryStore {
 
     pub fn slot_of(&self, id: &TaskId) -> Option<u32> {
         let slot = id_slot(id);
-        self.records.get(slot as usize).filter(|r| r.id == *id).map(|_| slot)
+        self.records
+            .get(slot as usize)
+            .filter(|r| r.id == *id)
+            .map(|_| slot)
     }
 
     pub fn slot_of_key(&self, key: &str) -> Option<u32> {
@@ -389,7 +396,12 @@ mod tests {
 
     #[test]
     fn slot_ids_are_v7_and_decode_to_their_slot() {
-        for (slot, random) in [(0u32, 0u64), (1, 12345), (u32::MAX, u64::MAX), (987_654, 1 << 41)] {
+        for (slot, random) in [
+            (0u32, 0u64),
+            (1, 12345),
+            (u32::MAX, u64::MAX),
+            (987_654, 1 << 41),
+        ] {
             let id = slot_id(1_700_000_000_123, slot, random);
             assert_eq!(id.get_version_num(), 7);
             assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
@@ -403,9 +415,23 @@ mod tests {
     fn a_reused_slot_does_not_answer_for_the_old_id() {
         let mut store = MemoryStore::new();
         let rec = |t| Record {
-            id: TaskId::nil(), def: 0, state: TaskState::Success, priority: 0, attempt: 1, seq: 0,
-            run_at: 0, created_at: t, started_at: 0, completed_at: t, payload: "null".into(), result: None,
-            watched: false, cancel_requested: false, trial: false, committing: false, extra: None,
+            id: TaskId::nil(),
+            def: 0,
+            state: TaskState::Success,
+            priority: 0,
+            attempt: 1,
+            seq: 0,
+            run_at: 0,
+            created_at: t,
+            started_at: 0,
+            completed_at: t,
+            payload: "null".into(),
+            result: None,
+            watched: false,
+            cancel_requested: false,
+            trial: false,
+            committing: false,
+            extra: None,
         };
         let (slot, old) = store.insert(rec(1), 1);
         store.finished(slot);

@@ -31,7 +31,13 @@ pub fn submit(e: &mut Engine, def: u32, payload: &str, opts: &str) -> String {
 pub fn submit_n(e: &mut Engine, def: u32, n: usize) -> Vec<String> {
     let now = e.now();
     let payloads: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let ids = e.submit(def, payloads.iter().map(|s| s.as_str()), &SubmitOptions::from_json("", now).unwrap()).unwrap();
+    let ids = e
+        .submit(
+            def,
+            payloads.iter().map(|s| s.as_str()),
+            &SubmitOptions::from_json("", now).unwrap(),
+        )
+        .unwrap();
     ids.into_iter().map(|i| i.to_string()).collect()
 }
 

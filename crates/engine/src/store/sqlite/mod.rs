@@ -66,7 +66,10 @@ pub struct SqliteStore {
 }
 
 fn state_of(code: i64) -> TaskState {
-    TaskState::ALL.get(code as usize).copied().unwrap_or(TaskState::Pending)
+    TaskState::ALL
+        .get(code as usize)
+        .copied()
+        .unwrap_or(TaskState::Pending)
 }
 
 fn query_error(path: &Path, e: rusqlite::Error) -> EngineError {
@@ -74,7 +77,8 @@ fn query_error(path: &Path, e: rusqlite::Error) -> EngineError {
 }
 
 /// The columns `info` reads, in the order `row_info` expects.
-const INFO_COLUMNS: &str = "id, name, queue, state, payload, result, error, attempt, priority, progress, \
+const INFO_COLUMNS: &str =
+    "id, name, queue, state, payload, result, error, attempt, priority, progress, \
      progress_message, status, key, created_at, run_at, started_at, completed_at, owner, seq";
 
 impl SqliteStore {
@@ -95,8 +99,17 @@ impl SqliteStore {
         let thread = std::thread::Builder::new()
             .name("taskloom-sqlite-writer".into())
             .spawn(move || w.run())
-            .map_err(|e| EngineError::Store(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(SqliteStore { tx, shared, reader, thread: Some(thread), path: settings.path, seen_version: -1 })
+            .map_err(|e| {
+                EngineError::Store(format!("cannot start the SQLite writer thread: {e}"))
+            })?;
+        Ok(SqliteStore {
+            tx,
+            shared,
+            reader,
+            thread: Some(thread),
+            path: settings.path,
+            seen_version: -1,
+        })
     }
 
     pub fn send(&self, op: Op) {
@@ -132,7 +145,10 @@ impl SqliteStore {
 
     /// Whether anyone committed to the file since the last call (cheap: no table read).
     pub fn changed(&mut self) -> bool {
-        let v: i64 = self.reader.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(0);
+        let v: i64 = self
+            .reader
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap_or(0);
         let changed = v != self.seen_version;
         self.seen_version = v;
         changed
@@ -141,7 +157,10 @@ impl SqliteStore {
     pub fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
         self.reader
             .prepare_cached("SELECT state FROM tasks WHERE id = ?1")
-            .and_then(|mut st| st.query_row(params![id.to_string()], |r| r.get::<_, i64>(0)).optional())
+            .and_then(|mut st| {
+                st.query_row(params![id.to_string()], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
             .map(|s| s.map(state_of))
             .map_err(|e| query_error(&self.path, e))
     }
@@ -176,7 +195,9 @@ impl SqliteStore {
     pub fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let list = serde_json::to_string(&chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>()).expect("ids");
+            let list =
+                serde_json::to_string(&chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>())
+                    .expect("ids");
             let found: Vec<String> = self
                 .reader
                 .prepare_cached(
@@ -200,9 +221,16 @@ impl SqliteStore {
     pub fn cancel(&mut self, id: &TaskId, now: u64) -> Result<Option<StoredCancel>> {
         let path = self.path.clone();
         let err = |e| query_error(&path, e);
-        let tx = self.reader.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .reader
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
         let state: Option<i64> = tx
-            .query_row("SELECT state FROM tasks WHERE id = ?1", params![id.to_string()], |r| r.get(0))
+            .query_row(
+                "SELECT state FROM tasks WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(err)?;
         let outcome = match state.map(state_of) {
@@ -216,7 +244,11 @@ impl SqliteStore {
                 Some(StoredCancel::Revoked)
             }
             Some(TaskState::Received | TaskState::Started) => {
-                tx.execute("UPDATE tasks SET cancel_requested = 1 WHERE id = ?1", params![id.to_string()]).map_err(err)?;
+                tx.execute(
+                    "UPDATE tasks SET cancel_requested = 1 WHERE id = ?1",
+                    params![id.to_string()],
+                )
+                .map_err(err)?;
                 Some(StoredCancel::Requested)
             }
             Some(s) => Some(StoredCancel::AlreadyFinal(s)),
@@ -239,12 +271,17 @@ impl SqliteStore {
             sql.push_str(" AND queue = ?4");
         }
         sql.push_str(" ORDER BY seq LIMIT ?5");
-        let code = state.map(|s| TaskState::ALL.iter().position(|x| *x == s).expect("state") as i64);
+        let code =
+            state.map(|s| TaskState::ALL.iter().position(|x| *x == s).expect("state") as i64);
         let rows: Vec<Value> = self
             .reader
             .prepare_cached(&sql)
             .and_then(|mut st| {
-                st.query_map(params![after, code, q.name, q.queue, (limit + 1) as i64], row_info)?.collect()
+                st.query_map(
+                    params![after, code, q.name, q.queue, (limit + 1) as i64],
+                    row_info,
+                )?
+                .collect()
             })
             .map_err(|e| query_error(&self.path, e))?;
         page(rows, limit)
@@ -255,8 +292,14 @@ impl SqliteStore {
         self.reader
             .prepare_cached("SELECT queue, state, count(*) FROM tasks GROUP BY queue, state")
             .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get::<_, String>(0)?, state_of(r.get(1)?), r.get::<_, i64>(2)? as u64)))?
-                    .collect()
+                st.query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        state_of(r.get(1)?),
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                })?
+                .collect()
             })
             .map_err(|e| query_error(&self.path, e))
     }
@@ -266,7 +309,13 @@ impl SqliteStore {
 fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
     let more = rows.len() > limit;
     rows.truncate(limit);
-    let cursor = if more { rows.last().and_then(|r| r["seq"].as_i64()).map(|s| s.to_string()) } else { None };
+    let cursor = if more {
+        rows.last()
+            .and_then(|r| r["seq"].as_i64())
+            .map(|s| s.to_string())
+    } else {
+        None
+    };
     for r in &mut rows {
         if let Some(o) = r.as_object_mut() {
             o.remove("seq");
@@ -276,13 +325,18 @@ fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
 }
 
 fn raw_json(text: Option<String>) -> Value {
-    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
 }
 
 fn row_info(r: &rusqlite::Row) -> rusqlite::Result<Value> {
     let state = state_of(r.get(3)?);
     let attempt: u32 = r.get(7)?;
-    let retries = if state == TaskState::Retry { attempt } else { attempt.saturating_sub(1) };
+    let retries = if state == TaskState::Retry {
+        attempt
+    } else {
+        attempt.saturating_sub(1)
+    };
     Ok(json!({
         "id": r.get::<_, String>(0)?,
         "name": r.get::<_, String>(1)?,

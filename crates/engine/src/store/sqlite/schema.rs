@@ -76,14 +76,19 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {
-    EngineError::Store(format!("cannot open the SQLite store '{}': {what}", path.display()))
+    EngineError::Store(format!(
+        "cannot open the SQLite store '{}': {what}",
+        path.display()
+    ))
 }
 
 /// Checks an existing file without writing to it: SQLite, readable, taskloom's (or
 /// empty), and not from a newer schema.
 fn check_existing(path: &Path) -> Result<()> {
     let mut header = [0u8; 16];
-    let len = std::fs::metadata(path).map_err(|e| open_error(path, e))?.len();
+    let len = std::fs::metadata(path)
+        .map_err(|e| open_error(path, e))?
+        .len();
     if len == 0 {
         return Ok(());
     }
@@ -94,15 +99,23 @@ fn check_existing(path: &Path) -> Result<()> {
             return Err(open_error(path, "the file is not a SQLite database"));
         }
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| open_error(path, e))?;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| open_error(path, e))?;
     let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-    let corrupt = |e: rusqlite::Error| open_error(path, format!("the database is corrupt or unreadable ({e})"));
+    let corrupt = |e: rusqlite::Error| {
+        open_error(path, format!("the database is corrupt or unreadable ({e})"))
+    };
     let app = read("PRAGMA application_id").map_err(corrupt)?;
     let version = read("PRAGMA user_version").map_err(corrupt)?;
     let tables = read("SELECT count(*) FROM sqlite_master").map_err(corrupt)?;
     if app != APPLICATION_ID as i64 && tables > 0 {
-        return Err(open_error(path, "the database belongs to another application (it has tables, none of them taskloom's)"));
+        return Err(open_error(
+            path,
+            "the database belongs to another application (it has tables, none of them taskloom's)",
+        ));
     }
     if version > SCHEMA_VERSION as i64 {
         return Err(open_error(
@@ -117,10 +130,13 @@ fn check_existing(path: &Path) -> Result<()> {
 pub fn connect(path: &Path, full_sync: bool) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| open_error(path, e))?;
     // WAL: readers never block the writer. NORMAL sync survives any process crash
     // (kill -9); FULL also survives a power loss, at an fsync per commit.
     let sync = if full_sync { "FULL" } else { "NORMAL" };
@@ -142,7 +158,10 @@ pub fn open(path: &Path, full_sync: bool) -> Result<Connection> {
         check_existing(path)?;
     } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.is_dir() {
-            return Err(open_error(path, format!("the directory '{}' does not exist", dir.display())));
+            return Err(open_error(
+                path,
+                format!("the directory '{}' does not exist", dir.display()),
+            ));
         }
     }
     let mut conn = connect(path, full_sync)?;
@@ -159,4 +178,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
     tx.commit()
+}
+
+/// Runs `sql` on a plain connection to `path` (tools and tests that prepare files).
+pub fn execute_raw(path: &Path, sql: &str) -> rusqlite::Result<()> {
+    Connection::open(path)?.execute_batch(sql)
 }

@@ -60,31 +60,74 @@ pub struct Adopted {
 #[derive(Debug)]
 pub enum Op {
     /// Insert tasks; reply `Committed { ticket }` (with the existing id when a key matched).
-    Insert { ticket: u64, tasks: Vec<NewTask> },
+    Insert {
+        ticket: u64,
+        tasks: Vec<NewTask>,
+    },
     /// Replace the standing claim request. The writer answers once with what it found,
     /// waiting (parked) until it finds something; an empty list withdraws the request.
-    Adopt { wants: Vec<Want>, limit: u32 },
+    Adopt {
+        wants: Vec<Want>,
+        limit: u32,
+    },
     /// A run's final outcome. `slot` comes back in `Settled` once committed.
-    Finish { slot: u32, id: TaskId, state: TaskState, result: Option<String>, error: Option<String>, at: u64 },
+    /// `attempt` is the attempts that ran (a task refused or revoked after its claim
+    /// did not run the one its claim counted).
+    Finish {
+        slot: u32,
+        id: TaskId,
+        state: TaskState,
+        attempt: u32,
+        result: Option<String>,
+        error: Option<String>,
+        at: u64,
+    },
     /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
-    Retry { slot: u32, id: TaskId, error: String, due_at: u64 },
-    Progress { id: TaskId, percent: f64, message: Option<String> },
-    Status { id: TaskId, status: String },
-    Log { id: TaskId, time: u64, level: String, message: String },
+    Retry {
+        slot: u32,
+        id: TaskId,
+        error: String,
+        due_at: u64,
+    },
+    Progress {
+        id: TaskId,
+        percent: f64,
+        message: Option<String>,
+    },
+    Status {
+        id: TaskId,
+        status: String,
+    },
+    Log {
+        id: TaskId,
+        time: u64,
+        level: String,
+        message: String,
+    },
     /// Claimed tasks this worker will not run after all (it is closing): back to the line.
-    Release { ids: Vec<TaskId> },
+    Release {
+        ids: Vec<TaskId>,
+    },
     /// The task names this worker runs (for its "is there work for me" answer).
     Names(Vec<String>),
     /// Reply `Committed { ticket }` once everything sent before has been committed.
-    Flush { ticket: u64 },
+    Flush {
+        ticket: u64,
+    },
     /// Commit what is left, give up the lease and end the thread.
     Stop,
 }
 
 #[derive(Debug)]
 pub enum Reply {
-    Committed { ticket: u64, existing_id: Option<String> },
-    Rejected { ticket: u64, error: String },
+    Committed {
+        ticket: u64,
+        existing_id: Option<String>,
+    },
+    Rejected {
+        ticket: u64,
+        error: String,
+    },
     Adopted(Vec<Adopted>),
     Settled(Vec<u32>),
     Requeued(Vec<u32>),
@@ -155,7 +198,13 @@ fn json_error(kind: &str, message: &str) -> String {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, cfg: WriterConfig, clock: Arc<dyn Clock>, shared: Arc<Shared>, rx: Receiver<Op>) -> Self {
+    pub fn new(
+        conn: Connection,
+        cfg: WriterConfig,
+        clock: Arc<dyn Clock>,
+        shared: Arc<Shared>,
+        rx: Receiver<Op>,
+    ) -> Self {
         Writer {
             conn,
             cfg,
@@ -217,7 +266,9 @@ impl Writer {
     }
 
     fn data_version(&self) -> i64 {
-        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).unwrap_or(0)
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap_or(0)
     }
 
     /// Applies `ops` and the due chores in one transaction, retrying while the database
@@ -257,8 +308,10 @@ impl Writer {
             let r = self.try_transaction(ops, now, changed, stopping, replies);
             match r {
                 Err(rusqlite::Error::SqliteFailure(e, _))
-                    if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-                        && attempts < 50 =>
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && attempts < 50 =>
                 {
                     attempts += 1;
                     std::thread::sleep(Duration::from_millis(20));
@@ -277,7 +330,9 @@ impl Writer {
         replies: &mut Vec<Reply>,
     ) -> rusqlite::Result<()> {
         let me = self.cfg.worker_id.clone();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut settled = Vec::new();
         let mut requeued = Vec::new();
         let mut adopt_requested = false;
@@ -288,28 +343,49 @@ impl Writer {
                 "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
             )?
-            .execute(params![me, std::process::id(), now as i64, (now + self.cfg.lease_ms) as i64])?;
+            .execute(params![
+                me,
+                std::process::id(),
+                now as i64,
+                (now + self.cfg.lease_ms) as i64
+            ])?;
         }
         for op in ops {
             match op {
                 Op::Insert { ticket, tasks } => {
                     let existing = insert_tasks(&tx, tasks, now)?;
                     inserted = true;
-                    replies.push(Reply::Committed { ticket: *ticket, existing_id: existing });
+                    replies.push(Reply::Committed {
+                        ticket: *ticket,
+                        existing_id: existing,
+                    });
                 }
                 Op::Adopt { wants, limit } => {
                     adopt_requested = true;
                     new_parked = Some((wants.clone(), *limit));
                 }
-                Op::Finish { slot, id, state, result, error, at } => {
+                Op::Finish {
+                    slot,
+                    id,
+                    state,
+                    attempt,
+                    result,
+                    error,
+                    at,
+                } => {
                     tx.prepare_cached(
-                        "UPDATE tasks SET state = ?1, result = ?2, error = ?3, completed_at = ?4,
+                        "UPDATE tasks SET state = ?1, result = ?2, error = ?3, completed_at = ?4, attempt = ?7,
                          due_at = NULL WHERE id = ?5 AND owner = ?6",
                     )?
-                    .execute(params![state_code(*state), result, error, *at as i64, id.to_string(), me])?;
+                    .execute(params![state_code(*state), result, error, *at as i64, id.to_string(), me, attempt])?;
                     settled.push(*slot);
                 }
-                Op::Retry { slot, id, error, due_at } => {
+                Op::Retry {
+                    slot,
+                    id,
+                    error,
+                    due_at,
+                } => {
                     let due = (*due_at > now).then_some(*due_at as i64);
                     tx.prepare_cached(
                         "UPDATE tasks SET state = 5, error = ?1, due_at = ?2
@@ -318,15 +394,26 @@ impl Writer {
                     .execute(params![error, due, id.to_string(), me])?;
                     requeued.push(*slot);
                 }
-                Op::Progress { id, percent, message } => {
-                    tx.prepare_cached("UPDATE tasks SET progress = ?1, progress_message = ?2 WHERE id = ?3")?
-                        .execute(params![percent, message, id.to_string()])?;
+                Op::Progress {
+                    id,
+                    percent,
+                    message,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE tasks SET progress = ?1, progress_message = ?2 WHERE id = ?3",
+                    )?
+                    .execute(params![percent, message, id.to_string()])?;
                 }
                 Op::Status { id, status } => {
                     tx.prepare_cached("UPDATE tasks SET status = ?1 WHERE id = ?2")?
                         .execute(params![status, id.to_string()])?;
                 }
-                Op::Log { id, time, level, message } => {
+                Op::Log {
+                    id,
+                    time,
+                    level,
+                    message,
+                } => {
                     tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
@@ -342,13 +429,18 @@ impl Writer {
                 Op::Names(names) => {
                     self.names_json = serde_json::to_string(names).expect("names serialize");
                 }
-                Op::Flush { ticket } => replies.push(Reply::Committed { ticket: *ticket, existing_id: None }),
+                Op::Flush { ticket } => replies.push(Reply::Committed {
+                    ticket: *ticket,
+                    existing_id: None,
+                }),
                 Op::Stop => {}
             }
         }
         // Delayed tasks and retries whose time has come join their lines.
-        tx.prepare_cached("UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1")?
-            .execute(params![now as i64])?;
+        tx.prepare_cached(
+            "UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1",
+        )?
+        .execute(params![now as i64])?;
         if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             recover_expired(&tx, now)?;
         }
@@ -363,17 +455,26 @@ impl Writer {
             trim_finished(&tx, now, self.cfg.keep_count, self.cfg.keep_age_ms)?;
         }
         // Claims: a new request, or the standing one when something may have changed.
-        let (wants, limit) = new_parked.clone().unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
+        let (wants, limit) = new_parked
+            .clone()
+            .unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
         let mut adopted = Vec::new();
-        if self.cfg.worker && !stopping && !wants.is_empty() && (adopt_requested || inserted || changed || !self.parked.is_empty()) {
+        if self.cfg.worker
+            && !stopping
+            && !wants.is_empty()
+            && (adopt_requested || inserted || changed || !self.parked.is_empty())
+        {
             adopted = adopt(&tx, &wants, limit, &me, now)?;
         }
         if stopping {
-            tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?.execute(params![me])?;
+            tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
+                .execute(params![me])?;
         }
         let (has_work, next_due) = work_outlook(&tx, self.cfg.worker, &self.names_json)?;
         let holds: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)")?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)",
+            )?
             .query_row(params![me], |r| r.get(0))?;
         tx.commit()?;
         // Committed: only now may the host learn of it.
@@ -385,7 +486,11 @@ impl Writer {
             self.last_maintenance = now;
         }
         if new_parked.is_some() || !adopted.is_empty() {
-            self.parked = if adopted.is_empty() { wants } else { Vec::new() };
+            self.parked = if adopted.is_empty() {
+                wants
+            } else {
+                Vec::new()
+            };
             self.parked_limit = limit;
         }
         if !adopted.is_empty() {
@@ -406,14 +511,14 @@ impl Writer {
         }
         Ok(())
     }
-
 }
 
 /// Whether unfinished tasks this worker could run exist, and the earliest due time.
 fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::Result<(bool, u64)> {
     {
-        let next_due: Option<i64> =
-            tx.prepare_cached("SELECT MIN(due_at) FROM tasks WHERE due_at IS NOT NULL")?.query_row([], |r| r.get(0))?;
+        let next_due: Option<i64> = tx
+            .prepare_cached("SELECT MIN(due_at) FROM tasks WHERE due_at IS NOT NULL")?
+            .query_row([], |r| r.get(0))?;
         let any: bool = tx
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (0, 5) AND due_at IS NULL
@@ -427,16 +532,20 @@ fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::R
 }
 
 fn state_code(s: TaskState) -> i64 {
-    TaskState::ALL.iter().position(|x| *x == s).expect("a state") as i64
+    TaskState::ALL
+        .iter()
+        .position(|x| *x == s)
+        .expect("a state") as i64
 }
 
 fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
     let mut out = Vec::new();
     for op in ops {
         match op {
-            Op::Insert { ticket, .. } | Op::Flush { ticket } => {
-                out.push(Reply::Rejected { ticket: *ticket, error: format!("the SQLite store failed to commit: {e}") })
-            }
+            Op::Insert { ticket, .. } | Op::Flush { ticket } => out.push(Reply::Rejected {
+                ticket: *ticket,
+                error: format!("the SQLite store failed to commit: {e}"),
+            }),
             Op::Finish { slot, .. } => out.push(Reply::Settled(vec![*slot])),
             Op::Retry { slot, .. } => out.push(Reply::Requeued(vec![*slot])),
             Op::Adopt { .. } => out.push(Reply::Adopted(Vec::new())),
@@ -470,7 +579,10 @@ fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Resu
         ])?;
         if n == 0 {
             if let Some(key) = &t.key {
-                let id: String = tx.query_row("SELECT id FROM tasks WHERE key = ?1", params![key], |r| r.get(0))?;
+                let id: String =
+                    tx.query_row("SELECT id FROM tasks WHERE key = ?1", params![key], |r| {
+                        r.get(0)
+                    })?;
                 return Ok(Some(id));
             }
         }
@@ -480,7 +592,13 @@ fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Resu
 
 /// Claims the first `limit` ready tasks among the wanted names — highest priority,
 /// then FIFO, at most `max` of each name: STARTED, leased to `me`, attempt counted.
-fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str, now: u64) -> rusqlite::Result<Vec<Adopted>> {
+fn adopt(
+    tx: &Transaction,
+    wants: &[Want],
+    limit: u32,
+    me: &str,
+    now: u64,
+) -> rusqlite::Result<Vec<Adopted>> {
     // Each name's line is read from its index in order, so the cost does not grow
     // with the backlog.
     let mut heads: Vec<(i32, i64, u32)> = Vec::new();
@@ -493,7 +611,9 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str, now: u64) -> ru
         if max == 0 {
             continue;
         }
-        let rows = line.query_map(params![w.name, max], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def)))?;
+        let rows = line.query_map(params![w.name, max], |r| {
+            Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def))
+        })?;
         for row in rows {
             heads.push(row?);
         }
@@ -547,7 +667,8 @@ fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
              WHERE state IN (1, 2) AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?5)",
         )?
         .execute(params![FAILURE, RETRY, fail_err, retry_err, now as i64])?;
-    tx.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")?.execute(params![now as i64])?;
+    tx.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")?
+        .execute(params![now as i64])?;
     Ok(n)
 }
 
@@ -567,7 +688,12 @@ fn cancel_requests(tx: &Transaction, me: &str) -> rusqlite::Result<Vec<TaskId>> 
 
 /// Retention, a chunk at a time: finished tasks beyond `keep_count` or older than
 /// `keep_age_ms` are deleted with their logs.
-fn trim_finished(tx: &Transaction, now: u64, keep_count: usize, keep_age_ms: Option<u64>) -> rusqlite::Result<()> {
+fn trim_finished(
+    tx: &Transaction,
+    now: u64,
+    keep_count: usize,
+    keep_age_ms: Option<u64>,
+) -> rusqlite::Result<()> {
     let mut remaining = TRIM_CHUNK;
     if let Some(age) = keep_age_ms {
         let cutoff = now.saturating_sub(age) as i64;
@@ -593,13 +719,20 @@ fn trim_finished(tx: &Transaction, now: u64, keep_count: usize, keep_age_ms: Opt
     Ok(())
 }
 
-fn delete_finished(tx: &Transaction, condition: &str, value: i64, limit: i64) -> rusqlite::Result<i64> {
+fn delete_finished(
+    tx: &Transaction,
+    condition: &str,
+    value: i64,
+    limit: i64,
+) -> rusqlite::Result<i64> {
     let sql = format!(
         "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN (3, 4, 6) AND {condition}
          ORDER BY completed_at LIMIT ?2) RETURNING id"
     );
     let mut st = tx.prepare_cached(&sql)?;
-    let ids: Vec<String> = st.query_map(params![value, limit], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let ids: Vec<String> = st
+        .query_map(params![value, limit], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut logs = tx.prepare_cached("DELETE FROM task_logs WHERE task_id = ?1")?;
     for id in &ids {
         logs.execute(params![id])?;

@@ -1,0 +1,571 @@
+//! The store conformance suite: the same scenarios against the memory store and the
+//! SQLite store, driven the way the host drives them (a claim is a request the SQLite
+//! writer answers; `flush` waits for the writer where the host would wait for a wake-up).
+//! Then what only a durable store promises: reopening, leases, several workers, bad files.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use common::{Claimed, T0};
+use serde_json::Value;
+use taskloom_engine::engine::EngineConfig;
+use taskloom_engine::{
+    CancelOutcome, Completion, Engine, ManualClock, SubmitOptions, TaskDef, TaskError, TaskState,
+};
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Memory,
+    Sqlite,
+}
+
+struct Harness {
+    e: Engine,
+    clock: ManualClock,
+    path: Option<PathBuf>,
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+fn open(kind: Kind, cfg: &str) -> Harness {
+    match kind {
+        Kind::Memory => {
+            let (e, clock) = common::engine(cfg);
+            Harness {
+                e,
+                clock,
+                path: None,
+                _dir: None,
+            }
+        }
+        Kind::Sqlite => {
+            let dir = Arc::new(tempfile::tempdir().unwrap());
+            let path = dir.path().join("tasks.db");
+            open_file(&path, cfg, ManualClock::new(T0), Some(dir))
+        }
+    }
+}
+
+/// An engine on the SQLite file at `path` (another worker, or a restart).
+fn open_file(
+    path: &std::path::Path,
+    cfg: &str,
+    clock: ManualClock,
+    dir: Option<Arc<tempfile::TempDir>>,
+) -> Harness {
+    let mut v: Value = if cfg.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_str(cfg).unwrap()
+    };
+    v["store"] = format!("sqlite:{}", path.display()).into();
+    let cfg = EngineConfig::from_json(&v.to_string()).unwrap();
+    let e = Engine::open_with_clock(cfg, Arc::new(clock.clone())).unwrap();
+    Harness {
+        e,
+        clock,
+        path: Some(path.to_path_buf()),
+        _dir: dir,
+    }
+}
+
+fn fail(msg: &str) -> Completion {
+    Completion::Failure(TaskError::new("Error", msg))
+}
+
+impl Harness {
+    fn register(&mut self, name: &str, opts: &str) -> u32 {
+        self.e
+            .register(TaskDef::from_json(name, opts).unwrap())
+            .unwrap()
+    }
+
+    /// Submits one task and waits for the store; returns its id (the first task's id
+    /// when an idempotency key matched).
+    fn submit(&mut self, def: u32, payload: &str, opts: &str) -> String {
+        let now = self.e.now();
+        let o = SubmitOptions::from_json(opts, now).unwrap();
+        let id = self.e.submit(def, [payload], &o).unwrap()[0].to_string();
+        self.e.flush();
+        for ev in self.drain() {
+            if ev[0] == "committed" && ev[3].is_string() {
+                return ev[3].as_str().unwrap().to_string();
+            }
+        }
+        id
+    }
+
+    fn drain(&mut self) -> Vec<Value> {
+        common::events(&mut self.e)
+    }
+
+    /// Claims up to `n` tasks, as the host's dispatch step does (twice with a durable
+    /// store: once to ask, once to take what the writer claimed).
+    fn claim(&mut self, n: usize) -> Vec<Claimed> {
+        let mut got = common::claim(&mut self.e, n);
+        if self.e.is_durable() {
+            self.e.flush();
+            got.extend(common::claim(&mut self.e, n - got.len()));
+        }
+        got
+    }
+
+    fn complete(&mut self, slot: u32, c: Completion) {
+        self.e.complete(slot, c);
+        self.e.flush();
+        common::claim(&mut self.e, 0);
+    }
+
+    /// Events but the store's commit acknowledgements.
+    fn events(&mut self) -> Vec<Value> {
+        self.e.flush();
+        common::claim(&mut self.e, 0);
+        self.drain()
+            .into_iter()
+            .filter(|e| e[0] != "committed")
+            .collect()
+    }
+
+    fn state(&self, id: &str) -> TaskState {
+        self.e.state(id).unwrap()
+    }
+
+    fn info(&self, id: &str) -> Value {
+        serde_json::from_str(&self.e.info_json(id).unwrap()).unwrap()
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.clock.advance(ms);
+    }
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[test] fn $name() { super::$name(super::Kind::Memory) } )*
+        }
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::Kind::Sqlite) } )*
+        }
+    };
+}
+
+on_both_stores!(
+    priority_then_fifo,
+    delayed_tasks_wait_until_due,
+    retries_back_off_then_fail,
+    cancel_pending_revokes_without_running,
+    cancel_running_revokes_when_the_handler_returns,
+    idempotency_keys_return_the_first_task,
+    watchers_hear_the_outcome,
+    max_parallel_holds_a_name_back,
+    progress_status_and_logs_are_recorded,
+    list_pages_and_counts_per_state_and_queue,
+    unknown_ids_are_not_found,
+);
+
+fn priority_then_fifo(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    for (p, prio) in [(1, 0), (2, 5), (3, 0), (4, 5), (5, -1)] {
+        h.submit(d, &p.to_string(), &format!(r#"{{"priority":{prio}}}"#));
+    }
+    let order: Vec<i64> = h
+        .claim(10)
+        .into_iter()
+        .map(|c| c.payload.as_i64().unwrap())
+        .collect();
+    assert_eq!(order, vec![2, 4, 1, 3, 5]);
+}
+
+fn delayed_tasks_wait_until_due(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let later = h.submit(d, "\"later\"", r#"{"delayMs":500}"#);
+    h.submit(d, "\"at\"", &format!(r#"{{"runAt":{}}}"#, T0 + 200));
+    h.submit(d, "\"now\"", "");
+    assert_eq!(h.claim(10).len(), 1);
+    assert_eq!(h.state(&later), TaskState::Pending);
+    assert_eq!(h.info(&later)["runAt"], T0 + 500);
+    h.advance(199);
+    assert!(h.claim(10).is_empty());
+    h.advance(1);
+    assert_eq!(h.claim(10)[0].payload, "at");
+    h.advance(300);
+    assert_eq!(h.claim(10)[0].payload, "later");
+}
+
+fn retries_back_off_then_fail(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register(
+        "t",
+        r#"{"retry":{"maxRetries":2,"delayMs":100,"backoff":"fixed"}}"#,
+    );
+    let id = h.submit(d, "1", "");
+    for attempt in 1..=3 {
+        let c = h.claim(10);
+        assert_eq!(c.len(), 1, "attempt {attempt} runs");
+        assert_eq!(c[0].attempt, attempt);
+        h.complete(c[0].slot, fail(&format!("fail {attempt}")));
+        if attempt < 3 {
+            assert_eq!(h.state(&id), TaskState::Retry);
+            assert_eq!(h.info(&id)["error"]["message"], format!("fail {attempt}"));
+            assert!(h.claim(10).is_empty(), "not before its backoff");
+            h.advance(100);
+        }
+    }
+    assert_eq!(h.state(&id), TaskState::Failure);
+    let info = h.info(&id);
+    assert_eq!(info["retries"], 2);
+    assert_eq!(info["error"]["message"], "fail 3");
+}
+
+fn cancel_pending_revokes_without_running(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let id = h.submit(d, "1", "");
+    assert_eq!(h.e.cancel(&id).unwrap(), CancelOutcome::Revoked);
+    assert!(h.claim(10).is_empty());
+    assert_eq!(h.state(&id), TaskState::Revoked);
+    assert_eq!(
+        h.e.cancel(&id).unwrap(),
+        CancelOutcome::AlreadyFinal(TaskState::Revoked)
+    );
+}
+
+fn cancel_running_revokes_when_the_handler_returns(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let id = h.submit(d, "1", "");
+    let c = h.claim(1);
+    assert_eq!(
+        h.e.cancel(&id).unwrap(),
+        CancelOutcome::AbortRunning(c[0].slot)
+    );
+    h.complete(c[0].slot, Completion::Success("1".into()));
+    assert_eq!(h.state(&id), TaskState::Revoked);
+}
+
+fn idempotency_keys_return_the_first_task(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let a = h.submit(d, "1", r#"{"key":"order-7"}"#);
+    let b = h.submit(d, "2", r#"{"key":"order-7"}"#);
+    assert_eq!(a, b);
+    assert_eq!(h.claim(10).len(), 1);
+}
+
+fn watchers_hear_the_outcome(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let id = h.submit(d, "1", "");
+    assert!(
+        h.e.watch(&id).unwrap().is_none(),
+        "not finished: an event follows"
+    );
+    let c = h.claim(1);
+    h.complete(c[0].slot, Completion::Success("{\"ok\":true}".into()));
+    let settled: Vec<Value> = h
+        .events()
+        .into_iter()
+        .filter(|e| e[0] == "settled")
+        .collect();
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0][1]["id"], id.as_str());
+    assert_eq!(settled[0][1]["state"], "SUCCESS");
+    assert_eq!(settled[0][1]["result"]["ok"], true);
+    let done: Value = serde_json::from_str(&h.e.watch(&id).unwrap().expect("final now")).unwrap();
+    assert_eq!(done["result"]["ok"], true);
+}
+
+fn max_parallel_holds_a_name_back(kind: Kind) {
+    let mut h = open(kind, "");
+    let capped = h.register("capped", r#"{"maxParallel":2}"#);
+    let free = h.register("free", "");
+    for i in 0..4 {
+        h.submit(capped, &i.to_string(), "");
+    }
+    h.submit(free, "\"f\"", "");
+    let first = h.claim(10);
+    assert_eq!(first.iter().filter(|c| c.def == capped).count(), 2);
+    assert_eq!(first.iter().filter(|c| c.def == free).count(), 1);
+    h.complete(first[0].slot, Completion::Success("null".into()));
+    let next = h.claim(10);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].payload, 2, "FIFO within the name");
+}
+
+fn progress_status_and_logs_are_recorded(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let id = h.submit(d, "1", "");
+    let c = h.claim(1);
+    h.e.set_progress(c[0].slot, 40.0, Some("reading".into()))
+        .unwrap();
+    h.e.set_status(c[0].slot, "busy".into());
+    h.e.log(c[0].slot, "info", "hello".into()).unwrap();
+    h.complete(c[0].slot, Completion::Success("2".into()));
+    let info = h.info(&id);
+    assert_eq!(info["progress"], 40.0);
+    assert_eq!(info["progressMessage"], "reading");
+    assert_eq!(info["status"], "busy");
+    assert_eq!(info["logs"][0]["message"], "hello");
+    assert_eq!(info["logs"][0]["level"], "info");
+    assert_eq!(info["result"], 2);
+}
+
+fn list_pages_and_counts_per_state_and_queue(kind: Kind) {
+    let mut h = open(kind, "");
+    let a = h.register("a", "");
+    let b = h.register("b", r#"{"queue":"other"}"#);
+    let ids: Vec<String> = (0..3).map(|i| h.submit(a, &i.to_string(), "")).collect();
+    h.submit(b, "9", "");
+    let c = h.claim(1);
+    h.complete(c[0].slot, Completion::Success("0".into()));
+    let counts: Value = serde_json::from_str(&h.e.counts_json().unwrap()).unwrap();
+    assert_eq!(counts["total"]["SUCCESS"], 1);
+    assert_eq!(counts["total"]["PENDING"], 3);
+    assert_eq!(counts["queues"]["other"]["PENDING"], 1);
+    assert_eq!(counts["queues"]["default"]["PENDING"], 2);
+    let page: Value =
+        serde_json::from_str(&h.e.list_json(r#"{"name":"a","limit":2}"#).unwrap()).unwrap();
+    let got: Vec<&str> = page["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str()]);
+    let cursor = page["cursor"].as_str().expect("a next page");
+    let rest: Value = serde_json::from_str(
+        &h.e.list_json(&format!(r#"{{"name":"a","cursor":"{cursor}"}}"#))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rest["tasks"][0]["id"], ids[2].as_str());
+    assert!(rest["cursor"].is_null());
+    let pending: Value = serde_json::from_str(
+        &h.e.list_json(r#"{"state":"PENDING","queue":"other"}"#)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pending["tasks"].as_array().unwrap().len(), 1);
+    assert!(h
+        .e
+        .list_json(r#"{"limit":0}"#)
+        .unwrap_err()
+        .to_string()
+        .contains("limit"));
+    assert!(h
+        .e
+        .list_json(r#"{"state":"DONE"}"#)
+        .unwrap_err()
+        .to_string()
+        .contains("DONE"));
+}
+
+fn unknown_ids_are_not_found(kind: Kind) {
+    let mut h = open(kind, "");
+    h.register("t", "");
+    let id = "01900000-0000-7000-8000-000000000000";
+    assert!(matches!(
+        h.e.state(id),
+        Err(taskloom_engine::EngineError::NotFound(_))
+    ));
+    assert!(matches!(
+        h.e.cancel(id),
+        Err(taskloom_engine::EngineError::NotFound(_))
+    ));
+    assert!(h
+        .e
+        .state("nope")
+        .unwrap_err()
+        .to_string()
+        .contains("'nope'"));
+}
+
+// ---- what only the durable store promises -------------------------------------------
+
+#[test]
+fn reopening_the_file_continues_every_unfinished_task_and_keeps_outcomes() {
+    let mut a = open(Kind::Sqlite, "");
+    let path = a.path.clone().unwrap();
+    let d = a.register("t", r#"{"retry":{"maxRetries":1,"delayMs":1000}}"#);
+    let done = a.submit(d, "\"done\"", "");
+    let c = a.claim(1);
+    a.e.log(c[0].slot, "info", "did it".into()).unwrap();
+    a.complete(c[0].slot, Completion::Success("42".into()));
+    let retrying = a.submit(d, "\"retry\"", "");
+    let c = a.claim(1);
+    a.complete(c[0].slot, fail("flaky"));
+    let delayed = a.submit(d, "\"delayed\"", r#"{"delayMs":500}"#);
+    let pending = a.submit(d, "\"pending\"", r#"{"priority":-1}"#);
+    a.e.close();
+    drop(a.e);
+
+    let mut b = open_file(&path, "", ManualClock::new(T0), None);
+    b.register("t", r#"{"retry":{"maxRetries":1,"delayMs":1000}}"#);
+    let info = b.info(&done);
+    assert_eq!(info["result"], 42);
+    assert_eq!(info["logs"][0]["message"], "did it");
+    assert_eq!(b.state(&retrying), TaskState::Retry);
+    assert_eq!(b.state(&delayed), TaskState::Pending);
+    assert_eq!(
+        b.claim(10).iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        vec![pending.clone()]
+    );
+    b.advance(500);
+    assert_eq!(b.claim(10)[0].id, delayed);
+    b.advance(500);
+    let c = b.claim(10);
+    assert_eq!(
+        (c[0].id.as_str(), c[0].attempt),
+        (retrying.as_str(), 2),
+        "the retry, its attempts counted"
+    );
+}
+
+#[test]
+fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_ignored() {
+    let mut a = open(Kind::Sqlite, r#"{"leaseMs":1000}"#);
+    let path = a.path.clone().unwrap();
+    let d = a.register("t", r#"{"retry":{"maxRetries":3}}"#);
+    let id = a.submit(d, "1", "");
+    let held = a.claim(1);
+    assert_eq!(held.len(), 1);
+    // Worker A stops renewing (its clock stands still, as if the process were gone);
+    // worker B's clock runs past A's lease.
+    let mut b = open_file(&path, r#"{"leaseMs":1000}"#, ManualClock::new(T0), None);
+    b.register("t", r#"{"retry":{"maxRetries":3}}"#);
+    assert!(b.claim(10).is_empty(), "A's lease holds");
+    b.advance(1_001);
+    let again = b.claim(10);
+    assert_eq!(again.len(), 1, "recovered once A's lease expired");
+    assert_eq!((again[0].id.as_str(), again[0].attempt), (id.as_str(), 2));
+    b.complete(again[0].slot, Completion::Success("\"b\"".into()));
+    a.complete(held[0].slot, Completion::Success("\"a\"".into()));
+    assert_eq!(
+        b.info(&id)["result"],
+        "b",
+        "A's late outcome does not overwrite B's"
+    );
+}
+
+#[test]
+fn a_task_whose_worker_died_with_no_attempts_left_fails() {
+    let mut a = open(Kind::Sqlite, r#"{"leaseMs":1000}"#);
+    let path = a.path.clone().unwrap();
+    let d = a.register("t", "");
+    let id = a.submit(d, "1", "");
+    assert_eq!(a.claim(1).len(), 1);
+    let mut b = open_file(
+        &path,
+        r#"{"leaseMs":1000}"#,
+        ManualClock::new(T0 + 1_001),
+        None,
+    );
+    b.register("t", "");
+    assert!(b.claim(10).is_empty());
+    let info = b.info(&id);
+    assert_eq!(info["state"], "FAILURE");
+    assert_eq!(info["error"]["type"], "WorkerLostError");
+}
+
+#[test]
+fn two_workers_on_one_file_never_claim_the_same_task() {
+    let mut a = open(Kind::Sqlite, "");
+    let path = a.path.clone().unwrap();
+    let d = a.register("t", "");
+    let mut b = open_file(&path, "", a.clock.clone(), None);
+    b.register("t", "");
+    let ids: Vec<String> = (0..40).map(|i| a.submit(d, &i.to_string(), "")).collect();
+    let mut seen = std::collections::HashSet::new();
+    for round in 0..4 {
+        let (x, y) = if round % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        for c in x.claim(7).into_iter().chain(y.claim(3)) {
+            assert!(seen.insert(c.id.clone()), "{} claimed twice", c.id);
+        }
+    }
+    assert_eq!(seen.len(), 40);
+    assert!(ids.iter().all(|id| seen.contains(id)));
+}
+
+#[test]
+fn a_cancel_from_another_process_reaches_the_running_worker() {
+    let mut a = open(Kind::Sqlite, "");
+    let path = a.path.clone().unwrap();
+    let d = a.register("t", "");
+    let id = a.submit(d, "1", "");
+    let c = a.claim(1);
+    let mut b = open_file(&path, r#"{"worker":false}"#, a.clock.clone(), None);
+    assert_eq!(b.e.cancel(&id).unwrap(), CancelOutcome::Requested);
+    a.e.flush();
+    let aborts: Vec<Value> = a.events().into_iter().filter(|e| e[0] == "abort").collect();
+    assert_eq!(aborts.len(), 1);
+    assert_eq!(aborts[0][1], c[0].slot);
+    a.complete(c[0].slot, fail("aborted"));
+    assert_eq!(b.state(&id), TaskState::Revoked);
+}
+
+fn store_error(path: &std::path::Path) -> String {
+    let cfg = EngineConfig::from_json(
+        &serde_json::json!({ "store": format!("sqlite:{}", path.display()) }).to_string(),
+    )
+    .unwrap();
+    match Engine::open(cfg) {
+        Ok(_) => panic!("opening {} should fail", path.display()),
+        Err(e) => {
+            assert_eq!(e.code(), "ERR_TASKLOOM_STORE");
+            e.to_string()
+        }
+    }
+}
+
+#[test]
+fn files_that_are_not_taskloom_databases_are_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "these are my notes, not a database\n".repeat(10)).unwrap();
+    assert!(store_error(&text).contains("not a SQLite database"));
+    assert_eq!(
+        std::fs::read_to_string(&text).unwrap(),
+        "these are my notes, not a database\n".repeat(10)
+    );
+
+    let corrupt = dir.path().join("corrupt.db");
+    let mut bytes = b"SQLite format 3\0".to_vec();
+    bytes.extend((0..8192u32).map(|i| (i * 7919 % 251) as u8));
+    std::fs::write(&corrupt, &bytes).unwrap();
+    let e = store_error(&corrupt);
+    assert!(e.contains("corrupt") || e.contains("not a database"), "{e}");
+    assert_eq!(std::fs::read(&corrupt).unwrap(), bytes);
+
+    let foreign = dir.path().join("app.db");
+    rusqlite_free_table(&foreign, "CREATE TABLE users (id INTEGER)");
+    let before = std::fs::read(&foreign).unwrap();
+    assert!(store_error(&foreign).contains("another application"));
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
+
+    let newer = dir.path().join("newer.db");
+    rusqlite_free_table(
+        &newer,
+        "PRAGMA application_id = 1414287181; PRAGMA user_version = 99; CREATE TABLE tasks (x)",
+    );
+    let before = std::fs::read(&newer).unwrap();
+    assert!(store_error(&newer).contains("schema version 99, newer"));
+    assert_eq!(std::fs::read(&newer).unwrap(), before);
+
+    assert!(store_error(&dir.path().join("missing/tasks.db")).contains("does not exist"));
+    assert!(store_error(dir.path()).contains("directory"));
+    assert!(store_error(std::path::Path::new("/proc/taskloom.db")).contains("cannot open"));
+}
+
+/// Makes a SQLite file with `sql` through the engine's own SQLite (no second library).
+fn rusqlite_free_table(path: &std::path::Path, sql: &str) {
+    taskloom_engine::store::sqlite::schema::execute_raw(path, sql).unwrap();
+}
