@@ -453,21 +453,21 @@ fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_i
 }
 
 #[test]
-fn a_task_whose_worker_died_with_no_attempts_left_fails() {
+fn a_task_lost_twice_with_no_attempts_left_fails() {
     let mut a = open(Kind::Sqlite, r#"{"leaseMs":1000}"#);
     let path = a.path.clone().unwrap();
-    let d = a.register("t", "");
+    let d = a.register("t", ""); // no retries
     let id = a.submit(d, "1", "");
     assert_eq!(a.claim(1).len(), 1);
-    let mut b = open_file(
-        &path,
-        r#"{"leaseMs":1000}"#,
-        ManualClock::new(T0 + 1_001),
-        None,
-    );
+    // B recovers it once (a lost run is always run again), then dies as well.
+    let lease = r#"{"leaseMs":1000}"#;
+    let mut b = open_file(&path, lease, ManualClock::new(T0 + 1_001), None);
     b.register("t", "");
-    assert!(b.claim(10).is_empty());
-    let info = b.info(&id);
+    assert_eq!(b.claim(10).len(), 1);
+    let mut c = open_file(&path, lease, ManualClock::new(T0 + 2_002), None);
+    c.register("t", "");
+    assert!(c.claim(10).is_empty());
+    let info = c.info(&id);
     assert_eq!(info["state"], "FAILURE");
     assert_eq!(info["error"]["type"], "WorkerLostError");
 }

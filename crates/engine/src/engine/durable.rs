@@ -130,7 +130,7 @@ impl Engine {
         let defs = self.registry.len();
         if let Some(d) = &mut self.durable {
             d.queued.resize(defs, 0);
-            d.store.send(Op::Names(names));
+            d.store.set_names(names);
         }
     }
 

@@ -125,8 +125,17 @@ impl SqliteStore {
         *self.shared.waker.lock().expect("waker lock") = Some(waker);
     }
 
+    /// Whether the file holds unfinished tasks this worker could run; "yes" until the
+    /// writer has looked for the task names last sent.
     pub fn has_work(&self) -> bool {
-        self.shared.has_work.load(Ordering::SeqCst)
+        self.shared.outlook_stale.load(Ordering::SeqCst)
+            || self.shared.has_work.load(Ordering::SeqCst)
+    }
+
+    /// Sends the task names this worker runs.
+    pub fn set_names(&self, names: Vec<String>) {
+        self.shared.outlook_stale.store(true, Ordering::SeqCst);
+        self.send(Op::Names(names));
     }
 
     /// The earliest due time of a delayed task or retry in the file, if any.

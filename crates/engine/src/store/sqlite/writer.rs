@@ -142,6 +142,8 @@ pub struct Shared {
     pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// The database holds unfinished tasks this worker could run (now or later).
     pub has_work: AtomicBool,
+    /// The task names changed and `has_work` has not been worked out for them yet.
+    pub outlook_stale: AtomicBool,
     /// The earliest `due_at` in the database (ms), 0 when none.
     pub next_due: AtomicU64,
     /// Set once the thread has ended.
@@ -338,6 +340,7 @@ impl Writer {
         let mut adopt_requested = false;
         let mut new_parked = None;
         let mut inserted = false;
+        let mut names_changed = false;
         if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             tx.prepare_cached(
                 "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -428,6 +431,7 @@ impl Writer {
                 }
                 Op::Names(names) => {
                     self.names_json = serde_json::to_string(names).expect("names serialize");
+                    names_changed = true;
                 }
                 Op::Flush { ticket } => replies.push(Reply::Committed {
                     ticket: *ticket,
@@ -504,7 +508,10 @@ impl Writer {
         if !requeued.is_empty() {
             replies.push(Reply::Requeued(requeued));
         }
-        let before = self.shared.has_work.swap(has_work, Ordering::SeqCst);
+        let mut before = self.shared.has_work.swap(has_work, Ordering::SeqCst);
+        if names_changed && self.shared.outlook_stale.swap(false, Ordering::SeqCst) {
+            before = !has_work; // the host saw "maybe": tell it what it is
+        }
         let due_before = self.shared.next_due.swap(next_due, Ordering::SeqCst);
         if (before != has_work || due_before != next_due) && replies.is_empty() {
             self.shared.wake();
@@ -647,7 +654,9 @@ fn adopt(
 }
 
 /// Tasks whose worker's lease expired (the process died, or lost its machine): back
-/// to their line with the attempt counted, or FAILURE once their attempts are used up.
+/// to their line with the attempt counted. A lost run does not use up the retry budget
+/// once: a task is only given up (FAILURE) when it is lost again with no attempts left,
+/// so a task that kills its process cannot crash-loop forever.
 fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
     let retry_err = json_error(
         "WorkerLostError",
@@ -660,9 +669,9 @@ fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
     let n = tx
         .prepare_cached(
             "UPDATE tasks SET
-               state = CASE WHEN attempt >= max_attempts THEN ?1 ELSE ?2 END,
-               error = CASE WHEN attempt >= max_attempts THEN ?3 ELSE ?4 END,
-               completed_at = CASE WHEN attempt >= max_attempts THEN ?5 ELSE NULL END,
+               state = CASE WHEN attempt > max_attempts THEN ?1 ELSE ?2 END,
+               error = CASE WHEN attempt > max_attempts THEN ?3 ELSE ?4 END,
+               completed_at = CASE WHEN attempt > max_attempts THEN ?5 ELSE NULL END,
                due_at = NULL
              WHERE state IN (1, 2) AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?5)",
         )?
