@@ -622,6 +622,7 @@ impl Engine {
                 .expect("the peeked task is still first in line");
             if let Some(d) = &mut self.durable {
                 d.started_one(def);
+                d.starting(slot);
             }
             let r = self.store.get_mut(slot).expect("claimed slot exists");
             // PENDING|RETRY -> RECEIVED -> STARTED: the host invokes the handler at once.
@@ -667,6 +668,9 @@ impl Engine {
             }
         }
         self.candidates = candidates;
+        if let Some(d) = &mut self.durable {
+            d.send_started(now);
+        }
         if self.durable.is_some() {
             self.durable_request_claims(now, capacity - claimed);
         }

@@ -48,6 +48,10 @@ pub(crate) struct Durable {
     last_ticket: Option<u64>,
     tickets_out: usize,
     committing: usize,
+    /// Per slot: the task's row (`seq`) in the file, for cheap updates.
+    seqs: Vec<i64>,
+    /// Rows of the tasks started in this step: written STARTED in one op.
+    started: Vec<i64>,
     /// Settled slots to drop from memory once their events are out.
     leaving: Vec<u32>,
     last_poll: u64,
@@ -77,12 +81,28 @@ impl Durable {
             tickets_out: 0,
             committing: 0,
             leaving: Vec::new(),
+            seqs: Vec::new(),
+            started: Vec::new(),
             last_poll: 0,
         })
     }
 
     pub(super) fn slot_of(&self, id: &TaskId) -> Option<u32> {
         self.by_id.get(id).copied()
+    }
+
+    /// A claimed task starts now (the file says RECEIVED until `send_started`).
+    pub(super) fn starting(&mut self, slot: u32) {
+        self.started.push(self.seqs[slot as usize]);
+    }
+
+    pub(super) fn send_started(&mut self, now: u64) {
+        if !self.started.is_empty() {
+            self.store.send(Op::Started {
+                seqs: std::mem::take(&mut self.started),
+                at: now,
+            });
+        }
     }
 
     /// A task claimed here left its line (it starts, or is revoked or refused).
@@ -144,12 +164,15 @@ impl Engine {
         let d = self.registry.get(def);
         let priority = opts.priority.unwrap_or(d.priority);
         let max_attempts = self.registry.retry_policy(def).max_retries + 1;
+        // Shared by the batch: one allocation, not one per task.
+        let (name, queue): (std::sync::Arc<str>, std::sync::Arc<str>) =
+            (d.name.as_str().into(), d.queue.as_str().into());
         let tasks: Vec<NewTask> = payloads
             .into_iter()
             .map(|p| NewTask {
                 id: new_task_id(),
-                name: d.name.clone(),
-                queue: d.queue.clone(),
+                name: name.clone(),
+                queue: queue.clone(),
                 priority,
                 max_attempts,
                 payload: p.into(),
@@ -278,6 +301,10 @@ impl Engine {
         }
         let slot = self.store.insert_claimed(record, now);
         let d = self.durable.as_mut().expect("durable");
+        if d.seqs.len() <= slot as usize {
+            d.seqs.resize(slot as usize + 1, 0);
+        }
+        d.seqs[slot as usize] = row.seq;
         d.by_id.insert(row.id, slot);
         d.queued[row.def as usize] += 1;
         d.queued_total += 1;
@@ -292,7 +319,10 @@ impl Engine {
         if !self.cfg.worker || self.closed {
             return;
         }
-        let free = free.saturating_sub(d.queued_total);
+        // Claim up to one batch ahead, so the writer claims the next batch while this
+        // one runs: the pipeline never waits on a round trip to the file.
+        let ahead = self.cfg.concurrency as usize;
+        let free = (free + ahead).saturating_sub(d.queued_total);
         if free == 0 && !d.adopting {
             return;
         }
@@ -343,8 +373,10 @@ impl Engine {
 
     pub(super) fn durable_retry(&mut self, slot: u32, due_at: u64) {
         let r = self.store.get(slot).expect("slot exists");
+        let seq = self.durable.as_ref().expect("durable").seqs[slot as usize];
         let op = Op::Retry {
             slot,
+            seq,
             id: r.id,
             error: error_json(r.error()).unwrap_or_else(|| "null".into()),
             due_at,
@@ -353,10 +385,12 @@ impl Engine {
     }
 
     pub(super) fn durable_finish(&mut self, slot: u32) {
+        let seq = self.durable.as_ref().expect("durable").seqs[slot as usize];
         let r = self.store.get_mut(slot).expect("slot exists");
         r.committing = true;
         let op = Op::Finish {
             slot,
+            seq,
             id: r.id,
             state: r.state,
             attempt: r.attempt,

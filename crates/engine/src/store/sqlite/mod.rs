@@ -83,8 +83,8 @@ const INFO_COLUMNS: &str =
 
 impl SqliteStore {
     pub fn open(settings: SqliteSettings, clock: Arc<dyn Clock>) -> Result<SqliteStore> {
-        let conn = schema::open(&settings.path, false)?;
-        let reader = schema::connect(&settings.path, false)?;
+        let conn = schema::open(&settings.path)?;
+        let reader = schema::connect(&settings.path, schema::READER_CACHE_KIB)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
         let cfg = WriterConfig {

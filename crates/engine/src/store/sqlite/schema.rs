@@ -16,6 +16,10 @@ use crate::error::{EngineError, Result};
 pub const APPLICATION_ID: i32 = 0x544c_4f4d;
 /// The schema this build writes; `PRAGMA user_version` of the file.
 pub const SCHEMA_VERSION: i32 = 1;
+/// Page caches: the writer's holds the hot ends of the lines and indexes; the reader's
+/// only serves lookups by id and listings.
+pub const WRITER_CACHE_KIB: u32 = 8 * 1024;
+pub const READER_CACHE_KIB: u32 = 2 * 1024;
 
 /// States as stored: the index of `TaskState::ALL`.
 pub const PENDING: i64 = 0;
@@ -127,7 +131,8 @@ fn check_existing(path: &Path) -> Result<()> {
 }
 
 /// Opens (creating if needed) a connection with taskloom's settings.
-pub fn connect(path: &Path, full_sync: bool) -> Result<Connection> {
+/// `cache_kib`: the page cache of this connection (it counts toward the process's RSS).
+pub fn connect(path: &Path, cache_kib: u32) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -138,11 +143,10 @@ pub fn connect(path: &Path, full_sync: bool) -> Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| open_error(path, e))?;
     // WAL: readers never block the writer. NORMAL sync survives any process crash
-    // (kill -9); FULL also survives a power loss, at an fsync per commit.
-    let sync = if full_sync { "FULL" } else { "NORMAL" };
+    // (kill -9); only a power loss can take the last commits (FULL would fsync each).
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16384; PRAGMA foreign_keys = OFF;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{cache_kib}; PRAGMA foreign_keys = OFF;"
     ))
     .map_err(|e| open_error(path, e))?;
     Ok(conn)
@@ -150,7 +154,7 @@ pub fn connect(path: &Path, full_sync: bool) -> Result<Connection> {
 
 /// Validates the file at `path`, then brings it to the current schema. Returns the
 /// writer's connection.
-pub fn open(path: &Path, full_sync: bool) -> Result<Connection> {
+pub fn open(path: &Path) -> Result<Connection> {
     if path.exists() {
         if path.is_dir() {
             return Err(open_error(path, "it is a directory"));
@@ -164,7 +168,7 @@ pub fn open(path: &Path, full_sync: bool) -> Result<Connection> {
             ));
         }
     }
-    let mut conn = connect(path, full_sync)?;
+    let mut conn = connect(path, WRITER_CACHE_KIB)?;
     migrate(&mut conn).map_err(|e| open_error(path, e))?;
     Ok(conn)
 }

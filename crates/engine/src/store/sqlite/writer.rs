@@ -22,8 +22,8 @@ use crate::task::{TaskId, TaskState};
 #[derive(Debug, Clone)]
 pub struct NewTask {
     pub id: TaskId,
-    pub name: String,
-    pub queue: String,
+    pub name: std::sync::Arc<str>,
+    pub queue: std::sync::Arc<str>,
     pub priority: i32,
     pub max_attempts: u32,
     pub payload: compact_str::CompactString,
@@ -40,7 +40,8 @@ pub struct Want {
     pub max: u32,
 }
 
-/// A task this worker claimed: STARTED in the database, leased to this worker.
+/// A task this worker claimed: RECEIVED in the database, leased to this worker (STARTED
+/// once its handler starts).
 #[derive(Debug, Clone)]
 pub struct Adopted {
     pub def: u32,
@@ -75,6 +76,8 @@ pub enum Op {
     /// did not run the one its claim counted).
     Finish {
         slot: u32,
+        /// The task's row; `id` guards against a reused row number.
+        seq: i64,
         id: TaskId,
         state: TaskState,
         attempt: u32,
@@ -85,6 +88,7 @@ pub enum Op {
     /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
     Retry {
         slot: u32,
+        seq: i64,
         id: TaskId,
         error: String,
         due_at: u64,
@@ -103,6 +107,11 @@ pub enum Op {
         time: u64,
         level: String,
         message: String,
+    },
+    /// Claimed (RECEIVED) tasks whose handlers started: STARTED.
+    Started {
+        seqs: Vec<i64>,
+        at: u64,
     },
     /// Claimed tasks this worker will not run after all (it is closing): back to the line.
     Release {
@@ -178,6 +187,7 @@ pub struct WriterConfig {
 /// Most finished tasks deleted per transaction by retention.
 const TRIM_CHUNK: i64 = 2_000;
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
+const OUTLOOK_EVERY_MS: u64 = 20;
 
 pub struct Writer {
     conn: Connection,
@@ -193,6 +203,9 @@ pub struct Writer {
     seen_version: i64,
     /// This worker holds tasks in the database (adopted, not yet finished).
     holds_tasks: bool,
+    last_outlook: u64,
+    /// The outlook was skipped since the last change: work it out on the next tick.
+    outlook_dirty: bool,
 }
 
 fn json_error(kind: &str, message: &str) -> String {
@@ -220,6 +233,8 @@ impl Writer {
             last_maintenance: 0,
             seen_version: 0,
             holds_tasks: false,
+            last_outlook: 0,
+            outlook_dirty: false,
         }
     }
 
@@ -255,9 +270,11 @@ impl Writer {
             self.seen_version = version;
             let due = self.shared.next_due.load(Ordering::Relaxed);
             let chores = now >= self.last_heartbeat + self.cfg.lease_ms / 3
-                || now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+                || now >= self.last_maintenance + MAINTENANCE_EVERY_MS
+                || (self.outlook_dirty && now >= self.last_outlook + OUTLOOK_EVERY_MS);
             let adopt_now = !self.parked.is_empty() && (changed || (due != 0 && due <= now));
-            if ops.is_empty() && !chores && !adopt_now && !(changed && self.holds_tasks) && !stop {
+            let idle = ops.is_empty() && !chores && !adopt_now && !stop;
+            if idle && !(changed && self.holds_tasks) {
                 continue;
             }
             let batch = std::mem::take(&mut ops);
@@ -341,6 +358,7 @@ impl Writer {
         let mut new_parked = None;
         let mut inserted = false;
         let mut names_changed = false;
+        let mut finishes = Vec::new();
         if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             tx.prepare_cached(
                 "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -369,6 +387,7 @@ impl Writer {
                 }
                 Op::Finish {
                     slot,
+                    seq,
                     id,
                     state,
                     attempt,
@@ -376,15 +395,20 @@ impl Writer {
                     error,
                     at,
                 } => {
-                    tx.prepare_cached(
-                        "UPDATE tasks SET state = ?1, result = ?2, error = ?3, completed_at = ?4, attempt = ?7,
-                         due_at = NULL WHERE id = ?5 AND owner = ?6",
-                    )?
-                    .execute(params![state_code(*state), result, error, *at as i64, id.to_string(), me, attempt])?;
+                    finishes.push(serde_json::json!([
+                        seq,
+                        id.to_string(),
+                        state_code(*state),
+                        attempt,
+                        result,
+                        error,
+                        at
+                    ]));
                     settled.push(*slot);
                 }
                 Op::Retry {
                     slot,
+                    seq,
                     id,
                     error,
                     due_at,
@@ -392,9 +416,9 @@ impl Writer {
                     let due = (*due_at > now).then_some(*due_at as i64);
                     tx.prepare_cached(
                         "UPDATE tasks SET state = 5, error = ?1, due_at = ?2
-                         WHERE id = ?3 AND owner = ?4",
+                         WHERE seq = ?5 AND id = ?3 AND owner = ?4",
                     )?
-                    .execute(params![error, due, id.to_string(), me])?;
+                    .execute(params![error, due, id.to_string(), me, seq])?;
                     requeued.push(*slot);
                 }
                 Op::Progress {
@@ -420,6 +444,14 @@ impl Writer {
                     tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
+                Op::Started { seqs, at } => {
+                    let seqs = serde_json::to_string(seqs).expect("seqs serialize");
+                    tx.prepare_cached(
+                        "UPDATE tasks SET state = 2, started_at = ?2
+                         WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = 1",
+                    )?
+                    .execute(params![seqs, *at as i64, me])?;
+                }
                 Op::Release { ids } => {
                     let mut st = tx.prepare_cached(
                         "UPDATE tasks SET state = CASE WHEN attempt <= 1 THEN 0 ELSE 5 END, attempt = attempt - 1,
@@ -440,11 +472,25 @@ impl Writer {
                 Op::Stop => {}
             }
         }
+        if !finishes.is_empty() {
+            // Outcomes in one statement (a guard on owner: a worker whose lease expired
+            // and whose task was taken over must not overwrite the new run's outcome).
+            tx.prepare_cached(
+                "UPDATE tasks SET state = j.value ->> 2, attempt = j.value ->> 3, result = j.value ->> 4,
+                   error = j.value ->> 5, completed_at = j.value ->> 6, due_at = NULL
+                 FROM json_each(?1) AS j
+                 WHERE tasks.seq = j.value ->> 0 AND tasks.id = j.value ->> 1 AND tasks.owner = ?2",
+            )?
+            .execute(params![serde_json::Value::Array(finishes).to_string(), me])?;
+        }
         // Delayed tasks and retries whose time has come join their lines.
-        tx.prepare_cached(
-            "UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1",
-        )?
-        .execute(params![now as i64])?;
+        let known_due = self.shared.next_due.load(Ordering::SeqCst);
+        if changed || (known_due != 0 && known_due <= now) {
+            tx.prepare_cached(
+                "UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1",
+            )?
+            .execute(params![now as i64])?;
+        }
         if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             recover_expired(&tx, now)?;
         }
@@ -468,21 +514,49 @@ impl Writer {
             && !wants.is_empty()
             && (adopt_requested || inserted || changed || !self.parked.is_empty())
         {
-            adopted = adopt(&tx, &wants, limit, &me, now)?;
+            adopted = adopt(&tx, &wants, limit, &me)?;
         }
         if stopping {
             tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
                 .execute(params![me])?;
         }
-        let (has_work, next_due) = work_outlook(&tx, self.cfg.worker, &self.names_json)?;
-        let holds: bool = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)",
-            )?
-            .query_row(params![me], |r| r.get(0))?;
+        // The outlook (is there work for this worker, when is the next due time) costs a
+        // few queries: worked out when something may have changed it, and at most every
+        // OUTLOOK_EVERY_MS in between while a batch of claims and outcomes streams through.
+        let outlook = names_changed
+            || inserted
+            || changed
+            || stopping
+            || !requeued.is_empty()
+            || (adopted.is_empty() && (adopt_requested || !self.parked.is_empty()))
+            || now >= self.last_outlook + OUTLOOK_EVERY_MS;
+        let fresh = if outlook {
+            let (has_work, next_due) = work_outlook(&tx, self.cfg.worker, &self.names_json)?;
+            let holds: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)",
+                )?
+                .query_row(params![me], |r| r.get(0))?;
+            Some((has_work, next_due, holds))
+        } else {
+            None
+        };
         tx.commit()?;
         // Committed: only now may the host learn of it.
-        self.holds_tasks = holds;
+        let (has_work, next_due) = match fresh {
+            Some((has_work, next_due, holds)) => {
+                self.holds_tasks = holds;
+                self.last_outlook = now;
+                self.outlook_dirty = false;
+                (has_work, next_due)
+            }
+            None => {
+                self.outlook_dirty = true;
+                self.holds_tasks |= !adopted.is_empty();
+                let has = self.shared.has_work.load(Ordering::SeqCst) || !adopted.is_empty();
+                (has, self.shared.next_due.load(Ordering::SeqCst))
+            }
+        };
         if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             self.last_heartbeat = now;
         }
@@ -574,8 +648,8 @@ fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Resu
         let due_at = (t.run_at > now).then_some(t.run_at as i64);
         let n = st.execute(params![
             t.id.hyphenated().encode_lower(&mut buf) as &str,
-            t.name,
-            t.queue,
+            &*t.name,
+            &*t.queue,
             t.priority,
             t.max_attempts,
             t.payload.as_str(),
@@ -598,14 +672,8 @@ fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Resu
 }
 
 /// Claims the first `limit` ready tasks among the wanted names — highest priority,
-/// then FIFO, at most `max` of each name: STARTED, leased to `me`, attempt counted.
-fn adopt(
-    tx: &Transaction,
-    wants: &[Want],
-    limit: u32,
-    me: &str,
-    now: u64,
-) -> rusqlite::Result<Vec<Adopted>> {
+/// then FIFO, at most `max` of each name: RECEIVED, leased to `me`, attempt counted.
+fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Result<Vec<Adopted>> {
     // Each name's line is read from its index in order, so the cost does not grow
     // with the backlog.
     let mut heads: Vec<(i32, i64, u32)> = Vec::new();
@@ -627,29 +695,33 @@ fn adopt(
     }
     heads.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     heads.truncate(limit as usize);
+    // One statement for the whole batch: per-row statements cost more than the rows.
+    let defs: rustc_hash::FxHashMap<i64, u32> = heads.iter().map(|h| (h.1, h.2)).collect();
+    let seqs = serde_json::to_string(&heads.iter().map(|h| h.1).collect::<Vec<_>>()).expect("seqs");
     let mut take = tx.prepare_cached(
-        "UPDATE tasks SET state = 2, owner = ?1, attempt = attempt + 1, started_at = ?2 WHERE seq = ?3
-         RETURNING id, priority, attempt, payload, created_at, run_at, key, error",
+        "UPDATE tasks SET state = 1, owner = ?1, attempt = attempt + 1, started_at = NULL
+         WHERE seq IN (SELECT value FROM json_each(?2))
+         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error",
     )?;
-    let mut out = Vec::with_capacity(heads.len());
-    for (_, seq, def) in heads {
-        let row = take.query_row(params![me, now as i64, seq], |r| {
-            let id: String = r.get(0)?;
-            Ok(Adopted {
-                def,
-                seq,
-                id: uuid::Uuid::try_parse(&id).unwrap_or_default(),
-                priority: r.get(1)?,
-                attempt: r.get(2)?,
-                payload: r.get(3)?,
-                created_at: r.get::<_, i64>(4)? as u64,
-                run_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-                key: r.get(6)?,
-                error: r.get(7)?,
-            })
-        })?;
-        out.push(row);
-    }
+    let rows = take.query_map(params![me, seqs], |r| {
+        let seq: i64 = r.get(0)?;
+        let id: String = r.get(1)?;
+        Ok(Adopted {
+            def: defs.get(&seq).copied().unwrap_or(0),
+            seq,
+            id: uuid::Uuid::try_parse(&id).unwrap_or_default(),
+            priority: r.get(2)?,
+            attempt: r.get(3)?,
+            payload: r.get(4)?,
+            created_at: r.get::<_, i64>(5)? as u64,
+            run_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+            key: r.get(7)?,
+            error: r.get(8)?,
+        })
+    })?;
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    // Highest priority first, then FIFO, across names.
+    out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
     Ok(out)
 }
 
