@@ -15,7 +15,8 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 /**
  * The lifecycle of a task (Celery's names):
  * `PENDING → RECEIVED → STARTED → SUCCESS | FAILURE | RETRY → … | REVOKED`.
- * SUCCESS, FAILURE and REVOKED are final.
+ * SUCCESS, FAILURE and REVOKED are final. With the SQLite store, RECEIVED means a
+ * worker has claimed the task (it holds its lease) and is about to start it.
  */
 export type TaskState = 'PENDING' | 'RECEIVED' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED'
 
@@ -103,12 +104,54 @@ export interface KeepResultsOptions {
   ageMs?: number
 }
 
+/** Options of `ex.list()`. */
+export interface ListOptions {
+  state?: TaskState
+  name?: string
+  queue?: string
+  /** Tasks per page, 1–1000. Default 100. */
+  limit?: number
+  /** The `cursor` of the previous page. */
+  cursor?: string
+}
+
+/** A page of `ex.list()`. */
+export interface TaskPage {
+  tasks: TaskInfo[]
+  /** Pass it back for the next page; null on the last page. */
+  cursor: string | null
+}
+
+/** Tasks per state. */
+export type StateCounts = Record<TaskState, number>
+
+/** `ex.counts()`: tasks per state in total and per queue. */
+export interface TaskCounts {
+  total: StateCounts
+  queues: Record<string, StateCounts>
+}
+
 export interface ExecutorOptions {
   /**
-   * Where tasks are kept. This build provides `'memory'` (in-process, lost when the
-   * process ends). Default: `process.env.TASKLOOM_STORE ?? 'memory'`.
+   * Where tasks are kept. Default: `process.env.TASKLOOM_STORE ?? 'memory'`.
+   * - `'memory'`: in this process; queued tasks are lost when it ends.
+   * - `'sqlite:<path>'`: a SQLite file (created if missing), durable: a submit resolves
+   *   once committed, nothing is lost when a process is killed, and several processes
+   *   may share the file. A path that is not a taskloom database, a corrupt file or one
+   *   from a newer taskloom is refused with a `StoreError`, and left untouched.
    */
   store?: string
+  /**
+   * SQLite store: how long a claimed task stays leased to its worker without a renewal
+   * (the worker renews while it lives). A task whose worker died runs again once its
+   * lease has expired, its attempt counted. Default 30,000 ms.
+   */
+  leaseMs?: number
+  /**
+   * SQLite store: how often to look for tasks submitted by other processes (tasks
+   * submitted here are picked up at once). Default 50 ms.
+   */
+  pollIntervalMs?: number
   /** Handlers running at once in this process. Default 64. */
   concurrency?: number
   /** Queues this executor works. Default: every queue that has a registered task. */
@@ -399,8 +442,20 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   /** A handle for a task id obtained elsewhere. @throws TypeError if `id` is not a UUID. */
   task<Result = any>(id: string): TaskHandle<Result>
 
-  /** Resolves when no task is queued, delayed, waiting to retry or running. */
+  /**
+   * Resolves when no task is queued, delayed, waiting to retry or running. With the
+   * SQLite store: when the file holds none that this executor works (for a producer:
+   * when its submits are committed and the tasks it awaits have finished).
+   */
   onIdle(): Promise<void>
+  /**
+   * A page of stored tasks, oldest first, filtered by `state`, `name` and `queue`.
+   * Pass the returned `cursor` to get the next page; it is null on the last one.
+   * @throws TypeError for a bad limit, state or cursor.
+   */
+  list(options?: ListOptions): Promise<TaskPage>
+  /** Stored tasks per state, in total and per queue. */
+  counts(): Promise<TaskCounts>
   /**
    * Stops taking work and waits for running handlers; at `timeoutMs` aborts what is
    * left (those tasks fail with ExecutorClosedError). Queued tasks are not started.
@@ -461,6 +516,12 @@ export declare class NonRetryableError extends TaskloomError {
 /** The executor is closed (or closed before the awaited task finished). */
 export declare class ExecutorClosedError extends TaskloomError {
   readonly code: 'ERR_EXECUTOR_CLOSED'
+}
+
+/** The store failed: it cannot be opened (bad path, not a SQLite file, corrupt, another
+ * application's or a newer taskloom's database), or a write to it failed. */
+export declare class StoreError extends TaskloomError {
+  readonly code: 'ERR_STORE'
 }
 
 /** No task with that id exists in the store (never submitted, or past retention). */

@@ -63,3 +63,44 @@ for (const rate of [100, 1000, 10000]) {
 const cost = (1 - tp['taskloom-policies'] / tp.taskloom) * 100
 console.log(`\nPolicy overhead: an unbinding rate limit + a closed breaker on every task`)
 console.log(`  with: ${fmt(tp['taskloom-policies'])} tasks/s, without: ${fmt(tp.taskloom)} tasks/s — cost ${cost.toFixed(1)}% (median of ${RUNS}; a negative cost is noise, which is about ±10% here)`)
+
+// ---- SQLite: durable on disk -------------------------------------------------------
+const sqliteScript = fileURLToPath(new URL('./sqlite-peers.mjs', import.meta.url))
+const sq = (kind, impl, n) => run(sqliteScript, [kind, impl, String(n)])
+// The peers are much slower: they get fewer tasks, and every figure is per second.
+const SQ = { taskloom: 100_000, plainjob: 20_000, liteque: 2_000 }
+const sqPeers = ['taskloom', 'plainjob', 'liteque']
+const scale = (impl, f) => Math.max(50, Math.round(SQ[impl] * f * Math.min(1, N / 1_000_000)))
+console.log(`\nSQLite, durable on disk (WAL): bulk submit then drain (taskloom at concurrency 256; median of ${RUNS})`)
+const sqTp = Object.fromEntries(sqPeers.map((c) => [c, []]))
+for (let round = 0; round < RUNS; round++) {
+  for (const impl of sqPeers) sqTp[impl].push(sq('throughput', impl, scale(impl, 1)).perSec)
+}
+const sqMed = Object.fromEntries(sqPeers.map((c) => [c, median(sqTp[c])]))
+const bestPeer = Math.max(sqMed.plainjob, sqMed.liteque)
+for (const impl of sqPeers) {
+  const ratio = impl === 'taskloom' ? `   ${(sqMed.taskloom / bestPeer).toFixed(1)}× the best SQLite peer` : ''
+  console.log(`  ${impl.padEnd(9)} ${fmt(sqMed[impl]).padStart(9)} tasks/s (${fmt(scale(impl, 1))} tasks)${ratio}`)
+}
+console.log('\nSQLite: single submits, one after another, each awaited until durable')
+const single = Object.fromEntries(sqPeers.map((impl) => [impl, sq('single', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
+for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(single[impl]).padStart(9)} submits/s`)
+console.log('\nSQLite: single submits issued together (many callers at once), all awaited until durable')
+const burst = Object.fromEntries(sqPeers.map((impl) => [impl, sq('burst', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
+for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(burst[impl]).padStart(9)} submits/s`)
+console.log('\nSQLite: serial submit → result latency')
+for (const impl of sqPeers) {
+  const r = sq('latency', impl, impl === 'liteque' ? 200 : 1000)
+  console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
+}
+console.log('\nSQLite: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
+for (const impl of sqPeers) {
+  const r = sq('delayed', impl, impl === 'liteque' ? 500 : 2000)
+  console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
+}
+const pending = Math.min(1_000_000, N)
+console.log(`\nSQLite: RSS with ${fmt(pending)} tasks pending (submitted in batches of 50,000; no worker)`)
+for (const impl of ['taskloom', 'plainjob']) {
+  const r = sq('rss', impl, pending)
+  console.log(`  ${impl.padEnd(9)} ${fmt(r.settledMb).padStart(5)} MB after the submits   (peak ${fmt(r.peakMb)} MB)`)
+}

@@ -2,6 +2,7 @@
 // Prints one JSON line. Every contender persists to a file on disk (WAL) in a temp dir.
 //   throughput — submit n in bulk, then drain them (taskloom at concurrency 256)
 //   single     — n submits one after another, each awaited until durable
+//   burst      — n single submits issued at once (as many callers would), all awaited
 //   latency    — n serial submit → result round trips (p50/p99 µs)
 //   delayed    — n tasks delayed 100 ms, submitted ~1 ms apart: lateness of each start (p50/p99 ms)
 //   rss        — peak RSS with n tasks pending (no worker)
@@ -122,6 +123,12 @@ if (kind === 'throughput') {
   const q = await open(false)
   const t0 = performance.now()
   for (let i = 0; i < n; i++) await q.add(i)
+  out = { perSec: (n / (performance.now() - t0)) * 1000 }
+  await q.close()
+} else if (kind === 'burst') {
+  const q = await open(false)
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: n }, (_, i) => q.add(i)))
   out = { perSec: (n / (performance.now() - t0)) * 1000 }
   await q.close()
 } else if (kind === 'latency') {

@@ -1,8 +1,17 @@
 // taskloom demo: `npm run demo`. Registers a few handlers and shows queues, priorities,
-// delays, retries, timeouts, progress, cancellation and bulk submits on the default store.
+// delays, retries, timeouts, progress, cancellation, policies and bulk submits on the
+// embedded durable store: a SQLite file (TASKLOOM_STORE picks another store).
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { Executor, NonRetryableError, TaskCancelledError, TaskFailedError } from 'taskloom'
 
-const ex = new Executor({ concurrency: 8, retry: { maxRetries: 2, backoff: 'exponential', delayMs: 50 } })
+const file = path.join(os.tmpdir(), 'taskloom-demo.db')
+for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true })
+const store = process.env.TASKLOOM_STORE ?? `sqlite:${file}`
+console.log(`store: ${store}`)
+
+const ex = new Executor({ store, concurrency: 64, retry: { maxRetries: 2, backoff: 'exponential', delayMs: 50 } })
 
 ex.register('add', ([x, y]) => x + y, { queue: 'math', tags: ['math'], description: 'Add two numbers' })
 ex.register('multiply', ([x, y]) => x * y, { queue: 'math', tags: ['math'] })
@@ -94,3 +103,12 @@ console.log(`100,000 tasks submitted and run in ${(performance.now() - t0).toFix
 
 await ex.close()
 console.log('closed cleanly')
+
+// Everything is in the file: a second executor (here a producer only) reads it back.
+const reader = new Executor({ store, worker: false })
+const counts = await reader.counts()
+console.log('tasks in the store by state:', Object.entries(counts.total).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', '))
+console.log('add(1, 2), read back by id from another executor:', await reader.task(sum.id).result())
+const page = await reader.list({ name: 'report' })
+console.log('list({ name: "report" }):', page.tasks.map((t) => `${t.state} ${t.result}`).join('; '))
+await reader.close()

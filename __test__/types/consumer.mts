@@ -122,3 +122,26 @@ async function policies(): Promise<void> {
   ex.register('bad2', () => 1, { rateLimit: { intervalMs: 5 } })
 }
 void policies
+
+// The SQLite store: durable options, introspection, StoreError.
+async function durable(): Promise<void> {
+  const { StoreError } = await import('taskloom')
+  let store: Executor
+  try {
+    store = new Executor({ store: 'sqlite:./tasks.db', leaseMs: 10_000, pollIntervalMs: 20 })
+  } catch (err) {
+    if (err instanceof StoreError) console.log(err.code, err.message)
+    return
+  }
+  const page = await store.list({ state: 'PENDING', name: 'add', limit: 50 })
+  const first: TaskInfo | undefined = page.tasks[0]
+  const next: string | null = page.cursor
+  if (next !== null) await store.list({ cursor: next })
+  const counts = await store.counts()
+  const pending: number = counts.total.PENDING + (counts.queues['math']?.RETRY ?? 0)
+  void [first, pending]
+  // @ts-expect-error not a state
+  await store.list({ state: 'DONE' })
+  await store.close()
+}
+void durable

@@ -358,6 +358,7 @@ impl Writer {
         let mut new_parked = None;
         let mut inserted = false;
         let mut names_changed = false;
+        let mut inserted_delayed = false;
         let mut finishes = Vec::new();
         if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             tx.prepare_cached(
@@ -376,6 +377,7 @@ impl Writer {
                 Op::Insert { ticket, tasks } => {
                     let existing = insert_tasks(&tx, tasks, now)?;
                     inserted = true;
+                    inserted_delayed |= tasks.iter().any(|t| t.run_at > now);
                     replies.push(Reply::Committed {
                         ticket: *ticket,
                         existing_id: existing,
@@ -524,7 +526,7 @@ impl Writer {
         // few queries: worked out when something may have changed it, and at most every
         // OUTLOOK_EVERY_MS in between while a batch of claims and outcomes streams through.
         let outlook = names_changed
-            || inserted
+            || inserted_delayed
             || changed
             || stopping
             || !requeued.is_empty()
@@ -553,7 +555,9 @@ impl Writer {
             None => {
                 self.outlook_dirty = true;
                 self.holds_tasks |= !adopted.is_empty();
-                let has = self.shared.has_work.load(Ordering::SeqCst) || !adopted.is_empty();
+                let has = self.shared.has_work.load(Ordering::SeqCst)
+                    || !adopted.is_empty()
+                    || (inserted && self.cfg.worker);
                 (has, self.shared.next_due.load(Ordering::SeqCst))
             }
         };
