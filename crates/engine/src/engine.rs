@@ -668,10 +668,8 @@ impl Engine {
             }
         }
         self.candidates = candidates;
-        if let Some(d) = &mut self.durable {
-            d.send_started(now);
-        }
         if self.durable.is_some() {
+            self.send_started(now);
             self.durable_request_claims(now, capacity - claimed);
         }
         claimed

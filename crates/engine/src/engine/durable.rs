@@ -32,6 +32,8 @@ use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 pub const DEFAULT_LEASE_MS: u64 = 30_000;
 /// Shortest gap between two polls of the file for tasks awaited elsewhere.
 const WATCH_POLL_MS: u64 = 5;
+/// Longest delay before a running task shows STARTED in the file.
+const STARTED_WRITE_MS: u64 = 5;
 
 pub(crate) struct Durable {
     pub(super) store: SqliteStore,
@@ -50,8 +52,10 @@ pub(crate) struct Durable {
     committing: usize,
     /// Per slot: the task's row (`seq`) in the file, for cheap updates.
     seqs: Vec<i64>,
-    /// Rows of the tasks started in this step: written STARTED in one op.
-    started: Vec<i64>,
+    /// Tasks started in this step, and those started in earlier steps whose STARTED is
+    /// not written yet (slot, row). See `send_started`.
+    started_now: Vec<(u32, i64)>,
+    started_before: Vec<(u32, i64)>,
     /// Settled slots to drop from memory once their events are out.
     leaving: Vec<u32>,
     last_poll: u64,
@@ -82,7 +86,8 @@ impl Durable {
             committing: 0,
             leaving: Vec::new(),
             seqs: Vec::new(),
-            started: Vec::new(),
+            started_now: Vec::new(),
+            started_before: Vec::new(),
             last_poll: 0,
         })
     }
@@ -93,18 +98,37 @@ impl Durable {
 
     /// A claimed task starts now (the file says RECEIVED until `send_started`).
     pub(super) fn starting(&mut self, slot: u32) {
-        self.started.push(self.seqs[slot as usize]);
+        self.started_now.push((slot, self.seqs[slot as usize]));
     }
+}
 
+impl Engine {
+    /// Writes STARTED for the tasks started in the previous step that still run. Most
+    /// short tasks have finished by then, and their outcome (which carries the start
+    /// time) is then their only write: one row update per task instead of two. A task
+    /// shows STARTED in the file a step late — a few ms, see `durable_next_due`.
     pub(super) fn send_started(&mut self, now: u64) {
-        if !self.started.is_empty() {
-            self.store.send(Op::Started {
-                seqs: std::mem::take(&mut self.started),
-                at: now,
-            });
+        let Some(d) = &mut self.durable else { return };
+        let store = &self.store;
+        let seqs: Vec<i64> = d
+            .started_before
+            .drain(..)
+            .filter(|(slot, seq)| {
+                store
+                    .get(*slot)
+                    .is_some_and(|r| r.state == TaskState::Started)
+                    && d.seqs[*slot as usize] == *seq
+            })
+            .map(|(_, seq)| seq)
+            .collect();
+        if !seqs.is_empty() {
+            d.store.send(Op::Started { seqs, at: now });
         }
+        std::mem::swap(&mut d.started_before, &mut d.started_now);
     }
+}
 
+impl Durable {
     /// A task claimed here left its line (it starts, or is revoked or refused).
     pub(super) fn started_one(&mut self, def: u32) {
         if let Some(q) = self.queued.get_mut(def as usize) {
@@ -396,6 +420,7 @@ impl Engine {
             attempt: r.attempt,
             result: r.result.as_ref().map(|t| t.to_string()),
             error: error_json(r.error()),
+            started_at: r.started_at,
             at: r.completed_at,
         };
         let d = self.durable.as_mut().expect("durable");
@@ -534,6 +559,10 @@ impl Engine {
         }
         if !d.remote_watches.is_empty() {
             let tick = now + self.cfg.poll_ms.max(WATCH_POLL_MS);
+            due = Some(due.map_or(tick, |t: u64| t.min(tick)));
+        }
+        if !d.started_before.is_empty() {
+            let tick = now + STARTED_WRITE_MS;
             due = Some(due.map_or(tick, |t: u64| t.min(tick)));
         }
         due

@@ -83,6 +83,8 @@ pub enum Op {
         attempt: u32,
         result: Option<String>,
         error: Option<String>,
+        /// When the run started (0: it never did) and ended.
+        started_at: u64,
         at: u64,
     },
     /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
@@ -360,6 +362,13 @@ impl Writer {
         let mut names_changed = false;
         let mut inserted_delayed = false;
         let mut finishes = Vec::new();
+        let outcome_in_batch: rustc_hash::FxHashSet<i64> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Finish { seq, .. } | Op::Retry { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect();
         if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             tx.prepare_cached(
                 "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -395,8 +404,10 @@ impl Writer {
                     attempt,
                     result,
                     error,
+                    started_at,
                     at,
                 } => {
+                    let started = (*started_at > 0).then_some(*started_at);
                     finishes.push(serde_json::json!([
                         seq,
                         id.to_string(),
@@ -404,7 +415,8 @@ impl Writer {
                         attempt,
                         result,
                         error,
-                        at
+                        at,
+                        started
                     ]));
                     settled.push(*slot);
                 }
@@ -447,7 +459,17 @@ impl Writer {
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
                 Op::Started { seqs, at } => {
-                    let seqs = serde_json::to_string(seqs).expect("seqs serialize");
+                    // A task whose outcome is in this batch too is written once, by its
+                    // outcome (which carries its start time): one row update, not two.
+                    let seqs: Vec<i64> = seqs
+                        .iter()
+                        .copied()
+                        .filter(|s| !outcome_in_batch.contains(s))
+                        .collect();
+                    if seqs.is_empty() {
+                        continue;
+                    }
+                    let seqs = serde_json::to_string(&seqs).expect("seqs serialize");
                     tx.prepare_cached(
                         "UPDATE tasks SET state = 2, started_at = ?2
                          WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = 1",
@@ -479,7 +501,8 @@ impl Writer {
             // and whose task was taken over must not overwrite the new run's outcome).
             tx.prepare_cached(
                 "UPDATE tasks SET state = j.value ->> 2, attempt = j.value ->> 3, result = j.value ->> 4,
-                   error = j.value ->> 5, completed_at = j.value ->> 6, due_at = NULL
+                   error = j.value ->> 5, completed_at = j.value ->> 6, due_at = NULL,
+                   started_at = coalesce(j.value ->> 7, started_at)
                  FROM json_each(?1) AS j
                  WHERE tasks.seq = j.value ->> 0 AND tasks.id = j.value ->> 1 AND tasks.owner = ?2",
             )?
