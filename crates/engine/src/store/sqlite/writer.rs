@@ -206,6 +206,8 @@ pub struct Writer {
     /// This worker holds tasks in the database (adopted, not yet finished).
     holds_tasks: bool,
     last_outlook: u64,
+    /// Writes that failed and are tried again (see `failed`).
+    carry: Vec<Op>,
     /// The outlook was skipped since the last change: work it out on the next tick.
     outlook_dirty: bool,
 }
@@ -236,6 +238,7 @@ impl Writer {
             seen_version: 0,
             holds_tasks: false,
             last_outlook: 0,
+            carry: Vec::new(),
             outlook_dirty: false,
         }
     }
@@ -275,11 +278,15 @@ impl Writer {
                 || now >= self.last_maintenance + MAINTENANCE_EVERY_MS
                 || (self.outlook_dirty && now >= self.last_outlook + OUTLOOK_EVERY_MS);
             let adopt_now = !self.parked.is_empty() && (changed || (due != 0 && due <= now));
-            let idle = ops.is_empty() && !chores && !adopt_now && !stop;
+            let idle = ops.is_empty() && self.carry.is_empty() && !chores && !adopt_now && !stop;
             if idle && !(changed && self.holds_tasks) {
                 continue;
             }
-            let batch = std::mem::take(&mut ops);
+            let mut batch = std::mem::take(&mut self.carry);
+            if !batch.is_empty() {
+                std::thread::sleep(Duration::from_millis(100)); // back off before retrying
+            }
+            batch.append(&mut ops);
             self.commit_batch(batch, now, changed, stop);
         }
         self.shared.stopped.store(true, Ordering::SeqCst);
@@ -305,14 +312,39 @@ impl Writer {
                     let one = [op];
                     let mut r = Vec::new();
                     if let Err(e) = self.transaction(&one, now, false, stopping, &mut r) {
-                        r = failure_replies(&one, &e);
+                        let [op] = one;
+                        r = self.failed(op, &e, stopping);
                     }
                     replies.extend(r);
                 }
             }
-            Err(e) => replies = failure_replies(&ops, &e),
+            Err(e) => {
+                for op in ops {
+                    replies.extend(self.failed(op, &e, stopping));
+                }
+            }
         }
         self.shared.deliver(replies);
+    }
+
+    /// An op whose transaction failed (disk full, I/O error…). A submit is rejected, so
+    /// its caller knows; an outcome or a state change is kept and tried again on the
+    /// next round (its task stays leased to this live worker meanwhile). When the
+    /// worker stops with such writes still failing, it lets them go: its lease expires
+    /// and another worker runs those tasks again.
+    fn failed(&mut self, op: Op, e: &rusqlite::Error, stopping: bool) -> Vec<Reply> {
+        let keep = matches!(
+            op,
+            Op::Finish { .. } | Op::Retry { .. } | Op::Started { .. } | Op::Release { .. }
+        );
+        if keep && !stopping {
+            if self.carry.is_empty() {
+                eprintln!("taskloom: a write to the SQLite store failed, retrying: {e}");
+            }
+            self.carry.push(op);
+            return Vec::new();
+        }
+        failure_replies(std::slice::from_ref(&op), e)
     }
 
     fn transaction(
