@@ -163,6 +163,7 @@ on_both_stores!(
     progress_status_and_logs_are_recorded,
     list_pages_and_counts_per_state_and_queue,
     unknown_ids_are_not_found,
+    batch_payloads_round_trip_exactly,
 );
 
 fn priority_then_fifo(kind: Kind) {
@@ -576,4 +577,25 @@ fn files_that_are_not_taskloom_databases_are_refused_and_left_untouched() {
 /// Makes a SQLite file with `sql` through the engine's own SQLite (no second library).
 fn rusqlite_free_table(path: &std::path::Path, sql: &str) {
     taskloom_engine::store::sqlite::schema::execute_raw(path, sql).unwrap();
+}
+
+fn batch_payloads_round_trip_exactly(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("t", "");
+    let payloads = [
+        r#"{"quote":"a\"b","newline":"x\ny","tab":"\t","back":"\\"}"#,
+        "\"ünïcødé 😀 \\u0001\"",
+        "[1,2.5e-3,-0,null,true,false,{}]",
+        "12345678901234567890",
+    ];
+    let now = h.e.now();
+    h.e.submit(d, payloads, &SubmitOptions::from_json("", now).unwrap())
+        .unwrap();
+    h.e.flush();
+    let got: Vec<serde_json::Value> = h.claim(10).into_iter().map(|c| c.payload).collect();
+    let want: Vec<serde_json::Value> = payloads
+        .iter()
+        .map(|p| serde_json::from_str(p).unwrap())
+        .collect();
+    assert_eq!(got, want);
 }

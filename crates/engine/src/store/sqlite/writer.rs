@@ -697,6 +697,32 @@ fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
 
 /// Inserts tasks; with an idempotency key that a task already has, returns that task's id.
 fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Result<Option<String>> {
+    // A batch from one submitMany shares everything but id and payload: one statement.
+    if tasks.len() > 1 && tasks.iter().all(|t| t.key.is_none()) {
+        let t = &tasks[0];
+        let mut rows = String::with_capacity(tasks.len() * 64);
+        rows.push('[');
+        let mut buf = uuid::Uuid::encode_buffer();
+        for (i, task) in tasks.iter().enumerate() {
+            if i > 0 {
+                rows.push(',');
+            }
+            rows.push_str("[\"");
+            rows.push_str(task.id.hyphenated().encode_lower(&mut buf));
+            rows.push_str("\",");
+            crate::wire::push_json_str(&mut rows, &task.payload);
+            rows.push(']');
+        }
+        rows.push(']');
+        let run_at = (t.run_at > 0).then_some(t.run_at as i64);
+        let due_at = (t.run_at > now).then_some(t.run_at as i64);
+        tx.prepare_cached(
+            "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, created_at, run_at, due_at)
+             SELECT j.value ->> 0, ?1, ?2, 0, ?3, ?4, j.value ->> 1, ?5, ?6, ?7 FROM json_each(?8) AS j",
+        )?
+        .execute(params![&*t.name, &*t.queue, t.priority, t.max_attempts, t.created_at as i64, run_at, due_at, rows])?;
+        return Ok(None);
+    }
     let mut st = tx.prepare_cached(
         "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at)
          VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
