@@ -32,6 +32,8 @@ use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 pub const DEFAULT_LEASE_MS: u64 = 30_000;
 /// Shortest gap between two polls of the file for tasks awaited elsewhere.
 const WATCH_POLL_MS: u64 = 5;
+/// Largest submit committed on the caller's thread (see `SqliteStore::insert_now`).
+const DIRECT_INSERT_MAX: usize = 64;
 /// Longest delay before a running task shows STARTED in the file.
 const STARTED_WRITE_MS: u64 = 5;
 
@@ -40,6 +42,8 @@ pub(crate) struct Durable {
     by_id: FxHashMap<TaskId, u32>,
     /// Awaited tasks not held here: polled in the file.
     remote_watches: FxHashSet<TaskId>,
+    /// A submit may be committed on the host's thread (once per step).
+    direct_allowed: bool,
     /// A claim request is standing at the writer, for these definitions.
     adopting: bool,
     asked: Vec<u32>,
@@ -76,6 +80,7 @@ impl Durable {
             store: SqliteStore::open(settings, e.clock.clone())?,
             by_id: FxHashMap::default(),
             remote_watches: FxHashSet::default(),
+            direct_allowed: true,
             adopting: false,
             asked: Vec::new(),
             queued: Vec::new(),
@@ -223,8 +228,17 @@ impl Engine {
         let dur = self.durable.as_mut().expect("durable");
         let ticket = dur.next_ticket;
         dur.next_ticket += 1;
-        dur.tickets_out += 1;
         dur.last_ticket = Some(ticket);
+        // With nothing queued at the writer (so FIFO across submits holds), a small
+        // submit is committed right here; the host learns it from the same event. Once
+        // per step: submits issued together go to the writer and share one commit.
+        if dur.direct_allowed && dur.tickets_out == 0 && tasks.len() <= DIRECT_INSERT_MAX {
+            dur.direct_allowed = false;
+            let outcome = dur.store.insert_now(&tasks, now).map_err(|e| e.to_string());
+            self.events.push(Event::Committed { ticket, outcome });
+            return Ok(ids);
+        }
+        dur.tickets_out += 1;
         dur.store.send(Op::Insert { ticket, tasks });
         Ok(ids)
     }
@@ -233,6 +247,7 @@ impl Engine {
     /// cancel requests; then polls the file for awaited tasks held elsewhere.
     pub(super) fn durable_intake(&mut self, now: u64) {
         let Some(d) = &mut self.durable else { return };
+        d.direct_allowed = true;
         for reply in d.store.take_replies() {
             match reply {
                 Reply::Committed {
@@ -445,7 +460,7 @@ impl Engine {
             .durable
             .as_mut()
             .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
-        match d.store.cancel(&parsed, now)? {
+        match d.store.cancel(&parsed, now, &self.worker_id)? {
             None => Err(EngineError::NotFound(id.to_string())),
             Some(StoredCancel::Revoked) => {
                 // Our own write does not show as a change to our reader: settle watchers here.
@@ -457,6 +472,18 @@ impl Engine {
                 Ok(CancelOutcome::Revoked)
             }
             Some(StoredCancel::Requested) => Ok(CancelOutcome::Requested),
+            Some(StoredCancel::ClaimedHere) => {
+                // The writer has claimed it for this process and is handing it over:
+                // take it in (a moment at most), then cancel it here.
+                for _ in 0..1_000 {
+                    self.durable_intake(now);
+                    if self.local_slot(id)?.is_some() {
+                        return self.cancel(id);
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                }
+                Ok(CancelOutcome::Requested)
+            }
             Some(StoredCancel::AlreadyFinal(s)) => Ok(CancelOutcome::AlreadyFinal(s)),
         }
     }

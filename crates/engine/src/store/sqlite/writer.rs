@@ -121,6 +121,9 @@ pub enum Op {
     },
     /// The task names this worker runs (for its "is there work for me" answer).
     Names(Vec<String>),
+    /// Another connection of this process committed (a submit the host wrote itself):
+    /// look again for work now, and refresh the outlook.
+    Poke,
     /// Reply `Committed { ticket }` once everything sent before has been committed.
     Flush {
         ticket: u64,
@@ -525,6 +528,7 @@ impl Writer {
                     ticket: *ticket,
                     existing_id: None,
                 }),
+                Op::Poke => names_changed = true, // the outlook is stale, as after new names
                 Op::Stop => {}
             }
         }
@@ -696,7 +700,11 @@ fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
 }
 
 /// Inserts tasks; with an idempotency key that a task already has, returns that task's id.
-fn insert_tasks(tx: &Transaction, tasks: &[NewTask], now: u64) -> rusqlite::Result<Option<String>> {
+pub(super) fn insert_tasks(
+    tx: &Transaction,
+    tasks: &[NewTask],
+    now: u64,
+) -> rusqlite::Result<Option<String>> {
     // A batch from one submitMany shares everything but id and payload: one statement.
     if tasks.len() > 1 && tasks.iter().all(|t| t.key.is_none()) {
         let t = &tasks[0];
