@@ -139,14 +139,7 @@ impl SqliteStore {
     /// single submits runs at the speed of a commit. The writer is then poked, to claim
     /// them if this process runs them. Returns the existing id if a key matched.
     pub fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
-        let path = self.path.clone();
-        let err = |e| query_error(&path, e);
-        let tx = self
-            .reader
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let existing = writer::insert_tasks(&tx, tasks, now).map_err(err)?;
-        tx.commit().map_err(err)?;
+        let existing = self.write_here(|tx| writer::insert_tasks(tx, tasks, now))?;
         self.shared.outlook_stale.store(true, Ordering::SeqCst);
         self.send(Op::Poke);
         Ok(existing)
@@ -248,50 +241,64 @@ impl SqliteStore {
     /// Cancels a task held by no one in this process: REVOKED if it waits, a request to
     /// its worker if it runs elsewhere.
     pub fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>> {
+        self.write_here(|tx| cancel_in(tx, id, now, me))
+    }
+
+    /// Runs `f` in a write transaction on the caller's connection and commits it.
+    fn write_here<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let path = self.path.clone();
-        let err = |e| query_error(&path, e);
         let tx = self
             .reader
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let row: Option<(i64, Option<String>)> = tx
-            .query_row(
-                "SELECT state, owner FROM tasks WHERE id = ?1",
-                params![id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let mine = row
-            .as_ref()
-            .is_some_and(|(_, owner)| owner.as_deref() == Some(me));
-        let outcome = match row.map(|(s, _)| state_of(s)) {
-            None => None,
-            Some(TaskState::Pending | TaskState::Retry) => {
-                tx.execute(
-                    "UPDATE tasks SET state = 6, completed_at = ?1, due_at = NULL WHERE id = ?2",
-                    params![now as i64, id.to_string()],
-                )
-                .map_err(err)?;
-                Some(StoredCancel::Revoked)
-            }
-            Some(TaskState::Received | TaskState::Started) if mine => {
-                Some(StoredCancel::ClaimedHere)
-            }
-            Some(TaskState::Received | TaskState::Started) => {
-                tx.execute(
-                    "UPDATE tasks SET cancel_requested = 1 WHERE id = ?1",
-                    params![id.to_string()],
-                )
-                .map_err(err)?;
-                Some(StoredCancel::Requested)
-            }
-            Some(s) => Some(StoredCancel::AlreadyFinal(s)),
-        };
-        tx.commit().map_err(err)?;
-        Ok(outcome)
+            .map_err(|e| query_error(&path, e))?;
+        let out = f(&tx).map_err(|e| query_error(&path, e))?;
+        tx.commit().map_err(|e| query_error(&path, e))?;
+        Ok(out)
     }
+}
 
+/// `SqliteStore::cancel` inside its transaction.
+fn cancel_in(
+    tx: &rusqlite::Transaction,
+    id: &TaskId,
+    now: u64,
+    me: &str,
+) -> rusqlite::Result<Option<StoredCancel>> {
+    let row: Option<(i64, Option<String>)> = tx
+        .query_row(
+            "SELECT state, owner FROM tasks WHERE id = ?1",
+            params![id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let mine = row
+        .as_ref()
+        .is_some_and(|(_, owner)| owner.as_deref() == Some(me));
+    Ok(match row.map(|(s, _)| state_of(s)) {
+        None => None,
+        Some(TaskState::Pending | TaskState::Retry) => {
+            tx.execute(
+                "UPDATE tasks SET state = 6, completed_at = ?1, due_at = NULL WHERE id = ?2",
+                params![now as i64, id.to_string()],
+            )?;
+            Some(StoredCancel::Revoked)
+        }
+        Some(TaskState::Received | TaskState::Started) if mine => Some(StoredCancel::ClaimedHere),
+        Some(TaskState::Received | TaskState::Started) => {
+            tx.execute(
+                "UPDATE tasks SET cancel_requested = 1 WHERE id = ?1",
+                params![id.to_string()],
+            )?;
+            Some(StoredCancel::Requested)
+        }
+        Some(s) => Some(StoredCancel::AlreadyFinal(s)),
+    })
+}
+
+impl SqliteStore {
     /// A page of tasks, oldest first: `{ tasks: [info…], cursor }` (cursor null on the last page).
     pub fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<Value> {
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
