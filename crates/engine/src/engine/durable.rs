@@ -225,14 +225,22 @@ impl Engine {
                 });
             }
         }
+        // A task this process runs itself is better inserted by the writer, which claims
+        // it in the same transaction.
+        let runs_here = self.cfg.worker && self.worked_defs.contains(&def);
         let dur = self.durable.as_mut().expect("durable");
         let ticket = dur.next_ticket;
         dur.next_ticket += 1;
         dur.last_ticket = Some(ticket);
         // With nothing queued at the writer (so FIFO across submits holds), a small
-        // submit is committed right here; the host learns it from the same event. Once
-        // per step: submits issued together go to the writer and share one commit.
-        if dur.direct_allowed && dur.tickets_out == 0 && tasks.len() <= DIRECT_INSERT_MAX {
+        // submit of a task run elsewhere is committed right here; the host learns it
+        // from the same event. Once per step: submits issued together go to the writer
+        // and share one commit.
+        if !runs_here
+            && dur.direct_allowed
+            && dur.tickets_out == 0
+            && tasks.len() <= DIRECT_INSERT_MAX
+        {
             dur.direct_allowed = false;
             let outcome = dur.store.insert_now(&tasks, now).map_err(|e| e.to_string());
             self.events.push(Event::Committed { ticket, outcome });

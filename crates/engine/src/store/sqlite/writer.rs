@@ -193,6 +193,18 @@ pub struct WriterConfig {
 const TRIM_CHUNK: i64 = 2_000;
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
 const OUTLOOK_EVERY_MS: u64 = 20;
+/// After inserting this many tasks at once, hand freed memory back to the OS.
+const BIG_INSERT: usize = 10_000;
+
+/// A big batch leaves megabytes of freed buffers (its tasks, their JSON) that glibc
+/// keeps mapped; returning them keeps a producer of millions of tasks small.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the OS; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 pub struct Writer {
     conn: Connection,
@@ -290,7 +302,20 @@ impl Writer {
                 std::thread::sleep(Duration::from_millis(100)); // back off before retrying
             }
             batch.append(&mut ops);
+            let inserted: usize = batch
+                .iter()
+                .map(|op| {
+                    if let Op::Insert { tasks, .. } = op {
+                        tasks.len()
+                    } else {
+                        0
+                    }
+                })
+                .sum();
             self.commit_batch(batch, now, changed, stop);
+            if inserted >= BIG_INSERT {
+                release_freed_memory();
+            }
         }
         self.shared.stopped.store(true, Ordering::SeqCst);
         self.shared.wake();
