@@ -661,10 +661,8 @@ impl Engine {
                 });
             }
             // Its maxParallel may be reached, or its half-open trials used up.
-            if self.registry.get(def).max_parallel.is_some() || trial {
-                if !self.admits(def, now) {
-                    candidates.retain(|d| *d != def);
-                }
+            if (self.registry.get(def).max_parallel.is_some() || trial) && !self.admits(def, now) {
+                candidates.retain(|d| *d != def);
             }
         }
         self.candidates = candidates;

@@ -112,7 +112,7 @@ fn a_rate_limit_delivers_its_rate_second_after_second() {
             &format!(r#"{{"rateLimit":{{"limit":{limit}}}}}"#),
         );
         submit_n(&mut e, d, (limit * 5) as usize);
-        let mut per_second = vec![0u64; 4];
+        let mut per_second = [0u64; 4];
         for ms in 0..4000u64 {
             for Claimed { slot, .. } in claim(&mut e, usize::MAX) {
                 per_second[(ms / 1000) as usize] += 1;
