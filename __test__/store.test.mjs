@@ -91,6 +91,26 @@ test('a SQLite file keeps tasks across executors; options are checked', async ()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
+test('a worker picks up tasks another executor submits to its file, within pollIntervalMs', async () => {
+  const dir = tmp()
+  const store = `sqlite:${path.join(dir, 'tasks.db')}`
+  const worker = new Executor({ store, pollIntervalMs: 20 })
+  worker.register('echo', (x) => x)
+  const producer = new Executor({ store, worker: false })
+  producer.register('echo', () => null)
+  await sleep(50) // the worker has looked and found nothing: its claim request stands
+  const started = Date.now()
+  const t = await producer.submit('echo', 'hello')
+  assert.equal(await t.result({ timeoutMs: 2_000 }), 'hello', 'run by the worker, awaited by the producer')
+  assert.ok(Date.now() - started < 1_000)
+  assert.equal((await t.info()).workerId, worker.workerId)
+  const running = await producer.submit('echo', 'again')
+  assert.equal(await worker.task(running.id).result({ timeoutMs: 2_000 }), 'again')
+  await producer.close()
+  await worker.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
 test('files that are not taskloom databases are refused with StoreError and left untouched', () => {
   const dir = tmp()
   const notes = path.join(dir, 'notes.txt')
