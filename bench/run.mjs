@@ -98,6 +98,9 @@ for (const impl of sqPeers) {
   const r = sq('delayed', impl, impl === 'liteque' ? 500 : 2000)
   console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
 }
+const deep = Math.min(1_000_000, N)
+console.log(`\nSQLite: claim and run 50,000 tasks from the head of a ${fmt(deep)}-task backlog (inserts not timed)`)
+console.log(`  taskloom  ${fmt(sq('backlog', 'taskloom', deep).perSec).padStart(9)} tasks/s`)
 const pending = Math.min(1_000_000, N)
 console.log(`\nSQLite: RSS with ${fmt(pending)} tasks pending (submitted in batches of 50,000; no worker)`)
 for (const impl of ['taskloom', 'plainjob']) {

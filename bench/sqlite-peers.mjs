@@ -5,6 +5,7 @@
 //   burst      — n single submits issued at once (as many callers would), all awaited
 //   latency    — n serial submit → result round trips (p50/p99 µs)
 //   delayed    — n tasks delayed 100 ms, submitted ~1 ms apart: lateness of each start (p50/p99 ms)
+//   backlog    — n tasks pending, then the first 50,000 drained (claims against a deep line)
 //   rss        — peak RSS with n tasks pending (no worker)
 import fs from 'node:fs'
 import os from 'node:os'
@@ -118,6 +119,21 @@ if (kind === 'throughput') {
   await q.idle()
   const ms = performance.now() - t0
   out = { perSec: (n / ms) * 1000, submitMs: submitted - t0 }
+  await q.close()
+} else if (kind === 'backlog') {
+  // Claim cost against a deep line: n tasks pending, then drain the first 50,000.
+  const producer = await open(false)
+  for (let i = 0; i < n; i += 100_000) await producer.addMany(Array.from({ length: Math.min(100_000, n - i) }, (_, j) => i + j))
+  await producer.close()
+  let done = 0
+  let finished
+  const drained = new Promise((resolve) => (finished = resolve))
+  const t0 = performance.now()
+  const q = await open(true, () => {
+    if (++done === 50_000) finished()
+  })
+  await drained
+  out = { perSec: (50_000 / (performance.now() - t0)) * 1000 }
   await q.close()
 } else if (kind === 'single') {
   const q = await open(false)
