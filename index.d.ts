@@ -191,6 +191,12 @@ export interface TaskOptions {
   rateLimit?: RateLimitOptions
   /** A circuit breaker for this task. */
   circuitBreaker?: CircuitBreakerOptions
+  /**
+   * This task's own retention of finished tasks; the fields it sets override the
+   * executor's `keepResults` (kept apart: this task's finished tasks do not count
+   * toward the executor's `count`).
+   */
+  keepResults?: KeepResultsOptions
 }
 
 /** Options of `ex.submit` / `ex.submitMany`. */
@@ -301,6 +307,8 @@ export interface TaskDefinitionInfo {
     halfOpenTrials: number
     onOpen: 'wait' | 'fail'
   } | null
+  /** The retention that applies to its finished tasks (its own, else the executor's). */
+  keepResults: { count: number; ageMs: number | null }
 }
 
 /** The task control a handler receives as its second argument. */

@@ -49,6 +49,24 @@ test('keepResults trims finished tasks by count', async () => {
   await ex.close()
 })
 
+test('a task\'s own keepResults overrides the executor\'s for its finished tasks', async () => {
+  const ex = new Executor({ keepResults: { count: 2 } })
+  ex.register('plain', (n) => n)
+  ex.register('kept', (n) => n, { keepResults: { count: 4 } })
+  assert.deepEqual(ex.info('kept').keepResults, { count: 4, ageMs: null })
+  assert.deepEqual(ex.info('plain').keepResults, { count: 2, ageMs: null })
+  for (const name of ['plain', 'kept']) {
+    await Promise.all((await ex.submitMany(name, [1, 2, 3, 4, 5, 6])).map((t) => t.result()))
+  }
+  const finished = async (name) => (await ex.list({ name, state: 'SUCCESS' })).tasks.length
+  const deadline = Date.now() + 5_000
+  while (((await finished('plain')) > 2 || (await finished('kept')) > 4) && Date.now() < deadline) await sleep(50)
+  assert.equal(await finished('plain'), 2)
+  assert.equal(await finished('kept'), 4)
+  assert.throws(() => ex.register('bad', () => 1, { keepResults: { count: -1 } }), (e) => e instanceof TypeError && /keepResults.count/.test(e.message))
+  await ex.close()
+})
+
 test('keepResults trims finished tasks by age', async () => {
   const ex = new Executor({ keepResults: { ageMs: 100 } })
   ex.register('t', (n) => n)

@@ -137,6 +137,9 @@ async function durable(): Promise<void> {
   const first: TaskInfo | undefined = page.tasks[0]
   const next: string | null = page.cursor
   if (next !== null) await store.list({ cursor: next })
+  store.register('kept', () => 1, { keepResults: { count: 10, ageMs: 60_000 } })
+  const kept: number = store.info('kept')?.keepResults.count ?? 0
+  void kept
   const counts = await store.counts()
   const pending: number = counts.total.PENDING + (counts.queues['math']?.RETRY ?? 0)
   void [first, pending]

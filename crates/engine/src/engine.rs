@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, Result};
-use crate::options::{parse_json, positive_whole_number, whole_number, SubmitOptions};
+use crate::options::{parse_json, positive_whole_number, SubmitOptions};
 use crate::policy::breaker::{OnOpen, Transition};
 use crate::policy::{
     Breaker, BreakerState, Limiter, Permit, RateLimitSpec, RetryPolicy, RetrySpec,
@@ -92,13 +92,7 @@ pub enum LimitScope {
     Executor,
 }
 
-/// Retention of finished tasks.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeepResultsSpec {
-    pub count: Option<f64>,
-    pub age_ms: Option<f64>,
-}
+pub use crate::options::KeepResultsSpec;
 
 /// The executor options the engine decides on (as JSON from the host).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -238,13 +232,7 @@ impl EngineConfig {
             .map(|t| positive_whole_number("timeoutMs", t))
             .transpose()?;
         if let Some(k) = spec.keep_results {
-            if let Some(c) = k.count {
-                cfg.keep_count = whole_number("keepResults.count", c)? as usize;
-            }
-            cfg.keep_age_ms = k
-                .age_ms
-                .map(|a| whole_number("keepResults.ageMs", a))
-                .transpose()?;
+            (cfg.keep_count, cfg.keep_age_ms) = k.overlay((cfg.keep_count, None), "keepResults")?;
         }
         cfg.rate_limit = spec
             .rate_limit
@@ -332,6 +320,10 @@ pub struct Engine {
     closed: bool,
     /// The durable store and what this process holds of it; None for the memory store.
     durable: Option<Durable>,
+    /// Retention groups (count, max age): 0 is the executor's `keepResults`, then one
+    /// per task name with its own; `def_group` maps each definition to its group.
+    retention: Vec<(usize, Option<u64>)>,
+    def_group: Vec<usize>,
 }
 
 impl Engine {
@@ -386,7 +378,10 @@ impl Engine {
             worker_id: new_task_id().to_string(),
             closed: false,
             durable: None,
+            retention: Vec::new(),
+            def_group: Vec::new(),
         };
+        e.retention.push((e.cfg.keep_count, e.cfg.keep_age_ms));
         if let Some(qs) = e.cfg.queues.clone() {
             for q in qs {
                 let n = e.queue_number(&q);
@@ -435,7 +430,19 @@ impl Engine {
         let queue = def.queue.clone();
         let limiter = def.rate_limit.map(|r| Limiter::new(r, self.clock.clone()));
         let breaker = def.circuit_breaker.clone().map(Breaker::new);
+        let own_retention = def
+            .keep_results
+            .as_ref()
+            .map(|k| k.overlay((self.cfg.keep_count, self.cfg.keep_age_ms), "keepResults"))
+            .transpose()?;
         let idx = self.registry.add(def, &self.cfg.retry)?;
+        match own_retention {
+            Some(r) => {
+                self.retention.push(r);
+                self.def_group.push(self.retention.len() - 1);
+            }
+            None => self.def_group.push(0),
+        }
         let q = self.queue_number(&queue);
         if self.cfg.queues.is_none() && !self.worked.contains(&q) {
             self.worked.push(q);
@@ -479,6 +486,8 @@ impl Engine {
     fn def_view(&self, def: u32) -> serde_json::Value {
         let mut v = serde_json::to_value(self.registry.info(def)).expect("definition serializes");
         v["timeoutMs"] = self.timeout_ms(def).into();
+        let (count, age) = self.retention_of(def);
+        v["keepResults"] = serde_json::json!({ "count": count, "ageMs": age });
         v
     }
 
@@ -894,12 +903,12 @@ impl Engine {
     /// A task reached a final state: tell its watchers, then apply retention.
     fn settle(&mut self, slot: u32, now: u64) {
         let r = self.store.get(slot).expect("slot exists");
-        let (state, watched) = (r.state, r.watched);
+        let (state, watched, group) = (r.state, r.watched, self.def_group[r.def as usize]);
         self.note_state(slot, state);
         if watched {
             self.events.push(Event::Settled { slot });
         }
-        self.store.finished(slot);
+        self.store.finished(slot, group);
         if self.events.is_empty() {
             // Events refer to slots: evict only once the host has read them.
             self.evict(now);
@@ -912,8 +921,12 @@ impl Engine {
             self.durable_evict(now);
             return;
         }
-        self.store
-            .evict(now, self.cfg.keep_count, self.cfg.keep_age_ms);
+        self.store.evict(now, &self.retention);
+    }
+
+    /// The retention of a definition's finished tasks: (count, max age ms).
+    pub fn retention_of(&self, def: u32) -> (usize, Option<u64>) {
+        self.retention[self.def_group[def as usize]]
     }
 
     // ---- cancel, watch, control --------------------------------------------------------

@@ -174,3 +174,27 @@ mod tests {
         assert!(SubmitOptions::from_json(r#"{"key":""}"#, 0).is_err());
     }
 }
+
+/// Retention of finished tasks (`keepResults`): at most `count` of them, none older than
+/// `ageMs`. As a task option, the fields it sets override the executor's.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeepResultsSpec {
+    pub count: Option<f64>,
+    pub age_ms: Option<f64>,
+}
+
+impl KeepResultsSpec {
+    /// These fields over `base` (count, max age); `what` names the option in errors.
+    pub fn overlay(&self, base: (usize, Option<u64>), what: &str) -> Result<(usize, Option<u64>)> {
+        let count = match self.count {
+            Some(c) => whole_number(&format!("{what}.count"), c)? as usize,
+            None => base.0,
+        };
+        let age = match self.age_ms {
+            Some(a) => Some(whole_number(&format!("{what}.ageMs"), a)?),
+            None => base.1,
+        };
+        Ok((count, age))
+    }
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
-use crate::options::{parse_json, positive_whole_number, priority};
+use crate::options::{parse_json, positive_whole_number, priority, KeepResultsSpec};
 use crate::policy::{BreakerConfig, BreakerSpec, Rate, RateLimitSpec, RetryPolicy, RetrySpec};
 
 /// Names of tasks and queues are URL-safe so that they can appear in paths and keys.
@@ -42,6 +42,8 @@ pub struct TaskOptionsSpec {
     pub priority: Option<f64>,
     pub rate_limit: Option<RateLimitSpec>,
     pub circuit_breaker: Option<BreakerSpec>,
+    /// This task's own retention of finished tasks (fields override the executor's).
+    pub keep_results: Option<KeepResultsSpec>,
 }
 
 /// A registered task.
@@ -58,6 +60,7 @@ pub struct TaskDef {
     pub priority: i32,
     pub rate_limit: Option<Rate>,
     pub circuit_breaker: Option<BreakerConfig>,
+    pub keep_results: Option<KeepResultsSpec>,
 }
 
 /// What `ex.tasks()` / `ex.info(name)` show of a definition.
@@ -187,6 +190,9 @@ impl TaskDef {
             .map(|r| r.validate("rateLimit"))
             .transpose()?;
         let circuit_breaker = spec.circuit_breaker.map(|b| b.validate()).transpose()?;
+        if let Some(k) = &spec.keep_results {
+            k.overlay((0, None), "keepResults")?; // validates; resolved against the executor's
+        }
         Ok(TaskDef {
             name: name.to_string(),
             queue,
@@ -199,6 +205,7 @@ impl TaskDef {
             priority,
             rate_limit,
             circuit_breaker,
+            keep_results: spec.keep_results,
         })
     }
 

@@ -164,6 +164,7 @@ on_both_stores!(
     list_pages_and_counts_per_state_and_queue,
     unknown_ids_are_not_found,
     batch_payloads_round_trip_exactly,
+    retention_per_task_overrides_the_executors,
 );
 
 fn priority_then_fifo(kind: Kind) {
@@ -598,4 +599,33 @@ fn batch_payloads_round_trip_exactly(kind: Kind) {
         .map(|p| serde_json::from_str(p).unwrap())
         .collect();
     assert_eq!(got, want);
+}
+
+fn retention_per_task_overrides_the_executors(kind: Kind) {
+    let mut h = open(kind, r#"{"keepResults":{"count":1}}"#);
+    let plain = h.register("plain", "");
+    let kept = h.register("kept", r#"{"keepResults":{"count":3}}"#);
+    let info: Value = serde_json::from_str(&h.e.def_json(kept)).unwrap();
+    assert_eq!(info["keepResults"]["count"], 3);
+    for d in [plain, kept] {
+        for i in 0..5 {
+            h.submit(d, &i.to_string(), "");
+        }
+    }
+    for _ in 0..10 {
+        let c = h.claim(1);
+        h.complete(c[0].slot, Completion::Success("null".into()));
+    }
+    h.advance(1_000); // the SQLite writer trims once a second
+    h.e.flush();
+    let count = |h: &Harness, name: &str| {
+        let page: Value = serde_json::from_str(
+            &h.e.list_json(&format!(r#"{{"name":"{name}","state":"SUCCESS"}}"#))
+                .unwrap(),
+        )
+        .unwrap();
+        page["tasks"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&h, "plain"), 1, "the executor's keepResults");
+    assert_eq!(count(&h, "kept"), 3, "the task's own keepResults");
 }

@@ -171,6 +171,17 @@ impl Engine {
     }
 
     pub(super) fn durable_registered(&mut self) {
+        // Task names with their own retention; the file trims them apart from the rest.
+        let own: Vec<(String, usize, Option<u64>)> = (0..self.registry.len() as u32)
+            .filter(|d| self.def_group[*d as usize] != 0)
+            .map(|d| {
+                let (count, age) = self.retention_of(d);
+                (self.registry.get(d).name.clone(), count, age)
+            })
+            .collect();
+        if let Some(d) = &self.durable {
+            d.store.send(Op::Retention(own));
+        }
         let names: Vec<String> = self
             .worked_defs
             .iter()
@@ -459,7 +470,8 @@ impl Engine {
                 d.by_id.remove(&r.id);
             }
         }
-        self.store.evict(now, 0, None);
+        let drop_all = vec![(0, None); self.retention.len()];
+        self.store.evict(now, &drop_all);
     }
 
     pub(super) fn durable_cancel(&mut self, id: &str, now: u64) -> Result<CancelOutcome> {

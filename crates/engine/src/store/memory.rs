@@ -140,8 +140,9 @@ pub struct MemoryStore {
     /// Ready tasks, indexed by definition.
     ready: Vec<ReadyQueue>,
     delayed: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    /// Finished tasks in completion order (slot, seq, completed_at), for retention.
-    finished: VecDeque<(u32, u64, u64)>,
+    /// Finished tasks in completion order (slot, seq, completed_at) per retention
+    /// group (see `finished`).
+    finished: Vec<VecDeque<(u32, u64, u64)>>,
     next_seq: u64,
     /// Tasks not yet final (PENDING, RECEIVED, STARTED, RETRY).
     live: usize,
@@ -155,7 +156,7 @@ impl Default for MemoryStore {
             by_key: FxHashMap::default(),
             ready: Vec::new(),
             delayed: BinaryHeap::new(),
-            finished: VecDeque::new(),
+            finished: Vec::new(),
             next_seq: 0,
             live: 0,
         }
@@ -350,22 +351,35 @@ impl MemoryStore {
         self.records.get_mut(slot as usize)
     }
 
-    /// Records that a task reached a final state (for `live` and retention).
-    pub fn finished(&mut self, slot: u32) {
+    /// Records that a task reached a final state (for `live` and retention). `group`
+    /// is its retention group: 0 for the executor's `keepResults`, another number for
+    /// a task name with its own.
+    pub fn finished(&mut self, slot: u32, group: usize) {
         self.live -= 1;
         let r = &self.records[slot as usize];
-        self.finished.push_back((slot, r.seq, r.completed_at));
+        let entry = (slot, r.seq, r.completed_at);
+        if self.finished.len() <= group {
+            self.finished.resize_with(group + 1, VecDeque::new);
+        }
+        self.finished[group].push_back(entry);
     }
 
-    /// Forgets finished tasks beyond `keep_count`, or older than `max_age_ms`.
-    pub fn evict(&mut self, now: u64, keep_count: usize, max_age_ms: Option<u64>) {
-        while let Some(&(slot, seq, completed_at)) = self.finished.front() {
-            let too_many = self.finished.len() > keep_count;
+    /// Forgets finished tasks beyond each group's count, or older than its age
+    /// (`groups[g]` = (count, max age) of group g; see `finished`).
+    pub fn evict(&mut self, now: u64, groups: &[(usize, Option<u64>)]) {
+        for (g, &(count, age)) in groups.iter().enumerate().take(self.finished.len()) {
+            self.evict_group(now, g, count, age);
+        }
+    }
+
+    fn evict_group(&mut self, now: u64, group: usize, keep_count: usize, max_age_ms: Option<u64>) {
+        while let Some(&(slot, seq, completed_at)) = self.finished[group].front() {
+            let too_many = self.finished[group].len() > keep_count;
             let too_old = max_age_ms.is_some_and(|age| completed_at + age <= now);
             if !too_many && !too_old {
                 break;
             }
-            self.finished.pop_front();
+            self.finished[group].pop_front();
             if let Some(r) = self.records.get(slot as usize) {
                 if r.state.is_final() && r.seq == seq {
                     let r = self.records.remove(slot as usize);
@@ -434,8 +448,8 @@ mod tests {
             extra: None,
         };
         let (slot, old) = store.insert(rec(1), 1);
-        store.finished(slot);
-        store.evict(2, 0, None);
+        store.finished(slot, 0);
+        store.evict(2, &[(0, None)]);
         assert_eq!(store.slot_of(&old), None);
         let (again, new) = store.insert(rec(3), 3);
         assert_eq!(again, slot);

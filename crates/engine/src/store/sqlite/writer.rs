@@ -121,6 +121,9 @@ pub enum Op {
     },
     /// The task names this worker runs (for its "is there work for me" answer).
     Names(Vec<String>),
+    /// Task names with their own retention (count, max age); the rest follow the
+    /// executor's.
+    Retention(Vec<(String, usize, Option<u64>)>),
     /// Another connection of this process committed (a submit the host wrote itself):
     /// look again for work now, and refresh the outlook.
     Poke,
@@ -223,6 +226,7 @@ pub struct Writer {
     last_outlook: u64,
     /// Writes that failed and are tried again (see `failed`).
     carry: Vec<Op>,
+    own_retention: Vec<(String, usize, Option<u64>)>,
     /// The outlook was skipped since the last change: work it out on the next tick.
     outlook_dirty: bool,
 }
@@ -254,6 +258,7 @@ impl Writer {
             holds_tasks: false,
             last_outlook: 0,
             carry: Vec::new(),
+            own_retention: Vec::new(),
             outlook_dirty: false,
         }
     }
@@ -553,6 +558,7 @@ impl Writer {
                     ticket: *ticket,
                     existing_id: None,
                 }),
+                Op::Retention(own) => self.own_retention = own.clone(),
                 Op::Poke => names_changed = true, // the outlook is stale, as after new names
                 Op::Stop => {}
             }
@@ -588,7 +594,13 @@ impl Writer {
         }
         let trim = now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
         if trim {
-            trim_finished(&tx, now, self.cfg.keep_count, self.cfg.keep_age_ms)?;
+            trim_finished(
+                &tx,
+                now,
+                self.cfg.keep_count,
+                self.cfg.keep_age_ms,
+                &self.own_retention,
+            )?;
         }
         // Claims: a new request, or the standing one when something may have changed.
         let (wants, limit) = new_parked
@@ -892,30 +904,87 @@ fn trim_finished(
     now: u64,
     keep_count: usize,
     keep_age_ms: Option<u64>,
+    own: &[(String, usize, Option<u64>)],
 ) -> rusqlite::Result<()> {
     let mut remaining = TRIM_CHUNK;
+    for (name, count, age) in own {
+        remaining -= trim_group(tx, now, *count, *age, Some(name), None, remaining)?;
+    }
+    let own_names =
+        serde_json::to_string(&own.iter().map(|o| &o.0).collect::<Vec<_>>()).expect("names");
+    trim_group(
+        tx,
+        now,
+        keep_count,
+        keep_age_ms,
+        None,
+        Some(&own_names),
+        remaining,
+    )?;
+    Ok(())
+}
+
+/// Trims one retention group — one task name (`name`), or every name but `except` (a
+/// JSON list) — deleting at most `limit` tasks; returns how many it deleted.
+fn trim_group(
+    tx: &Transaction,
+    now: u64,
+    keep_count: usize,
+    keep_age_ms: Option<u64>,
+    name: Option<&str>,
+    except: Option<&str>,
+    limit: i64,
+) -> rusqlite::Result<i64> {
+    if limit <= 0 {
+        return Ok(0);
+    }
+    let scope = "(?3 IS NULL OR name = ?3) AND (?4 IS NULL OR name NOT IN (SELECT value FROM json_each(?4)))";
+    let mut deleted = 0;
     if let Some(age) = keep_age_ms {
         let cutoff = now.saturating_sub(age) as i64;
-        remaining -= delete_finished(tx, "completed_at <= ?1", cutoff, remaining)?;
+        deleted += delete_finished(
+            tx,
+            &format!("completed_at <= ?1 AND {scope}"),
+            cutoff,
+            limit,
+            name,
+            except,
+        )?;
     }
+    let remaining = limit - deleted;
     if remaining > 0 {
         let finished: i64 = tx
-            .prepare_cached("SELECT count(*) FROM tasks WHERE state IN (3, 4, 6)")?
-            .query_row([], |r| r.get(0))?;
-        let excess = finished - keep_count as i64;
+            .prepare_cached(
+                &format!("SELECT count(*) FROM tasks WHERE state IN (3, 4, 6) AND {scope}")
+                    .replace("?3", "?1")
+                    .replace("?4", "?2"),
+            )?
+            .query_row(params![name, except], |r| r.get(0))?;
+        let excess = (finished - keep_count as i64).min(remaining);
         if excess > 0 {
             let cutoff: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT completed_at FROM tasks WHERE state IN (3, 4, 6) ORDER BY completed_at LIMIT 1 OFFSET ?1",
-                )?
-                .query_row(params![excess.min(remaining) - 1], |r| r.get(0))
+                .prepare_cached(&format!(
+                    "SELECT completed_at FROM tasks WHERE state IN (3, 4, 6) AND {scope}
+                     ORDER BY completed_at LIMIT 1 OFFSET ?1"
+                ))?
+                .query_row(
+                    params![excess - 1, Option::<i64>::None, name, except],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if let Some(c) = cutoff {
-                delete_finished(tx, "completed_at <= ?1", c, excess.min(remaining))?;
+                deleted += delete_finished(
+                    tx,
+                    &format!("completed_at <= ?1 AND {scope}"),
+                    c,
+                    excess,
+                    name,
+                    except,
+                )?;
             }
         }
     }
-    Ok(())
+    Ok(deleted)
 }
 
 fn delete_finished(
@@ -923,6 +992,8 @@ fn delete_finished(
     condition: &str,
     value: i64,
     limit: i64,
+    name: Option<&str>,
+    except: Option<&str>,
 ) -> rusqlite::Result<i64> {
     let sql = format!(
         "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN (3, 4, 6) AND {condition}
@@ -930,7 +1001,7 @@ fn delete_finished(
     );
     let mut st = tx.prepare_cached(&sql)?;
     let ids: Vec<String> = st
-        .query_map(params![value, limit], |r| r.get(0))?
+        .query_map(params![value, limit, name, except], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut logs = tx.prepare_cached("DELETE FROM task_logs WHERE task_id = ?1")?;
     for id in &ids {
