@@ -23,7 +23,7 @@ use crate::options::SubmitOptions;
 use crate::policy::breaker::OnOpen;
 use crate::policy::BreakerState;
 use crate::store::sqlite::{
-    Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want,
+    Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want, WriterConfig,
 };
 use crate::store::Record;
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
@@ -69,12 +69,14 @@ impl Durable {
     pub(super) fn open(e: &Engine, path: PathBuf) -> Result<Durable> {
         let settings = SqliteSettings {
             path,
-            worker_id: e.worker_id.clone(),
-            worker: e.cfg.worker,
-            lease_ms: e.cfg.lease_ms,
-            poll_ms: e.cfg.poll_ms,
-            keep_count: e.cfg.keep_count,
-            keep_age_ms: e.cfg.keep_age_ms,
+            writer: WriterConfig {
+                worker_id: e.worker_id.clone(),
+                worker: e.cfg.worker,
+                lease_ms: e.cfg.lease_ms,
+                poll_ms: e.cfg.poll_ms,
+                keep_count: e.cfg.keep_count,
+                keep_age_ms: e.cfg.keep_age_ms,
+            },
         };
         Ok(Durable {
             store: SqliteStore::open(settings, e.clock.clone())?,
@@ -653,6 +655,9 @@ impl Engine {
     /// (for tests and tools; the host never blocks on the writer otherwise).
     pub fn flush(&mut self) {
         let Some(d) = &mut self.durable else { return };
+        if !d.store.is_running() {
+            return; // closed: the writer committed everything when it stopped
+        }
         let ticket = d.next_ticket;
         d.next_ticket += 1;
         d.tickets_out += 1;

@@ -24,16 +24,10 @@ use crate::error::{EngineError, Result};
 use crate::task::{TaskId, TaskState};
 pub use writer::{Adopted, NewTask, Op, Reply, Shared, Want, WriterConfig};
 
-/// What the SQLite store needs to know besides the path.
-#[derive(Debug, Clone)]
+/// What the SQLite store needs to know: the file, and its writer's settings.
 pub struct SqliteSettings {
     pub path: PathBuf,
-    pub worker_id: String,
-    pub worker: bool,
-    pub lease_ms: u64,
-    pub poll_ms: u64,
-    pub keep_count: usize,
-    pub keep_age_ms: Option<u64>,
+    pub writer: WriterConfig,
 }
 
 /// What cancelling a task that is not in this process's memory did.
@@ -89,15 +83,7 @@ impl SqliteStore {
         let reader = schema::connect(&settings.path, schema::READER_CACHE_KIB)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
-        let cfg = WriterConfig {
-            worker_id: settings.worker_id.clone(),
-            worker: settings.worker,
-            lease_ms: settings.lease_ms,
-            poll_ms: settings.poll_ms,
-            keep_count: settings.keep_count,
-            keep_age_ms: settings.keep_age_ms,
-        };
-        let w = writer::Writer::new(conn, cfg, clock, shared.clone(), rx);
+        let w = writer::Writer::new(conn, settings.writer, clock, shared.clone(), rx);
         let thread = std::thread::Builder::new()
             .name("taskloom-sqlite-writer".into())
             .spawn(move || w.run())
@@ -154,6 +140,11 @@ impl SqliteStore {
     /// The earliest due time of a delayed task or retry in the file, if any.
     pub fn next_due(&self) -> Option<u64> {
         Some(self.shared.next_due.load(Ordering::SeqCst)).filter(|d| *d > 0)
+    }
+
+    /// Whether the writer thread is still there to take ops.
+    pub fn is_running(&self) -> bool {
+        self.thread.is_some()
     }
 
     /// Commits what was sent, gives up this worker's lease and ends the writer. Blocks

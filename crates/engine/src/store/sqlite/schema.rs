@@ -176,7 +176,12 @@ pub fn open(path: &Path) -> Result<Connection> {
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    // Only the migrations past the file's version run, in order.
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i >= version as usize)
+    {
         tx.execute_batch(sql)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
     }

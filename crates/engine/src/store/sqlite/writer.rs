@@ -163,8 +163,6 @@ pub struct Shared {
     pub outlook_stale: AtomicBool,
     /// The earliest `due_at` in the database (ms), 0 when none.
     pub next_due: AtomicU64,
-    /// Set once the thread has ended.
-    pub stopped: AtomicBool,
 }
 
 impl Shared {
@@ -322,7 +320,6 @@ impl Writer {
                 release_freed_memory();
             }
         }
-        self.shared.stopped.store(true, Ordering::SeqCst);
         self.shared.wake();
     }
 
