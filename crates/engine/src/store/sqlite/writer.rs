@@ -194,6 +194,8 @@ pub struct WriterConfig {
 const TRIM_CHUNK: i64 = 2_000;
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
 const OUTLOOK_EVERY_MS: u64 = 20;
+/// How long the writer polls for the host's next op before it sleeps.
+const SPIN: Duration = Duration::from_micros(100);
 /// After inserting this many tasks at once, hand freed memory back to the OS.
 const BIG_INSERT: usize = 10_000;
 
@@ -273,7 +275,22 @@ impl Writer {
                 wait = wait.min(due.saturating_sub(self.clock.now_ms()));
             }
             let timeout = Duration::from_millis(wait);
-            match self.rx.recv_timeout(timeout) {
+            // Right after a commit the host usually answers within microseconds (the next
+            // claim, an outcome): poll briefly before sleeping, sparing a wake-up each way.
+            let spin_until = std::time::Instant::now() + SPIN;
+            let mut first = None;
+            while first.is_none() && std::time::Instant::now() < spin_until {
+                match self.rx.try_recv() {
+                    Ok(op) => first = Some(op),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                }
+            }
+            let received = match first {
+                Some(op) => Ok(op),
+                None => self.rx.recv_timeout(timeout),
+            };
+            match received {
                 Ok(op) => ops.push(op),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => stop = true,
