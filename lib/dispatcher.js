@@ -98,11 +98,9 @@ class Dispatcher {
           case 'committed':
             this.committed(e[1], e[2], e[3])
             break
-          case 'abort': {
-            const ctx = this.runs[e[1]]
-            if (ctx !== undefined) ctx.abort(new TaskCancelledError({ id: ctx.id, name: ctx.name }))
+          case 'abort': // cancelled from another process
+            this.cancelRun(e[1])
             break
-          }
         }
       }
     } else {
@@ -206,9 +204,9 @@ class Dispatcher {
   }
 
   /** Aborts a running task's signal (cancel); it is REVOKED when its handler returns. */
-  abort(slot, reason) {
+  cancelRun(slot) {
     const ctx = this.runs[slot]
-    if (ctx !== undefined) ctx.abort(reason)
+    if (ctx !== undefined) ctx.abort(new TaskCancelledError({ id: ctx.id, name: ctx.name }))
   }
 
   /** Stops claiming; resolves when nothing runs, or at `deadline` after aborting the rest. */

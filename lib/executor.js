@@ -353,10 +353,7 @@ class Executor extends EventEmitter {
     const r = native(() => this.#native.cancel(id))
     if (r === -2) return false
     // -3: it runs in another process, whose worker aborts it.
-    if (r >= 0) {
-      const name = this.#dispatcher.runs[r]?.name
-      this.#dispatcher.abort(r, new TaskCancelledError({ id, name }))
-    }
+    if (r >= 0) this.#dispatcher.cancelRun(r)
     this.#dispatcher.kick() // deliver the settled event of a revoked task
     return true
   }

@@ -386,7 +386,8 @@ impl Engine {
         if free == 0 && !d.adopting {
             return;
         }
-        let mut wants = Vec::new();
+        // (definition, most to claim); names are looked up only if a request goes out.
+        let mut wants: Vec<(u32, u32)> = Vec::new();
         // With no room left, a standing request is withdrawn (wants stays empty).
         for i in 0..if free == 0 { 0 } else { self.worked_defs.len() } {
             let def = self.worked_defs[i];
@@ -401,26 +402,30 @@ impl Engine {
                     max.min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
             }
             if max > 0 {
-                wants.push(Want {
-                    def,
-                    name: self.registry.get(def).name.clone(),
-                    max,
-                });
+                wants.push((def, max));
             }
         }
-        let d = self.durable.as_mut().expect("durable");
-        let defs: Vec<u32> = wants.iter().map(|w| w.def).collect();
-        if d.adopting && defs == d.asked {
+        let d = self.durable.as_ref().expect("durable");
+        let same = d.adopting
+            && wants.len() == d.asked.len()
+            && wants.iter().zip(&d.asked).all(|(w, a)| w.0 == *a);
+        if same || (wants.is_empty() && !d.adopting) {
             return;
         }
-        if wants.is_empty() && !d.adopting {
-            return;
-        }
+        let request: Vec<Want> = wants
+            .iter()
+            .map(|&(def, max)| Want {
+                def,
+                name: self.registry.get(def).name.clone(),
+                max,
+            })
+            .collect();
         // An empty list withdraws the standing request; the writer answers it.
+        let d = self.durable.as_mut().expect("durable");
         d.adopting = true;
-        d.asked = defs;
+        d.asked = wants.iter().map(|w| w.0).collect();
         d.store.send(Op::Adopt {
-            wants,
+            wants: request,
             limit: free as u32,
         });
     }

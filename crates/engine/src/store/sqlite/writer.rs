@@ -440,7 +440,8 @@ impl Writer {
         let mut inserted = false;
         let mut names_changed = false;
         let mut inserted_delayed = false;
-        let mut finishes = Vec::new();
+        // Outcomes of this batch as one JSON array (see `push_outcome`).
+        let mut finishes = String::new();
         let outcome_in_batch: rustc_hash::FxHashSet<i64> = ops
             .iter()
             .filter_map(|op| match op {
@@ -486,17 +487,17 @@ impl Writer {
                     started_at,
                     at,
                 } => {
-                    let started = (*started_at > 0).then_some(*started_at);
-                    finishes.push(serde_json::json!([
-                        seq,
-                        id.to_string(),
+                    push_outcome(
+                        &mut finishes,
+                        *seq,
+                        id,
                         state_code(*state),
-                        attempt,
+                        *attempt,
                         result,
                         error,
-                        at,
-                        started
-                    ]));
+                        *at,
+                        *started_at,
+                    );
                     settled.push(*slot);
                 }
                 Op::Retry {
@@ -578,6 +579,8 @@ impl Writer {
             }
         }
         if !finishes.is_empty() {
+            finishes.insert(0, '[');
+            finishes.push(']');
             // Outcomes in one statement (a guard on owner: a worker whose lease expired
             // and whose task was taken over must not overwrite the new run's outcome).
             tx.prepare_cached(
@@ -587,7 +590,7 @@ impl Writer {
                  FROM json_each(?1) AS j
                  WHERE tasks.seq = j.value ->> 0 AND tasks.id = j.value ->> 1 AND tasks.owner = ?2",
             )?
-            .execute(params![serde_json::Value::Array(finishes).to_string(), me])?;
+            .execute(params![finishes, me])?;
         }
         // Delayed tasks and retries whose time has come join their lines.
         let known_due = self.shared.next_due.load(Ordering::SeqCst);
@@ -723,6 +726,40 @@ fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::R
             .query_row(params![names_json], |r| r.get(0))?;
         let has_work = worker && (any || next_due.is_some());
         Ok((has_work, next_due.unwrap_or(0).max(0) as u64))
+    }
+}
+
+/// Appends one outcome row, `[seq,"id",state,attempt,result,error,at,started_at]`, to the
+/// batch (comma separated) written directly: this runs once per task on the busiest
+/// thread, so no JSON tree is built. Texts are JSON strings; absent values are null.
+#[allow(clippy::too_many_arguments)]
+fn push_outcome(
+    out: &mut String,
+    seq: i64,
+    id: &TaskId,
+    state: i64,
+    attempt: u32,
+    result: &Option<String>,
+    error: &Option<String>,
+    at: u64,
+    started_at: u64,
+) {
+    use std::fmt::Write;
+    if !out.is_empty() {
+        out.push(',');
+    }
+    let _ = write!(out, "[{seq},\"{id}\",{state},{attempt},");
+    for text in [result, error] {
+        match text {
+            Some(t) => crate::wire::push_json_str(out, t),
+            None => out.push_str("null"),
+        }
+        out.push(',');
+    }
+    if started_at > 0 {
+        let _ = write!(out, "{at},{started_at}]");
+    } else {
+        let _ = write!(out, "{at},null]");
     }
 }
 
