@@ -113,6 +113,8 @@ pub struct EngineConfigSpec {
     pub lease_ms: Option<f64>,
     /// Durable stores: how often to look for tasks other processes submitted.
     pub poll_interval_ms: Option<f64>,
+    /// The Redis store: the namespace every key lives under.
+    pub namespace: Option<String>,
 }
 
 /// Where tasks are kept.
@@ -120,6 +122,8 @@ pub struct EngineConfigSpec {
 pub enum StoreKind {
     Memory,
     Sqlite(std::path::PathBuf),
+    /// A `redis://` or `rediss://` URL.
+    Redis(String),
 }
 
 impl StoreKind {
@@ -137,12 +141,10 @@ impl StoreKind {
             return Ok(StoreKind::Sqlite(path.into()));
         }
         if text.starts_with("redis://") || text.starts_with("rediss://") {
-            return Err(EngineError::invalid(format!(
-                "unsupported store '{text}': the Redis store is not available in this build yet"
-            )));
+            return Ok(StoreKind::Redis(text.to_string()));
         }
         Err(EngineError::invalid(format!(
-            "unsupported store '{text}': expected 'memory' or 'sqlite:<path>'"
+            "unsupported store '{text}': expected 'memory', 'sqlite:<path>' or 'redis://host:port'"
         )))
     }
 }
@@ -162,9 +164,27 @@ pub struct EngineConfig {
     pub store: StoreKind,
     pub lease_ms: u64,
     pub poll_ms: u64,
+    /// The Redis store's namespace (keys start with `{namespace}`).
+    pub namespace: String,
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 64;
+/// The Redis store's namespace when none is given.
+pub const DEFAULT_NAMESPACE: &str = "taskloom";
+
+/// A namespace becomes a Redis Cluster hash tag, `{namespace}`: braces would break it.
+fn validate_namespace(ns: &str) -> Result<()> {
+    if ns.is_empty()
+        || ns.len() > 128
+        || ns.contains(['{', '}'])
+        || ns.chars().any(char::is_whitespace)
+    {
+        return Err(EngineError::invalid(format!(
+            "`namespace` must be 1 to 128 characters without braces or spaces, got '{ns}'"
+        )));
+    }
+    Ok(())
+}
 pub const DEFAULT_KEEP_RESULTS: usize = 100_000;
 /// How often a durable store looks for work other processes submitted.
 pub const DEFAULT_POLL_MS: u64 = 50;
@@ -186,6 +206,7 @@ impl Default for EngineConfig {
             store: StoreKind::Memory,
             lease_ms: DEFAULT_LEASE_MS,
             poll_ms: DEFAULT_POLL_MS,
+            namespace: DEFAULT_NAMESPACE.to_string(),
         }
     }
 }
@@ -203,6 +224,10 @@ impl EngineConfig {
         }
         if let Some(l) = spec.lease_ms {
             cfg.lease_ms = positive_whole_number("leaseMs", l)?.max(30);
+        }
+        if let Some(ns) = spec.namespace {
+            validate_namespace(&ns)?;
+            cfg.namespace = ns;
         }
         if let Some(p) = spec.poll_interval_ms {
             cfg.poll_ms = positive_whole_number("pollIntervalMs", p)?;
@@ -340,8 +365,10 @@ impl Engine {
     pub fn open_with_clock(cfg: EngineConfig, clock: Arc<dyn Clock>) -> Result<Engine> {
         let store = cfg.store.clone();
         let mut e = Self::with_clock(cfg, clock);
-        if let StoreKind::Sqlite(path) = store {
-            e.durable = Some(Durable::open(&e, path)?);
+        match store {
+            StoreKind::Memory => {}
+            StoreKind::Sqlite(path) => e.durable = Some(Durable::open_sqlite(&e, path)?),
+            StoreKind::Redis(url) => e.durable = Some(Durable::open_redis(&e, url)?),
         }
         Ok(e)
     }
@@ -990,7 +1017,7 @@ impl Engine {
             let x = r.extra_mut();
             x.progress = Some(percent);
             x.progress_message = message.clone();
-            self.durable_send(|| crate::store::sqlite::Op::Progress {
+            self.durable_send(|| crate::store::protocol::Op::Progress {
                 id,
                 percent,
                 message,
@@ -1003,7 +1030,7 @@ impl Engine {
         if let Some(r) = self.running_record(slot) {
             let id = r.id;
             r.extra_mut().status = Some(status.clone());
-            self.durable_send(|| crate::store::sqlite::Op::Status { id, status });
+            self.durable_send(|| crate::store::protocol::Op::Status { id, status });
         }
     }
 
@@ -1026,7 +1053,7 @@ impl Engine {
                 message: message.clone(),
             });
             let id = r.id;
-            self.durable_send(|| crate::store::sqlite::Op::Log {
+            self.durable_send(|| crate::store::protocol::Op::Log {
                 id,
                 time: now,
                 level: level.to_string(),

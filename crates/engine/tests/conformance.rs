@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use common::redis_server::RedisServer;
 use common::{Claimed, T0};
 use serde_json::Value;
 use taskloom_engine::engine::EngineConfig;
@@ -19,54 +20,66 @@ use taskloom_engine::{
 enum Kind {
     Memory,
     Sqlite,
+    Redis,
+}
+
+/// Where a durable store's tasks live: several engines opened on one place are several
+/// processes sharing a store.
+#[derive(Clone)]
+enum Place {
+    /// The file, and its directory (kept while an engine uses it).
+    File(PathBuf, #[allow(dead_code)] Arc<tempfile::TempDir>),
+    Redis(Arc<RedisServer>, String),
 }
 
 struct Harness {
     e: Engine,
     clock: ManualClock,
-    path: Option<PathBuf>,
-    _dir: Option<Arc<tempfile::TempDir>>,
+    place: Option<Place>,
 }
 
 fn open(kind: Kind, cfg: &str) -> Harness {
-    match kind {
+    let place = match kind {
         Kind::Memory => {
             let (e, clock) = common::engine(cfg);
-            Harness {
+            return Harness {
                 e,
                 clock,
-                path: None,
-                _dir: None,
-            }
+                place: None,
+            };
         }
         Kind::Sqlite => {
             let dir = Arc::new(tempfile::tempdir().unwrap());
-            let path = dir.path().join("tasks.db");
-            open_file(&path, cfg, ManualClock::new(T0), Some(dir))
+            Place::File(dir.path().join("tasks.db"), dir)
         }
-    }
+        Kind::Redis => Place::Redis(
+            Arc::new(RedisServer::start()),
+            format!("test-{}", uuid::Uuid::now_v7().simple()),
+        ),
+    };
+    open_at(&place, cfg, ManualClock::new(T0))
 }
 
-/// An engine on the SQLite file at `path` (another worker, or a restart).
-fn open_file(
-    path: &std::path::Path,
-    cfg: &str,
-    clock: ManualClock,
-    dir: Option<Arc<tempfile::TempDir>>,
-) -> Harness {
+/// An engine on the durable store at `place` (another worker, or a restart).
+fn open_at(place: &Place, cfg: &str, clock: ManualClock) -> Harness {
     let mut v: Value = if cfg.is_empty() {
         serde_json::json!({})
     } else {
         serde_json::from_str(cfg).unwrap()
     };
-    v["store"] = format!("sqlite:{}", path.display()).into();
+    match place {
+        Place::File(path, _) => v["store"] = format!("sqlite:{}", path.display()).into(),
+        Place::Redis(server, ns) => {
+            v["store"] = server.url().into();
+            v["namespace"] = ns.clone().into();
+        }
+    }
     let cfg = EngineConfig::from_json(&v.to_string()).unwrap();
     let e = Engine::open_with_clock(cfg, Arc::new(clock.clone())).unwrap();
     Harness {
         e,
         clock,
-        path: Some(path.to_path_buf()),
-        _dir: dir,
+        place: Some(place.clone()),
     }
 }
 
@@ -148,8 +161,31 @@ macro_rules! on_both_stores {
         mod sqlite {
             $( #[test] fn $name() { super::$name(super::Kind::Sqlite) } )*
         }
+        mod redis {
+            $( #[test] fn $name() { super::$name(super::Kind::Redis) } )*
+        }
     };
 }
+
+/// What only a durable store promises, on each durable store.
+macro_rules! on_durable_stores {
+    ($($name:ident),* $(,)?) => {
+        mod durable_sqlite {
+            $( #[test] fn $name() { super::$name(super::Kind::Sqlite) } )*
+        }
+        mod durable_redis {
+            $( #[test] fn $name() { super::$name(super::Kind::Redis) } )*
+        }
+    };
+}
+
+on_durable_stores!(
+    reopening_continues_every_unfinished_task_and_keeps_outcomes,
+    a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_ignored,
+    a_task_lost_twice_with_no_attempts_left_fails,
+    two_workers_never_claim_the_same_task,
+    a_cancel_from_another_process_reaches_the_running_worker,
+);
 
 on_both_stores!(
     priority_then_fifo,
@@ -391,10 +427,9 @@ fn unknown_ids_are_not_found(kind: Kind) {
 
 // ---- what only the durable store promises -------------------------------------------
 
-#[test]
-fn reopening_the_file_continues_every_unfinished_task_and_keeps_outcomes() {
-    let mut a = open(Kind::Sqlite, "");
-    let path = a.path.clone().unwrap();
+fn reopening_continues_every_unfinished_task_and_keeps_outcomes(kind: Kind) {
+    let mut a = open(kind, "");
+    let place = a.place.clone().unwrap();
     let d = a.register("t", r#"{"retry":{"maxRetries":1,"delayMs":1000}}"#);
     let done = a.submit(d, "\"done\"", "");
     let c = a.claim(1);
@@ -408,7 +443,7 @@ fn reopening_the_file_continues_every_unfinished_task_and_keeps_outcomes() {
     a.e.close();
     drop(a.e);
 
-    let mut b = open_file(&path, "", ManualClock::new(T0), None);
+    let mut b = open_at(&place, "", ManualClock::new(T0));
     b.register("t", r#"{"retry":{"maxRetries":1,"delayMs":1000}}"#);
     let info = b.info(&done);
     assert_eq!(info["result"], 42);
@@ -430,17 +465,16 @@ fn reopening_the_file_continues_every_unfinished_task_and_keeps_outcomes() {
     );
 }
 
-#[test]
-fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_ignored() {
-    let mut a = open(Kind::Sqlite, r#"{"leaseMs":1000}"#);
-    let path = a.path.clone().unwrap();
+fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_ignored(kind: Kind) {
+    let mut a = open(kind, r#"{"leaseMs":1000}"#);
+    let place = a.place.clone().unwrap();
     let d = a.register("t", r#"{"retry":{"maxRetries":3}}"#);
     let id = a.submit(d, "1", "");
     let held = a.claim(1);
     assert_eq!(held.len(), 1);
     // Worker A stops renewing (its clock stands still, as if the process were gone);
     // worker B's clock runs past A's lease.
-    let mut b = open_file(&path, r#"{"leaseMs":1000}"#, ManualClock::new(T0), None);
+    let mut b = open_at(&place, r#"{"leaseMs":1000}"#, ManualClock::new(T0));
     b.register("t", r#"{"retry":{"maxRetries":3}}"#);
     assert!(b.claim(10).is_empty(), "A's lease holds");
     b.advance(1_001);
@@ -456,19 +490,19 @@ fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_i
     );
 }
 
-#[test]
-fn a_task_lost_twice_with_no_attempts_left_fails() {
-    let mut a = open(Kind::Sqlite, r#"{"leaseMs":1000}"#);
-    let path = a.path.clone().unwrap();
+fn a_task_lost_twice_with_no_attempts_left_fails(kind: Kind) {
+    // Concurrency 1: a worker "dead" on a stopped clock must not claim anything more.
+    let lease = r#"{"leaseMs":1000,"concurrency":1}"#;
+    let mut a = open(kind, lease);
+    let place = a.place.clone().unwrap();
     let d = a.register("t", ""); // no retries
     let id = a.submit(d, "1", "");
     assert_eq!(a.claim(1).len(), 1);
     // B recovers it once (a lost run is always run again), then dies as well.
-    let lease = r#"{"leaseMs":1000}"#;
-    let mut b = open_file(&path, lease, ManualClock::new(T0 + 1_001), None);
+    let mut b = open_at(&place, lease, ManualClock::new(T0 + 1_001));
     b.register("t", "");
     assert_eq!(b.claim(10).len(), 1);
-    let mut c = open_file(&path, lease, ManualClock::new(T0 + 2_002), None);
+    let mut c = open_at(&place, lease, ManualClock::new(T0 + 2_002));
     c.register("t", "");
     assert!(c.claim(10).is_empty());
     let info = c.info(&id);
@@ -476,13 +510,12 @@ fn a_task_lost_twice_with_no_attempts_left_fails() {
     assert_eq!(info["error"]["type"], "WorkerLostError");
 }
 
-#[test]
-fn two_workers_on_one_file_never_claim_the_same_task() {
+fn two_workers_never_claim_the_same_task(kind: Kind) {
     let cfg = r#"{"concurrency":5}"#;
-    let mut a = open(Kind::Sqlite, cfg);
-    let path = a.path.clone().unwrap();
+    let mut a = open(kind, cfg);
+    let place = a.place.clone().unwrap();
     let d = a.register("t", "");
-    let mut b = open_file(&path, cfg, a.clock.clone(), None);
+    let mut b = open_at(&place, cfg, a.clock.clone());
     b.register("t", "");
     let ids: Vec<String> = (0..40).map(|i| a.submit(d, &i.to_string(), "")).collect();
     let mut seen = std::collections::HashSet::new();
@@ -505,17 +538,24 @@ fn two_workers_on_one_file_never_claim_the_same_task() {
     );
 }
 
-#[test]
-fn a_cancel_from_another_process_reaches_the_running_worker() {
-    let mut a = open(Kind::Sqlite, "");
-    let path = a.path.clone().unwrap();
+fn a_cancel_from_another_process_reaches_the_running_worker(kind: Kind) {
+    let mut a = open(kind, "");
+    let place = a.place.clone().unwrap();
     let d = a.register("t", "");
     let id = a.submit(d, "1", "");
     let c = a.claim(1);
-    let mut b = open_file(&path, r#"{"worker":false}"#, a.clock.clone(), None);
+    let mut b = open_at(&place, r#"{"worker":false}"#, a.clock.clone());
     assert_eq!(b.e.cancel(&id).unwrap(), CancelOutcome::Requested);
-    a.e.flush();
-    let aborts: Vec<Value> = a.events().into_iter().filter(|e| e[0] == "abort").collect();
+    // The request reaches A on its writer's next round (SQLite) or by notification
+    // (Redis): within moments either way.
+    let mut aborts: Vec<Value> = Vec::new();
+    for _ in 0..200 {
+        aborts.extend(a.events().into_iter().filter(|e| e[0] == "abort"));
+        if !aborts.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(aborts.len(), 1);
     assert_eq!(aborts[0][1], c[0].slot);
     a.complete(c[0].slot, fail("aborted"));

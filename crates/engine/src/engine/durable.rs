@@ -22,9 +22,9 @@ use crate::error::{EngineError, Result};
 use crate::options::SubmitOptions;
 use crate::policy::breaker::OnOpen;
 use crate::policy::BreakerState;
-use crate::store::sqlite::{
-    Adopted, NewTask, Op, Reply, SqliteSettings, SqliteStore, StoredCancel, Want, WriterConfig,
-};
+use crate::store::protocol::{Adopted, DurableStore, NewTask, Op, Reply, StoredCancel, Want};
+use crate::store::redis::{RedisConfig, RedisStore};
+use crate::store::sqlite::{SqliteSettings, SqliteStore, WriterConfig};
 use crate::store::Record;
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 
@@ -38,7 +38,7 @@ const DIRECT_INSERT_MAX: usize = 64;
 const STARTED_WRITE_MS: u64 = 5;
 
 pub(crate) struct Durable {
-    pub(super) store: SqliteStore,
+    pub(super) store: Box<dyn DurableStore>,
     by_id: FxHashMap<TaskId, u32>,
     /// Awaited tasks not held here: polled in the file.
     remote_watches: FxHashSet<TaskId>,
@@ -66,7 +66,7 @@ pub(crate) struct Durable {
 }
 
 impl Durable {
-    pub(super) fn open(e: &Engine, path: PathBuf) -> Result<Durable> {
+    pub(super) fn open_sqlite(e: &Engine, path: PathBuf) -> Result<Durable> {
         let settings = SqliteSettings {
             path,
             writer: WriterConfig {
@@ -78,8 +78,31 @@ impl Durable {
                 keep_age_ms: e.cfg.keep_age_ms,
             },
         };
-        Ok(Durable {
-            store: SqliteStore::open(settings, e.clock.clone())?,
+        Ok(Durable::over(Box::new(SqliteStore::open(
+            settings,
+            e.clock.clone(),
+        )?)))
+    }
+
+    pub(super) fn open_redis(e: &Engine, url: String) -> Result<Durable> {
+        let cfg = RedisConfig {
+            url,
+            prefix: format!("{{{}}}", e.cfg.namespace),
+            worker_id: e.worker_id.clone(),
+            worker: e.cfg.worker,
+            lease_ms: e.cfg.lease_ms,
+            keep_count: e.cfg.keep_count,
+            keep_age_ms: e.cfg.keep_age_ms,
+        };
+        Ok(Durable::over(Box::new(RedisStore::open(
+            cfg,
+            e.clock.clone(),
+        )?)))
+    }
+
+    fn over(store: Box<dyn DurableStore>) -> Durable {
+        Durable {
+            store,
             by_id: FxHashMap::default(),
             remote_watches: FxHashSet::default(),
             direct_allowed: true,
@@ -96,7 +119,7 @@ impl Durable {
             started_now: Vec::new(),
             started_before: Vec::new(),
             last_poll: 0,
-        })
+        }
     }
 
     pub(super) fn slot_of(&self, id: &TaskId) -> Option<u32> {
@@ -117,19 +140,18 @@ impl Engine {
     pub(super) fn send_started(&mut self, now: u64) {
         let Some(d) = &mut self.durable else { return };
         let store = &self.store;
-        let seqs: Vec<i64> = d
-            .started_before
-            .drain(..)
-            .filter(|(slot, seq)| {
-                store
-                    .get(*slot)
-                    .is_some_and(|r| r.state == TaskState::Started)
-                    && d.seqs[*slot as usize] == *seq
-            })
-            .map(|(_, seq)| seq)
-            .collect();
+        let mut seqs = Vec::new();
+        let mut ids = Vec::new();
+        for (slot, seq) in d.started_before.drain(..) {
+            if let Some(r) = store.get(slot) {
+                if r.state == TaskState::Started && d.seqs[slot as usize] == seq {
+                    seqs.push(seq);
+                    ids.push(r.id);
+                }
+            }
+        }
         if !seqs.is_empty() {
-            d.store.send(Op::Started { seqs, at: now });
+            d.store.send(Op::Started { seqs, ids, at: now });
         }
         std::mem::swap(&mut d.started_before, &mut d.started_now);
     }
@@ -418,6 +440,7 @@ impl Engine {
                 def,
                 name: self.registry.get(def).name.clone(),
                 max,
+                max_parallel: self.registry.get(def).max_parallel,
             })
             .collect();
         // An empty list withdraws the standing request; the writer answers it.

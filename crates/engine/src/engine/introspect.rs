@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::Engine;
 use crate::error::{EngineError, Result};
 use crate::options::parse_json;
-use crate::store::sqlite::ListQuery;
+use crate::store::protocol::ListQuery;
 use crate::task::TaskState;
 
 pub const DEFAULT_PAGE: usize = 100;

@@ -1,7 +1,9 @@
-//! Where tasks live. `memory` is the in-process store; durable stores (SQLite, Redis)
-//! will implement the same operations with the same semantics.
+//! Where tasks live. `memory` is the in-process store; the durable stores (SQLite,
+//! Redis) speak the [`protocol`] with the engine and keep the same semantics.
 
 pub mod memory;
+pub mod protocol;
+pub mod redis;
 pub mod sqlite;
 
 pub use memory::{LogEntry, MemoryStore, Record};

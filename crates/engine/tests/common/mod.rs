@@ -2,6 +2,8 @@
 //! claims decoded from the engine's batch format.
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod redis_server;
+
 use std::sync::Arc;
 
 use taskloom_engine::engine::EngineConfig;

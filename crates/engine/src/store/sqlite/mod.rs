@@ -21,35 +21,16 @@ use serde_json::{json, Value};
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
+pub use crate::store::protocol::{
+    Adopted, ListQuery, NewTask, Op, Reply, Shared, StoredCancel, Want,
+};
 use crate::task::{TaskId, TaskState};
-pub use writer::{Adopted, NewTask, Op, Reply, Shared, Want, WriterConfig};
+pub use writer::WriterConfig;
 
 /// What the SQLite store needs to know: the file, and its writer's settings.
 pub struct SqliteSettings {
     pub path: PathBuf,
     pub writer: WriterConfig,
-}
-
-/// What cancelling a task that is not in this process's memory did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoredCancel {
-    Revoked,
-    /// It runs in another process; that worker aborts it when it sees the request.
-    Requested,
-    /// This worker (`me`) has claimed it; the claim has not reached its memory yet.
-    ClaimedHere,
-    AlreadyFinal(TaskState),
-}
-
-/// Filter and page of `list`.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub state: Option<String>,
-    pub name: Option<String>,
-    pub queue: Option<String>,
-    pub limit: Option<f64>,
-    pub cursor: Option<String>,
 }
 
 pub struct SqliteStore {
@@ -398,5 +379,56 @@ fn row_info(r: &rusqlite::Row) -> rusqlite::Result<Value> {
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl crate::store::protocol::DurableStore for SqliteStore {
+    fn send(&self, op: Op) {
+        SqliteStore::send(self, op)
+    }
+    fn take_replies(&self) -> Vec<Reply> {
+        SqliteStore::take_replies(self)
+    }
+    fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        SqliteStore::set_waker(self, waker)
+    }
+    fn has_work(&self) -> bool {
+        SqliteStore::has_work(self)
+    }
+    fn next_due(&self) -> Option<u64> {
+        SqliteStore::next_due(self)
+    }
+    fn set_names(&self, names: Vec<String>) {
+        SqliteStore::set_names(self, names)
+    }
+    fn is_running(&self) -> bool {
+        SqliteStore::is_running(self)
+    }
+    fn stop(&mut self) {
+        SqliteStore::stop(self)
+    }
+    fn changed(&mut self) -> bool {
+        SqliteStore::changed(self)
+    }
+    fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
+        SqliteStore::state(self, id)
+    }
+    fn info(&self, id: &TaskId) -> Result<Option<Value>> {
+        SqliteStore::info(self, id)
+    }
+    fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<Value>> {
+        SqliteStore::finished_among(self, ids)
+    }
+    fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>> {
+        SqliteStore::cancel(self, id, now, me)
+    }
+    fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
+        SqliteStore::insert_now(self, tasks, now)
+    }
+    fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<Value> {
+        SqliteStore::list(self, q, limit, after)
+    }
+    fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
+        SqliteStore::counts(self)
     }
 }

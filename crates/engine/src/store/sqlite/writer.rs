@@ -7,179 +7,17 @@
 //!
 //! Replies go into a shared inbox; the `waker` tells the host to come and take them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::schema::{FAILURE, RETRY};
 use crate::clock::Clock;
+use crate::store::protocol::{Adopted, NewTask, Op, Reply, Shared, Want};
 use crate::task::{TaskId, TaskState};
-
-/// A task to insert.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    pub id: TaskId,
-    pub name: std::sync::Arc<str>,
-    pub queue: std::sync::Arc<str>,
-    pub priority: i32,
-    pub max_attempts: u32,
-    pub payload: compact_str::CompactString,
-    pub key: Option<String>,
-    pub created_at: u64,
-    pub run_at: u64,
-}
-
-/// "Claim up to `max` ready tasks named `name`" (definition `def` in this process).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Want {
-    pub def: u32,
-    pub name: String,
-    pub max: u32,
-}
-
-/// A task this worker claimed: RECEIVED in the database, leased to this worker (STARTED
-/// once its handler starts).
-#[derive(Debug, Clone)]
-pub struct Adopted {
-    pub def: u32,
-    pub seq: i64,
-    pub id: TaskId,
-    pub priority: i32,
-    /// The attempt now starting (already counted in the database).
-    pub attempt: u32,
-    pub payload: String,
-    pub created_at: u64,
-    pub run_at: Option<u64>,
-    pub key: Option<String>,
-    /// The error the previous attempt left, as JSON.
-    pub error: Option<String>,
-}
-
-#[derive(Debug)]
-pub enum Op {
-    /// Insert tasks; reply `Committed { ticket }` (with the existing id when a key matched).
-    Insert {
-        ticket: u64,
-        tasks: Vec<NewTask>,
-    },
-    /// Replace the standing claim request. The writer answers once with what it found,
-    /// waiting (parked) until it finds something; an empty list withdraws the request.
-    Adopt {
-        wants: Vec<Want>,
-        limit: u32,
-    },
-    /// A run's final outcome. `slot` comes back in `Settled` once committed.
-    /// `attempt` is the attempts that ran (a task refused or revoked after its claim
-    /// did not run the one its claim counted).
-    Finish {
-        slot: u32,
-        /// The task's row; `id` guards against a reused row number.
-        seq: i64,
-        id: TaskId,
-        state: TaskState,
-        attempt: u32,
-        result: Option<String>,
-        error: Option<String>,
-        /// When the run started (0: it never did) and ended.
-        started_at: u64,
-        at: u64,
-    },
-    /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
-    Retry {
-        slot: u32,
-        seq: i64,
-        id: TaskId,
-        error: String,
-        due_at: u64,
-    },
-    Progress {
-        id: TaskId,
-        percent: f64,
-        message: Option<String>,
-    },
-    Status {
-        id: TaskId,
-        status: String,
-    },
-    Log {
-        id: TaskId,
-        time: u64,
-        level: String,
-        message: String,
-    },
-    /// Claimed (RECEIVED) tasks whose handlers started: STARTED.
-    Started {
-        seqs: Vec<i64>,
-        at: u64,
-    },
-    /// Claimed tasks this worker will not run after all (it is closing): back to the line.
-    Release {
-        ids: Vec<TaskId>,
-    },
-    /// The task names this worker runs (for its "is there work for me" answer).
-    Names(Vec<String>),
-    /// Task names with their own retention (count, max age); the rest follow the
-    /// executor's.
-    Retention(Vec<(String, usize, Option<u64>)>),
-    /// Another connection of this process committed (a submit the host wrote itself):
-    /// look again for work now, and refresh the outlook.
-    Poke,
-    /// Reply `Committed { ticket }` once everything sent before has been committed.
-    Flush {
-        ticket: u64,
-    },
-    /// Commit what is left, give up the lease and end the thread.
-    Stop,
-}
-
-#[derive(Debug)]
-pub enum Reply {
-    Committed {
-        ticket: u64,
-        existing_id: Option<String>,
-    },
-    Rejected {
-        ticket: u64,
-        error: String,
-    },
-    Adopted(Vec<Adopted>),
-    Settled(Vec<u32>),
-    Requeued(Vec<u32>),
-    /// Running tasks of this worker that someone asked (from another process) to cancel.
-    CancelRequested(Vec<TaskId>),
-}
-
-/// What the writer and the engine share.
-#[derive(Default)]
-pub struct Shared {
-    pub replies: Mutex<Vec<Reply>>,
-    pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
-    /// The database holds unfinished tasks this worker could run (now or later).
-    pub has_work: AtomicBool,
-    /// The task names changed and `has_work` has not been worked out for them yet.
-    pub outlook_stale: AtomicBool,
-    /// The earliest `due_at` in the database (ms), 0 when none.
-    pub next_due: AtomicU64,
-}
-
-impl Shared {
-    fn deliver(&self, replies: Vec<Reply>) {
-        if replies.is_empty() {
-            return;
-        }
-        self.replies.lock().expect("inbox lock").extend(replies);
-        self.wake();
-    }
-
-    pub fn wake(&self) {
-        if let Some(w) = self.waker.lock().expect("waker lock").as_ref() {
-            w();
-        }
-    }
-}
 
 pub struct WriterConfig {
     pub worker_id: String,
@@ -538,7 +376,7 @@ impl Writer {
                     tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
-                Op::Started { seqs, at } => {
+                Op::Started { seqs, at, .. } => {
                     // A task whose outcome is in this batch too is written once, by its
                     // outcome (which carries its start time): one row update, not two.
                     let seqs: Vec<i64> = seqs

@@ -1,0 +1,234 @@
+//! What the engine and a durable store's background thread say to each other: the
+//! operations the engine sends (submits, claims, outcomes…), the replies that come back,
+//! and the inbox they share. SQLite and Redis speak the same protocol.
+
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Mutex;
+
+use crate::error::Result;
+use crate::task::{TaskId, TaskState};
+
+/// A task to insert.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub id: TaskId,
+    pub name: std::sync::Arc<str>,
+    pub queue: std::sync::Arc<str>,
+    pub priority: i32,
+    pub max_attempts: u32,
+    pub payload: compact_str::CompactString,
+    pub key: Option<String>,
+    pub created_at: u64,
+    pub run_at: u64,
+}
+
+/// "Claim up to `max` ready tasks named `name`" (definition `def` in this process).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Want {
+    pub def: u32,
+    pub name: String,
+    pub max: u32,
+    /// The name's `maxParallel`, held across processes by stores that can (Redis).
+    pub max_parallel: Option<u32>,
+}
+
+/// A task this worker claimed: RECEIVED in the database, leased to this worker (STARTED
+/// once its handler starts).
+#[derive(Debug, Clone)]
+pub struct Adopted {
+    pub def: u32,
+    pub seq: i64,
+    pub id: TaskId,
+    pub priority: i32,
+    /// The attempt now starting (already counted in the database).
+    pub attempt: u32,
+    pub payload: String,
+    pub created_at: u64,
+    pub run_at: Option<u64>,
+    pub key: Option<String>,
+    /// The error the previous attempt left, as JSON.
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Op {
+    /// Insert tasks; reply `Committed { ticket }` (with the existing id when a key matched).
+    Insert {
+        ticket: u64,
+        tasks: Vec<NewTask>,
+    },
+    /// Replace the standing claim request. The writer answers once with what it found,
+    /// waiting (parked) until it finds something; an empty list withdraws the request.
+    Adopt {
+        wants: Vec<Want>,
+        limit: u32,
+    },
+    /// A run's final outcome. `slot` comes back in `Settled` once committed.
+    /// `attempt` is the attempts that ran (a task refused or revoked after its claim
+    /// did not run the one its claim counted).
+    Finish {
+        slot: u32,
+        /// The task's row; `id` guards against a reused row number.
+        seq: i64,
+        id: TaskId,
+        state: TaskState,
+        attempt: u32,
+        result: Option<String>,
+        error: Option<String>,
+        /// When the run started (0: it never did) and ended.
+        started_at: u64,
+        at: u64,
+    },
+    /// A failed run that will be retried at `due_at`; `slot` comes back in `Requeued`.
+    Retry {
+        slot: u32,
+        seq: i64,
+        id: TaskId,
+        error: String,
+        due_at: u64,
+    },
+    Progress {
+        id: TaskId,
+        percent: f64,
+        message: Option<String>,
+    },
+    Status {
+        id: TaskId,
+        status: String,
+    },
+    Log {
+        id: TaskId,
+        time: u64,
+        level: String,
+        message: String,
+    },
+    /// Claimed (RECEIVED) tasks whose handlers started: STARTED.
+    Started {
+        seqs: Vec<i64>,
+        /// The same tasks by id (the Redis store keys tasks by id).
+        ids: Vec<TaskId>,
+        at: u64,
+    },
+    /// Claimed tasks this worker will not run after all (it is closing): back to the line.
+    Release {
+        ids: Vec<TaskId>,
+    },
+    /// The task names this worker runs (for its "is there work for me" answer).
+    Names(Vec<String>),
+    /// Task names with their own retention (count, max age); the rest follow the
+    /// executor's.
+    Retention(Vec<(String, usize, Option<u64>)>),
+    /// Another connection of this process committed (a submit the host wrote itself):
+    /// look again for work now, and refresh the outlook.
+    Poke,
+    /// Reply `Committed { ticket }` once everything sent before has been committed.
+    Flush {
+        ticket: u64,
+    },
+    /// Commit what is left, give up the lease and end the thread.
+    Stop,
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    Committed {
+        ticket: u64,
+        existing_id: Option<String>,
+    },
+    Rejected {
+        ticket: u64,
+        error: String,
+    },
+    Adopted(Vec<Adopted>),
+    Settled(Vec<u32>),
+    Requeued(Vec<u32>),
+    /// Running tasks of this worker that someone asked (from another process) to cancel.
+    CancelRequested(Vec<TaskId>),
+}
+
+/// What the writer and the engine share.
+#[derive(Default)]
+pub struct Shared {
+    pub replies: Mutex<Vec<Reply>>,
+    pub waker: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    /// The database holds unfinished tasks this worker could run (now or later).
+    pub has_work: AtomicBool,
+    /// The task names changed and `has_work` has not been worked out for them yet.
+    pub outlook_stale: AtomicBool,
+    /// The earliest `due_at` in the database (ms), 0 when none.
+    pub next_due: AtomicU64,
+}
+
+impl Shared {
+    pub fn deliver(&self, replies: Vec<Reply>) {
+        if replies.is_empty() {
+            return;
+        }
+        self.replies.lock().expect("inbox lock").extend(replies);
+        self.wake();
+    }
+
+    pub fn wake(&self) {
+        if let Some(w) = self.waker.lock().expect("waker lock").as_ref() {
+            w();
+        }
+    }
+}
+
+/// What cancelling a task that is not in this process's memory did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredCancel {
+    Revoked,
+    /// It runs in another process; that worker aborts it when it sees the request.
+    Requested,
+    /// This worker (`me`) has claimed it; the claim has not reached its memory yet.
+    ClaimedHere,
+    AlreadyFinal(TaskState),
+}
+
+/// Filter and page of `list`.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub state: Option<String>,
+    pub name: Option<String>,
+    pub queue: Option<String>,
+    pub limit: Option<f64>,
+    pub cursor: Option<String>,
+}
+
+/// A durable store as the engine sees it: a background thread that takes [`Op`]s and
+/// answers with [`Reply`]s (waking the host through the waker), plus reads and the few
+/// writes made on the caller's thread.
+pub trait DurableStore: Send {
+    fn send(&self, op: Op);
+    fn take_replies(&self) -> Vec<Reply>;
+    fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>);
+    /// Whether the store holds unfinished tasks this worker could run ("yes" until known).
+    fn has_work(&self) -> bool;
+    /// The earliest due time of a delayed task or retry, if any.
+    fn next_due(&self) -> Option<u64>;
+    /// The task names this worker runs.
+    fn set_names(&self, names: Vec<String>);
+    /// Whether the background thread is still there to take ops.
+    fn is_running(&self) -> bool;
+    /// Sends what is left, gives up this worker's lease and ends the background thread.
+    fn stop(&mut self);
+    /// Whether tasks may have finished elsewhere since the last call (then awaited tasks
+    /// held elsewhere are looked up).
+    fn changed(&mut self) -> bool;
+    /// The host awaits tasks held elsewhere: it wants to be woken when some finish.
+    fn set_watching(&self, _watching: bool) {}
+    fn state(&self, id: &TaskId) -> Result<Option<TaskState>>;
+    fn info(&self, id: &TaskId) -> Result<Option<serde_json::Value>>;
+    /// Of `ids`, those that have finished, with their info.
+    fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<serde_json::Value>>;
+    /// Cancels a task held by no one in this process (`me` is this worker).
+    fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>>;
+    /// Inserts a few tasks on the caller's thread; the existing id if a key matched.
+    fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>>;
+    /// A page of tasks, oldest first: `{ tasks, cursor }`.
+    fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value>;
+    /// Tasks per (queue, state).
+    fn counts(&self) -> Result<Vec<(String, TaskState, u64)>>;
+}

@@ -1,0 +1,23 @@
+-- Shared by every script (prepended when the scripts are built). Keys all start with
+-- the hash-tagged prefix P = '{namespace}', so one script only touches one cluster slot.
+-- Task states: 0 PENDING, 1 RECEIVED, 2 STARTED, 3 SUCCESS, 4 FAILURE, 5 RETRY, 6 REVOKED.
+local P = ARGV[1]
+local function task_key(id) return P .. ':t:' .. id end
+local function ready_key(name) return P .. ':ready:' .. name end
+local function done_key(name) return P .. ':done:' .. name end
+local function owned_key(worker) return P .. ':owned:' .. worker end
+-- A ready line orders by score (-priority), then by member: the zero-padded seq, so FIFO.
+local function line_member(seq, id) return string.format('%016x', tonumber(seq)) .. id end
+local counts = {}
+local function count(state, queue, delta)
+  local field = state .. ':' .. queue
+  counts[field] = (counts[field] or 0) + delta
+end
+local function flush_counts()
+  for field, delta in pairs(counts) do
+    if delta ~= 0 then redis.call('HINCRBY', P .. ':counts', field, delta) end
+  end
+end
+local function to_ready(id, name, prio, seq)
+  redis.call('ZADD', ready_key(name), -tonumber(prio), line_member(seq, id))
+end

@@ -1,0 +1,560 @@
+//! The Redis store: many worker processes on many machines share one Redis.
+//!
+//! Like the SQLite store, the engine keeps in memory only the tasks this process has
+//! claimed; Redis holds everything else. Changes go through one writer thread
+//! ([`writer`]) that sends each round as one pipeline of Lua scripts ([`scripts`]),
+//! so claims and outcomes are atomic and cost one round trip per batch. A subscriber
+//! thread listens on the namespace's channel: new work wakes an idle worker at once
+//! (no polling), finished tasks wake a process awaiting them, and cancel requests reach
+//! the worker running the task. Reads (`state`, `info`, `list`, `counts`) use a third
+//! connection on the caller's thread.
+//!
+//! # Key layout
+//! Every key starts with the namespace in braces, `{ns}` — a Redis Cluster hash tag, so
+//! all keys of a namespace live in one slot and no script ever sees a CROSSSLOT:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{ns}:t:<id>` | hash | a task: name, queue, state, priority, payload, result, error, attempt, times, owner, progress, status |
+//! | `{ns}:log:<id>` | list | a task's log lines (JSON), the newest 1,000 |
+//! | `{ns}:ready:<name>` | sorted set | tasks ready to run, by -priority then seq (FIFO) |
+//! | `{ns}:delayed` | sorted set | delayed tasks and retries, by due time |
+//! | `{ns}:all` | sorted set | every stored task, by seq (for `list`) |
+//! | `{ns}:done:<name>` | sorted set | finished tasks, by completion time (retention) |
+//! | `{ns}:owned:<worker>` | set | tasks a worker has claimed and not finished |
+//! | `{ns}:workers` | sorted set | live workers, by lease expiry |
+//! | `{ns}:running` | hash | tasks claimed per name, across processes (`maxParallel`) |
+//! | `{ns}:counts` | hash | tasks per `state:queue` (`counts()`) |
+//! | `{ns}:keys` | hash | idempotency key → task id |
+//! | `{ns}:names` | set | task names ever submitted |
+//! | `{ns}:seq` | string | the submit counter (FIFO order) |
+//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f<ids>` finished, `c<worker> <id>` cancel |
+
+pub mod scripts;
+pub mod writer;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::store::protocol::{DurableStore, ListQuery, NewTask, Op, Reply, Shared, StoredCancel};
+use crate::task::{TaskId, TaskState};
+use scripts::Scripts;
+pub use writer::RedisConfig;
+use writer::{Msg, Writer};
+
+/// What the subscriber tells the writer.
+pub enum Notice {
+    /// Tasks became ready somewhere: try the parked claim.
+    Work,
+    /// A delayed task was stored, due at this time.
+    Due(u64),
+    /// Someone asked to cancel a task this worker runs.
+    Cancel(TaskId),
+    /// The subscriber reconnected: notices may have been missed.
+    Reconnected,
+}
+
+/// Flags the threads share with the store.
+#[derive(Default)]
+pub struct RedisFlags {
+    pub stop: AtomicBool,
+    /// Tasks finished somewhere since the host last looked.
+    pub changed: AtomicBool,
+    /// The host awaits tasks held elsewhere (wake it when some finish).
+    pub watching: AtomicBool,
+}
+
+pub struct RedisStore {
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+    flags: Arc<RedisFlags>,
+    client: redis::Client,
+    reader: Mutex<Option<redis::Connection>>,
+    scripts: Arc<Scripts>,
+    prefix: String,
+    thread: Option<JoinHandle<()>>,
+    address: String,
+}
+
+/// `redis://user:secret@host` shown without the secret.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+fn store_error(address: &str, e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(format!("the Redis store at '{address}' failed: {e}"))
+}
+
+fn connect(client: &redis::Client, scripts: &Scripts) -> redis::RedisResult<redis::Connection> {
+    let mut c = client.get_connection_with_timeout(Duration::from_secs(2))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    scripts.load(&mut c)?;
+    Ok(c)
+}
+
+impl RedisStore {
+    /// Connects (failing with a `StoreError` if Redis cannot be reached now) and starts
+    /// the writer and subscriber threads.
+    pub fn open(cfg: RedisConfig, clock: Arc<dyn Clock>) -> Result<RedisStore> {
+        let address = redacted(&cfg.url);
+        let client = redis::Client::open(cfg.url.as_str())
+            .map_err(|e| EngineError::invalid(format!("store '{address}': {e}")))?;
+        let scripts = Arc::new(Scripts::new());
+        let writer_con = connect(&client, &scripts).map_err(|e| store_error(&address, e))?;
+        let reader = connect(&client, &scripts).map_err(|e| store_error(&address, e))?;
+        let shared = Arc::new(Shared::default());
+        shared.outlook_stale.store(true, Ordering::SeqCst);
+        let flags = Arc::new(RedisFlags::default());
+        let (tx, rx) = channel();
+        let prefix = cfg.prefix.clone();
+        let me = cfg.worker_id.clone();
+        let w = Writer::new(
+            client.clone(),
+            writer_con,
+            scripts.clone(),
+            cfg,
+            clock,
+            shared.clone(),
+            flags.clone(),
+            rx,
+        );
+        let thread = std::thread::Builder::new()
+            .name("taskloom-redis-writer".into())
+            .spawn(move || w.run())
+            .map_err(|e| store_error(&address, e))?;
+        let sub = Subscriber {
+            client: client.clone(),
+            channel: format!("{prefix}:ev"),
+            me,
+            tx: tx.clone(),
+            shared: shared.clone(),
+            flags: flags.clone(),
+        };
+        std::thread::Builder::new()
+            .name("taskloom-redis-subscriber".into())
+            .spawn(move || sub.run())
+            .map_err(|e| store_error(&address, e))?;
+        Ok(RedisStore {
+            tx,
+            shared,
+            flags,
+            client,
+            reader: Mutex::new(Some(reader)),
+            scripts,
+            prefix,
+            thread: Some(thread),
+            address,
+        })
+    }
+
+    fn task_key(&self, id: &str) -> String {
+        format!("{}:t:{id}", self.prefix)
+    }
+
+    /// Runs `f` on the reader connection, reconnecting once if it broke.
+    fn read<T>(&self, f: impl Fn(&mut redis::Connection) -> redis::RedisResult<T>) -> Result<T> {
+        let mut guard = self.reader.lock().expect("reader lock");
+        for attempt in 0..2 {
+            if guard.is_none() {
+                match connect(&self.client, &self.scripts) {
+                    Ok(c) => *guard = Some(c),
+                    Err(e) => return Err(store_error(&self.address, e)),
+                }
+            }
+            match f(guard.as_mut().expect("connected")) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {
+                    *guard = None;
+                }
+                Err(e) => return Err(store_error(&self.address, e)),
+            }
+        }
+        Err(store_error(&self.address, "the connection keeps failing"))
+    }
+
+    fn fields(&self, id: &str) -> Result<Option<Vec<(String, String)>>> {
+        let key = self.task_key(id);
+        let map: Vec<(String, String)> = self.read(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        Ok((!map.is_empty()).then_some(map))
+    }
+
+    fn logs(&self, id: &str) -> Result<Vec<serde_json::Value>> {
+        let key = format!("{}:log:{id}", self.prefix);
+        let lines: Vec<String> =
+            self.read(|c| redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query(c))?;
+        Ok(lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    }
+}
+
+fn state_of(code: &str) -> TaskState {
+    code.parse::<usize>()
+        .ok()
+        .and_then(|i| TaskState::ALL.get(i).copied())
+        .unwrap_or(TaskState::Pending)
+}
+
+/// A task hash as `info()` shows it (without logs), plus its `seq`.
+fn hash_info(id: &str, fields: &[(String, String)]) -> serde_json::Value {
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+    let json_of = |k: &str| {
+        get(k)
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let int = |k: &str| get(k).and_then(|v| v.parse::<f64>().ok()).map(|v| v as i64);
+    let state = state_of(get("s").unwrap_or("0"));
+    let attempt = int("a").unwrap_or(0);
+    let retries = if state == TaskState::Retry {
+        attempt
+    } else {
+        (attempt - 1).max(0)
+    };
+    json!({
+        "id": id,
+        "name": get("n"),
+        "queue": get("q"),
+        "state": state.as_str(),
+        "payload": json_of("d"),
+        "result": json_of("res"),
+        "error": json_of("err"),
+        "attempt": attempt,
+        "retries": retries,
+        "priority": int("p").unwrap_or(0),
+        "progress": get("pr").and_then(|v| v.parse::<f64>().ok()),
+        "progressMessage": get("pm"),
+        "status": get("st"),
+        "logs": [],
+        "key": get("k"),
+        "createdAt": int("c"),
+        "runAt": int("r"),
+        "startedAt": int("sa"),
+        "completedAt": int("ca"),
+        "workerId": get("o"),
+        "seq": int("seq"),
+    })
+}
+
+impl DurableStore for RedisStore {
+    fn send(&self, op: Op) {
+        let _ = self.tx.send(Msg::Op(op));
+    }
+
+    fn take_replies(&self) -> Vec<Reply> {
+        std::mem::take(&mut *self.shared.replies.lock().expect("inbox lock"))
+    }
+
+    fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {
+        *self.shared.waker.lock().expect("waker lock") = Some(waker);
+    }
+
+    fn has_work(&self) -> bool {
+        self.shared.outlook_stale.load(Ordering::SeqCst)
+            || self.shared.has_work.load(Ordering::SeqCst)
+    }
+
+    fn next_due(&self) -> Option<u64> {
+        Some(self.shared.next_due.load(Ordering::SeqCst)).filter(|d| *d > 0)
+    }
+
+    fn set_names(&self, names: Vec<String>) {
+        self.shared.outlook_stale.store(true, Ordering::SeqCst);
+        self.send(Op::Names(names));
+    }
+
+    fn is_running(&self) -> bool {
+        self.thread.is_some()
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.send(Op::Stop);
+            let _ = t.join();
+        }
+        self.flags.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn changed(&mut self) -> bool {
+        self.flags.changed.swap(false, Ordering::SeqCst)
+    }
+
+    fn set_watching(&self, watching: bool) {
+        self.flags.watching.store(watching, Ordering::SeqCst);
+    }
+
+    fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
+        let key = self.task_key(&id.to_string());
+        let s: Option<String> = self.read(|c| redis::cmd("HGET").arg(&key).arg("s").query(c))?;
+        Ok(s.map(|s| state_of(&s)))
+    }
+
+    fn info(&self, id: &TaskId) -> Result<Option<serde_json::Value>> {
+        let id = id.to_string();
+        let Some(fields) = self.fields(&id)? else {
+            return Ok(None);
+        };
+        let mut info = hash_info(&id, &fields);
+        info["logs"] = serde_json::Value::Array(self.logs(&id)?);
+        if let Some(o) = info.as_object_mut() {
+            o.remove("seq");
+        }
+        Ok(Some(info))
+    }
+
+    fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|i| self.task_key(&i.to_string()))
+                .collect();
+            let states: Vec<Option<String>> = self.read(|c| {
+                let mut p = redis::pipe();
+                for k in &keys {
+                    p.cmd("HGET").arg(k).arg("s");
+                }
+                p.query(c)
+            })?;
+            for (id, s) in chunk.iter().zip(states) {
+                if s.is_some_and(|s| state_of(&s).is_final()) {
+                    if let Some(info) = self.info(id)? {
+                        out.push(info);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>> {
+        let id = id.to_string();
+        let answer: String = self.read(|c| {
+            self.scripts
+                .cancel
+                .key(&self.prefix)
+                .arg(&self.prefix)
+                .arg(&id)
+                .arg(now)
+                .arg(me)
+                .invoke(c)
+        })?;
+        Ok(match answer.as_str() {
+            "missing" => None,
+            "revoked" => Some(StoredCancel::Revoked),
+            "here" => Some(StoredCancel::ClaimedHere),
+            "requested" => Some(StoredCancel::Requested),
+            other => Some(StoredCancel::AlreadyFinal(state_of(
+                other.strip_prefix("final:").unwrap_or("0"),
+            ))),
+        })
+    }
+
+    fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
+        let Some(t) = tasks.first() else {
+            return Ok(None);
+        };
+        let existing: String = self.read(|c| {
+            let mut inv = self.scripts.insert.key(&self.prefix);
+            inv.arg(&self.prefix)
+                .arg(now)
+                .arg(&*t.name)
+                .arg(&*t.queue)
+                .arg(t.priority)
+                .arg(t.max_attempts)
+                .arg(t.created_at)
+                .arg(t.run_at)
+                .arg(tasks.len());
+            for task in tasks {
+                inv.arg(task.id.to_string())
+                    .arg(task.payload.as_str())
+                    .arg(task.key.as_deref().unwrap_or(""));
+            }
+            inv.invoke(c)
+        })?;
+        self.shared.outlook_stale.store(true, Ordering::SeqCst);
+        self.send(Op::Poke);
+        Ok(Some(existing).filter(|e| !e.is_empty()))
+    }
+
+    fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value> {
+        let state = q.state.as_deref().map(TaskState::parse).transpose()?;
+        let all = format!("{}:all", self.prefix);
+        let mut rows = Vec::new();
+        let mut from = format!("({after}");
+        // Walk the tasks in seq order, a chunk at a time, until a page (+1) matched.
+        while rows.len() <= limit {
+            let ids: Vec<String> = self.read(|c| {
+                redis::cmd("ZRANGEBYSCORE")
+                    .arg(&all)
+                    .arg(&from)
+                    .arg("+inf")
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(500)
+                    .query(c)
+            })?;
+            if ids.is_empty() {
+                break;
+            }
+            let hashes: Vec<Vec<(String, String)>> = self.read(|c| {
+                let mut p = redis::pipe();
+                for id in &ids {
+                    p.cmd("HGETALL").arg(self.task_key(id));
+                }
+                p.query(c)
+            })?;
+            let mut last_seq = after;
+            for (id, fields) in ids.iter().zip(hashes) {
+                if fields.is_empty() {
+                    continue;
+                }
+                let info = hash_info(id, &fields);
+                last_seq = info["seq"].as_i64().unwrap_or(last_seq);
+                let keep = state.is_none_or(|s| info["state"] == s.as_str())
+                    && q.name.as_ref().is_none_or(|n| info["name"] == n.as_str())
+                    && q.queue.as_ref().is_none_or(|n| info["queue"] == n.as_str());
+                if keep && rows.len() <= limit {
+                    rows.push(info);
+                }
+            }
+            if ids.len() < 500 {
+                break;
+            }
+            from = format!("({last_seq}");
+        }
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let cursor = if more {
+            rows.last()
+                .and_then(|r| r["seq"].as_i64())
+                .map(|s| s.to_string())
+        } else {
+            None
+        };
+        for r in &mut rows {
+            if let Some(o) = r.as_object_mut() {
+                o.remove("seq");
+            }
+        }
+        Ok(json!({ "tasks": rows, "cursor": cursor }))
+    }
+
+    fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
+        let key = format!("{}:counts", self.prefix);
+        let map: Vec<(String, i64)> = self.read(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        Ok(map
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .filter_map(|(field, n)| {
+                let (state, queue) = field.split_once(':')?;
+                Some((queue.to_string(), state_of(state), n as u64))
+            })
+            .collect())
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        DurableStore::stop(self);
+    }
+}
+
+/// Listens on the namespace's channel and passes on what concerns this process.
+struct Subscriber {
+    client: redis::Client,
+    channel: String,
+    me: String,
+    tx: Sender<Msg>,
+    shared: Arc<Shared>,
+    flags: Arc<RedisFlags>,
+}
+
+impl Subscriber {
+    fn run(self) {
+        let mut backoff = 50;
+        let mut first = true;
+        while !self.flags.stop.load(Ordering::SeqCst) {
+            let connected = self
+                .client
+                .get_connection_with_timeout(Duration::from_secs(2))
+                .and_then(|c| {
+                    c.set_read_timeout(Some(Duration::from_millis(200)))?;
+                    Ok(c)
+                });
+            let mut con = match connected {
+                Ok(c) => c,
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(backoff));
+                    backoff = (backoff * 2).min(2_000);
+                    continue;
+                }
+            };
+            let mut pubsub = con.as_pubsub();
+            if pubsub.subscribe(&self.channel).is_err() {
+                continue;
+            }
+            backoff = 50;
+            if !first {
+                // Notices may have been missed while disconnected: look again.
+                let _ = self.tx.send(Msg::Notice(Notice::Reconnected));
+                self.finished();
+            }
+            first = false;
+            while !self.flags.stop.load(Ordering::SeqCst) {
+                match pubsub.get_message() {
+                    Ok(msg) => self.handle(msg.get_payload_bytes()),
+                    Err(e) if e.is_timeout() => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    fn handle(&self, payload: &[u8]) {
+        let Some((&kind, rest)) = payload.split_first() else {
+            return;
+        };
+        let rest = std::str::from_utf8(rest).unwrap_or("");
+        match kind {
+            b'w' => {
+                let _ = self.tx.send(Msg::Notice(Notice::Work));
+            }
+            b'd' => {
+                if let Ok(t) = rest.parse::<u64>() {
+                    let _ = self.tx.send(Msg::Notice(Notice::Due(t)));
+                }
+            }
+            b'f' => self.finished(),
+            b'c' => {
+                if let Some((worker, id)) = rest.split_once(' ') {
+                    if worker == self.me {
+                        if let Ok(id) = uuid::Uuid::try_parse(id) {
+                            let _ = self.tx.send(Msg::Notice(Notice::Cancel(id)));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Tasks finished somewhere: a host awaiting tasks held elsewhere looks them up.
+    fn finished(&self) {
+        let was = self.flags.changed.swap(true, Ordering::SeqCst);
+        if !was && self.flags.watching.load(Ordering::SeqCst) {
+            self.shared.wake();
+        }
+    }
+}

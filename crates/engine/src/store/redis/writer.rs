@@ -1,0 +1,836 @@
+//! The Redis writer thread: the one connection of this process that changes tasks. It
+//! takes the operations the engine sends and what the subscriber heard, and sends
+//! everything that arrived meanwhile as one pipeline — submits, outcomes, "started",
+//! promotions, recovery and the claim — so a batch of hundreds of tasks costs one round
+//! trip. Between rounds it renews this worker's lease and, once a second, recovers the
+//! tasks of dead workers and trims retention.
+//!
+//! When Redis is unreachable it reconnects with backoff: submits made meanwhile are
+//! rejected with an error that says so (never dropped silently); outcomes are kept and
+//! sent once Redis is back (their tasks stay leased to this live worker meanwhile).
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::{Cmd, Value};
+use rustc_hash::FxHashMap;
+
+use super::scripts::Scripts;
+use super::{Notice, RedisFlags};
+use crate::clock::Clock;
+use crate::store::protocol::{Adopted, Op, Reply, Shared, Want};
+use crate::task::{TaskId, TaskState};
+
+pub struct RedisConfig {
+    pub url: String,
+    /// The hash-tagged key prefix, `{namespace}`.
+    pub prefix: String,
+    pub worker_id: String,
+    pub worker: bool,
+    pub lease_ms: u64,
+    pub keep_count: usize,
+    pub keep_age_ms: Option<u64>,
+}
+
+/// What the writer's channel carries: the engine's ops and the subscriber's notices.
+pub enum Msg {
+    Op(Op),
+    Notice(Notice),
+}
+
+const MAINTENANCE_EVERY_MS: u64 = 1_000;
+/// A parked claim is tried again this often even without a notice (a notice can be
+/// missed while the subscriber reconnects).
+const FALLBACK_POLL_MS: u64 = 1_000;
+const TRIM_CHUNK: u64 = 2_000;
+const PROMOTE_CHUNK: u64 = 5_000;
+/// How long the writer polls for the host's next op before it sleeps.
+const SPIN: Duration = Duration::from_micros(100);
+const MAX_BACKOFF_MS: u64 = 2_000;
+/// The most tasks sent in one insert script call (a bigger submit is split).
+const INSERT_CHUNK: usize = 2_000;
+
+/// What an entry of the round's pipeline stands for.
+enum Part {
+    Insert {
+        ticket: u64,
+        last: bool,
+    },
+    Claim,
+    Finish(Vec<u32>),
+    Retry(Vec<u32>),
+    Promote,
+    Outlook,
+    /// Anything whose answer does not matter (lease, started, progress, logs…).
+    Quiet,
+}
+
+pub struct Writer {
+    client: redis::Client,
+    con: Option<redis::Connection>,
+    scripts: Arc<Scripts>,
+    cfg: RedisConfig,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+    flags: Arc<RedisFlags>,
+    rx: Receiver<Msg>,
+    names: Vec<String>,
+    parked: Vec<Want>,
+    parked_limit: u32,
+    own_retention: Vec<(String, usize, Option<u64>)>,
+    last_heartbeat: u64,
+    last_maintenance: u64,
+    last_claim_try: u64,
+    /// Earliest known due time of a delayed task (0: none known).
+    next_due: u64,
+    /// Something may have become ready: try the parked claim.
+    work_seen: bool,
+    outlook_wanted: bool,
+    /// Writes kept for the next round (Redis was unreachable).
+    carry: Vec<Op>,
+    backoff_ms: u64,
+    next_connect_at: u64,
+    down_reported: bool,
+}
+
+fn json_error(kind: &str, message: &str) -> String {
+    serde_json::json!({ "type": kind, "message": message, "stack": null }).to_string()
+}
+
+fn state_code(s: TaskState) -> usize {
+    TaskState::ALL
+        .iter()
+        .position(|x| *x == s)
+        .expect("a state")
+}
+
+impl Writer {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: redis::Client,
+        con: redis::Connection,
+        scripts: Arc<Scripts>,
+        cfg: RedisConfig,
+        clock: Arc<dyn Clock>,
+        shared: Arc<Shared>,
+        flags: Arc<RedisFlags>,
+        rx: Receiver<Msg>,
+    ) -> Writer {
+        Writer {
+            client,
+            con: Some(con),
+            scripts,
+            cfg,
+            clock,
+            shared,
+            flags,
+            rx,
+            names: Vec::new(),
+            parked: Vec::new(),
+            parked_limit: 0,
+            own_retention: Vec::new(),
+            last_heartbeat: 0,
+            last_maintenance: 0,
+            last_claim_try: 0,
+            next_due: 0,
+            work_seen: true,
+            outlook_wanted: true,
+            carry: Vec::new(),
+            backoff_ms: 50,
+            next_connect_at: 0,
+            down_reported: false,
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut stop = false;
+        while !stop {
+            let now = self.clock.now_ms();
+            let mut wait = (self.cfg.lease_ms / 3).min(MAINTENANCE_EVERY_MS);
+            if !self.parked.is_empty() {
+                wait = wait.min(FALLBACK_POLL_MS);
+                if self.next_due != 0 {
+                    wait = wait.min(self.next_due.saturating_sub(now));
+                }
+            }
+            if !self.carry.is_empty() || self.con.is_none() {
+                wait = wait.min(self.backoff_ms);
+            }
+            let mut msgs = Vec::new();
+            // Right after a round the host usually answers within microseconds (the next
+            // claim, an outcome): poll briefly before sleeping, sparing a wake-up.
+            let spin_until = std::time::Instant::now() + SPIN;
+            while msgs.is_empty() && std::time::Instant::now() < spin_until {
+                match self.rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => std::thread::yield_now(),
+                }
+            }
+            if msgs.is_empty() {
+                match self.rx.recv_timeout(Duration::from_millis(wait.max(1))) {
+                    Ok(m) => msgs.push(m),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => stop = true,
+                }
+            }
+            while msgs.len() < 8_192 {
+                match self.rx.try_recv() {
+                    Ok(m) => msgs.push(m),
+                    Err(_) => break,
+                }
+            }
+            let mut ops = std::mem::take(&mut self.carry);
+            let mut replies = Vec::new();
+            for m in msgs {
+                match m {
+                    Msg::Op(Op::Stop) => stop = true,
+                    Msg::Op(op) => ops.push(op),
+                    Msg::Notice(Notice::Work) => self.work_seen = true,
+                    Msg::Notice(Notice::Due(t)) => {
+                        if self.next_due == 0 || t < self.next_due {
+                            self.next_due = t;
+                        }
+                        self.outlook_wanted = true;
+                    }
+                    Msg::Notice(Notice::Reconnected) => {
+                        self.work_seen = true;
+                        self.outlook_wanted = true;
+                    }
+                    Msg::Notice(Notice::Cancel(id)) => {
+                        replies.push(Reply::CancelRequested(vec![id]))
+                    }
+                }
+            }
+            let now = self.clock.now_ms();
+            self.round(ops, now, stop, &mut replies);
+            self.shared.deliver(replies);
+        }
+        self.flags.stop.store(true, Ordering::SeqCst);
+        self.shared.wake();
+    }
+
+    /// A connection, reconnecting (with backoff) if the last one broke.
+    fn connection(&mut self, now: u64) -> Option<&mut redis::Connection> {
+        if self.con.is_none() && now >= self.next_connect_at {
+            let connected = self
+                .client
+                .get_connection_with_timeout(Duration::from_secs(2))
+                .and_then(|mut c| {
+                    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+                    self.scripts.load(&mut c)?;
+                    Ok(c)
+                });
+            match connected {
+                Ok(c) => {
+                    if self.down_reported {
+                        eprintln!("taskloom: reconnected to the Redis store");
+                    }
+                    self.con = Some(c);
+                    self.backoff_ms = 50;
+                    self.down_reported = false;
+                    self.work_seen = true;
+                    self.outlook_wanted = true;
+                }
+                Err(e) => self.went_down(now, &e),
+            }
+        }
+        self.con.as_mut()
+    }
+
+    fn went_down(&mut self, now: u64, e: &redis::RedisError) {
+        if !self.down_reported {
+            eprintln!("taskloom: the Redis store is unreachable, reconnecting: {e}");
+            self.down_reported = true;
+        }
+        self.con = None;
+        self.next_connect_at = now + self.backoff_ms;
+        self.backoff_ms = (self.backoff_ms * 2).min(MAX_BACKOFF_MS);
+    }
+
+    fn evalsha(&self, script: &redis::Script) -> Cmd {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(script.get_hash())
+            .arg(1)
+            .arg(&self.cfg.prefix)
+            .arg(&self.cfg.prefix);
+        c
+    }
+
+    /// One pipeline: the ops, the chores that are due, the claim; then the replies.
+    fn round(&mut self, ops: Vec<Op>, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
+        let me = self.cfg.worker_id.clone();
+        let mut parts: Vec<(Part, Cmd)> = Vec::new();
+        let mut finish = self.evalsha(&self.scripts.finish);
+        finish.arg(&me);
+        let mut n_finish = 0usize;
+        let mut finish_args: Vec<String> = Vec::new();
+        let mut retry_slots = Vec::new();
+        let mut retry_args: Vec<String> = Vec::new();
+        let mut started_ids: Vec<TaskId> = Vec::new();
+        let mut started_at = now;
+        let mut release_ids: Vec<TaskId> = Vec::new();
+        let mut settled = Vec::new();
+        let mut new_request: Option<(Vec<Want>, u32)> = None;
+        let mut inserted = false;
+        let mut flush_tickets = Vec::new();
+        let mut names_changed = false;
+        for op in &ops {
+            match op {
+                Op::Insert { ticket, tasks } => {
+                    inserted = true;
+                    let chunks: Vec<_> = tasks.chunks(INSERT_CHUNK).collect();
+                    let n = chunks.len();
+                    for (i, chunk) in chunks.into_iter().enumerate() {
+                        let t = &chunk[0];
+                        let mut c = self.evalsha(&self.scripts.insert);
+                        c.arg(now)
+                            .arg(&*t.name)
+                            .arg(&*t.queue)
+                            .arg(t.priority)
+                            .arg(t.max_attempts)
+                            .arg(t.created_at)
+                            .arg(t.run_at)
+                            .arg(chunk.len());
+                        let mut buf = uuid::Uuid::encode_buffer();
+                        for task in chunk {
+                            c.arg(&*task.id.hyphenated().encode_lower(&mut buf))
+                                .arg(task.payload.as_str())
+                                .arg(task.key.as_deref().unwrap_or(""));
+                        }
+                        parts.push((
+                            Part::Insert {
+                                ticket: *ticket,
+                                last: i + 1 == n,
+                            },
+                            c,
+                        ));
+                    }
+                }
+                Op::Adopt { wants, limit } => new_request = Some((wants.clone(), *limit)),
+                Op::Finish {
+                    slot,
+                    id,
+                    state,
+                    attempt,
+                    result,
+                    error,
+                    started_at,
+                    at,
+                    ..
+                } => {
+                    n_finish += 1;
+                    finish_args.extend([
+                        id.to_string(),
+                        state_code(*state).to_string(),
+                        attempt.to_string(),
+                        result.clone().unwrap_or_default(),
+                        error.clone().unwrap_or_default(),
+                        at.to_string(),
+                        started_at.to_string(),
+                    ]);
+                    settled.push(*slot);
+                }
+                Op::Retry {
+                    slot,
+                    id,
+                    error,
+                    due_at,
+                    ..
+                } => {
+                    retry_slots.push(*slot);
+                    retry_args.extend([id.to_string(), error.clone(), due_at.to_string()]);
+                }
+                Op::Progress {
+                    id,
+                    percent,
+                    message,
+                } => {
+                    let key = format!("{}:t:{id}", self.cfg.prefix);
+                    let mut c = redis::cmd("HSET");
+                    c.arg(&key).arg("pr").arg(*percent);
+                    match message {
+                        Some(m) => {
+                            c.arg("pm").arg(m);
+                        }
+                        None => {
+                            let mut d = redis::cmd("HDEL");
+                            d.arg(&key).arg("pm");
+                            parts.push((Part::Quiet, d));
+                        }
+                    }
+                    parts.push((Part::Quiet, c));
+                }
+                Op::Status { id, status } => {
+                    let mut c = redis::cmd("HSET");
+                    c.arg(format!("{}:t:{id}", self.cfg.prefix))
+                        .arg("st")
+                        .arg(status);
+                    parts.push((Part::Quiet, c));
+                }
+                Op::Log {
+                    id,
+                    time,
+                    level,
+                    message,
+                } => {
+                    let key = format!("{}:log:{id}", self.cfg.prefix);
+                    let line =
+                        serde_json::json!({ "time": time, "level": level, "message": message });
+                    let mut c = redis::cmd("RPUSH");
+                    c.arg(&key).arg(line.to_string());
+                    parts.push((Part::Quiet, c));
+                    let mut t = redis::cmd("LTRIM");
+                    t.arg(&key)
+                        .arg(-(crate::engine::MAX_LOGS_PER_TASK as i64))
+                        .arg(-1);
+                    parts.push((Part::Quiet, t));
+                }
+                Op::Started { ids, at, .. } => {
+                    started_ids.extend(ids.iter().copied());
+                    started_at = *at;
+                }
+                Op::Release { ids } => release_ids.extend(ids.iter().copied()),
+                Op::Names(names) => {
+                    self.names = names.clone();
+                    names_changed = true;
+                }
+                Op::Retention(own) => self.own_retention = own.clone(),
+                Op::Poke => {
+                    names_changed = true;
+                    self.work_seen = true;
+                }
+                Op::Flush { ticket } => flush_tickets.push(*ticket),
+                Op::Stop => {}
+            }
+        }
+        // An outcome in this batch makes "started" moot: one write per task, not two.
+        if !started_ids.is_empty() {
+            let finished: rustc_hash::FxHashSet<&str> = finish_args
+                .chunks(7)
+                .map(|c| c[0].as_str())
+                .chain(retry_args.chunks(3).map(|c| c[0].as_str()))
+                .collect();
+            let mut c = self.evalsha(&self.scripts.started);
+            c.arg(&me).arg(started_at);
+            let mut any = false;
+            for id in &started_ids {
+                let id = id.to_string();
+                if !finished.contains(id.as_str()) {
+                    c.arg(id);
+                    any = true;
+                }
+            }
+            if any {
+                parts.push((Part::Quiet, c));
+            }
+        }
+        if n_finish > 0 {
+            finish.arg(n_finish);
+            for a in &finish_args {
+                finish.arg(a);
+            }
+            parts.push((Part::Finish(settled.clone()), finish));
+        }
+        if !retry_slots.is_empty() {
+            let mut c = self.evalsha(&self.scripts.retry);
+            c.arg(&me).arg(now).arg(retry_slots.len());
+            for a in &retry_args {
+                c.arg(a);
+            }
+            parts.push((Part::Retry(retry_slots.clone()), c));
+        }
+        if !release_ids.is_empty() {
+            let mut c = self.evalsha(&self.scripts.release);
+            c.arg(&me);
+            for id in &release_ids {
+                c.arg(id.to_string());
+            }
+            parts.push((Part::Quiet, c));
+        }
+        let worker = self.cfg.worker && !stopping;
+        let heartbeat = worker && now >= self.last_heartbeat + self.cfg.lease_ms / 3;
+        if heartbeat {
+            let mut c = redis::cmd("ZADD");
+            c.arg(format!("{}:workers", self.cfg.prefix))
+                .arg(now + self.cfg.lease_ms)
+                .arg(&me);
+            parts.push((Part::Quiet, c));
+        }
+        let maintenance = worker && now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+        if maintenance || heartbeat {
+            let mut c = self.evalsha(&self.scripts.recover);
+            c.arg(now)
+                .arg(json_error("WorkerLostError", "the worker running this task stopped renewing its lease (the process died); the task runs again"))
+                .arg(json_error("WorkerLostError", "the worker running this task stopped renewing its lease (the process died) and no attempts are left"));
+            parts.push((Part::Quiet, c));
+        }
+        if maintenance {
+            let mut c = self.evalsha(&self.scripts.trim);
+            c.arg(now)
+                .arg(TRIM_CHUNK)
+                .arg(self.cfg.keep_count)
+                .arg(self.cfg.keep_age_ms.map_or(-1, |a| a as i64))
+                .arg(self.own_retention.len());
+            for (name, count, age) in &self.own_retention {
+                c.arg(name).arg(*count).arg(age.map_or(-1, |a| a as i64));
+            }
+            parts.push((Part::Quiet, c));
+        }
+        let promote = worker && self.next_due != 0 && self.next_due <= now;
+        if promote {
+            let mut c = self.evalsha(&self.scripts.promote);
+            c.arg(now).arg(PROMOTE_CHUNK);
+            parts.push((Part::Promote, c));
+        }
+        // The claim: a new request, or the standing one when something may have changed.
+        let (wants, limit) = new_request
+            .clone()
+            .unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
+        let fallback = now >= self.last_claim_try + FALLBACK_POLL_MS;
+        let claim = worker
+            && !wants.is_empty()
+            && (new_request.is_some()
+                || self.work_seen
+                || inserted
+                || !retry_slots.is_empty()
+                || !release_ids.is_empty()
+                || promote
+                || maintenance
+                || fallback);
+        if claim {
+            let mut c = self.evalsha(&self.scripts.claim);
+            c.arg(&me)
+                .arg(limit)
+                .arg(now + self.cfg.lease_ms)
+                .arg(wants.len());
+            for w in &wants {
+                c.arg(&w.name)
+                    .arg(w.max)
+                    .arg(w.max_parallel.map_or(-1, |m| m as i64));
+            }
+            parts.push((Part::Claim, c));
+        }
+        let outlook = self.cfg.worker
+            && (names_changed
+                || self.outlook_wanted
+                || inserted
+                || claim
+                || promote
+                || stopping
+                || !retry_slots.is_empty()
+                || maintenance);
+        if outlook {
+            let mut c = self.evalsha(&self.scripts.outlook);
+            for n in &self.names {
+                c.arg(n);
+            }
+            parts.push((Part::Outlook, c));
+        }
+        if stopping && self.cfg.worker {
+            // Expired at once: anything still leased to this worker is recovered by the
+            // next worker that looks, instead of after a full lease.
+            let mut c = redis::cmd("ZADD");
+            c.arg(format!("{}:workers", self.cfg.prefix))
+                .arg(0)
+                .arg(&me);
+            parts.push((Part::Quiet, c));
+        }
+        if parts.is_empty() {
+            for ticket in flush_tickets {
+                replies.push(Reply::Committed {
+                    ticket,
+                    existing_id: None,
+                });
+            }
+            if new_request.as_ref().is_some_and(|r| r.0.is_empty()) {
+                self.parked.clear();
+                replies.push(Reply::Adopted(Vec::new()));
+            }
+            return;
+        }
+        let answers = match self.send(&parts, now) {
+            Ok(a) => a,
+            Err(e) => {
+                self.unsent(ops, &e, stopping, replies);
+                return;
+            }
+        };
+        if claim {
+            self.last_claim_try = now;
+            self.work_seen = false;
+        }
+        if heartbeat {
+            self.last_heartbeat = now;
+        }
+        if maintenance {
+            self.last_maintenance = now;
+        }
+        let mut adopted = Vec::new();
+        let mut failed_ops = false;
+        let mut existing: FxHashMap<u64, Option<String>> = FxHashMap::default();
+        let mut rejected: FxHashMap<u64, String> = FxHashMap::default();
+        for ((part, _), answer) in parts.iter().zip(answers) {
+            let answer = match answer {
+                Ok(v) => v,
+                Err(e) => {
+                    match part {
+                        Part::Insert { ticket, .. } => {
+                            rejected.insert(
+                                *ticket,
+                                format!("the Redis store refused the submit: {e}"),
+                            );
+                        }
+                        Part::Finish(_) | Part::Retry(_) => failed_ops = true,
+                        _ => {}
+                    }
+                    if !self.down_reported {
+                        eprintln!("taskloom: a Redis store command failed: {e}");
+                    }
+                    continue;
+                }
+            };
+            match part {
+                Part::Insert { ticket, .. } => {
+                    if let Value::BulkString(b) = &answer {
+                        if !b.is_empty() {
+                            existing.insert(*ticket, Some(String::from_utf8_lossy(b).into_owned()));
+                        }
+                    }
+                }
+                Part::Claim => adopted = self.adopted_rows(&wants, answer),
+                Part::Finish(slots) => replies.push(Reply::Settled(slots.clone())),
+                Part::Retry(slots) => replies.push(Reply::Requeued(slots.clone())),
+                Part::Promote => {
+                    let (n, due) = pair(&answer);
+                    self.next_due = due.max(0) as u64;
+                    if n > 0 && !claim {
+                        self.work_seen = true;
+                    }
+                }
+                Part::Outlook => {
+                    let (any, due) = pair(&answer);
+                    self.shared.has_work.store(any == 1, Ordering::SeqCst);
+                    self.next_due = due.max(0) as u64;
+                    self.shared.next_due.store(self.next_due, Ordering::SeqCst);
+                    self.outlook_wanted = false;
+                    if names_changed {
+                        self.shared.outlook_stale.store(false, Ordering::SeqCst);
+                    }
+                }
+                Part::Quiet => {}
+            }
+        }
+        if failed_ops {
+            // Keep outcomes that Redis refused for another try (their tasks stay leased).
+            for op in ops {
+                if matches!(op, Op::Finish { .. } | Op::Retry { .. }) {
+                    self.carry.push(op);
+                }
+            }
+            replies.retain(|r| !matches!(r, Reply::Settled(_) | Reply::Requeued(_)));
+        }
+        let mut seen = rustc_hash::FxHashSet::default();
+        for (part, _) in &parts {
+            if let Part::Insert { ticket, last: true } = part {
+                if !seen.insert(*ticket) {
+                    continue;
+                }
+                match rejected.remove(ticket) {
+                    Some(error) => replies.push(Reply::Rejected {
+                        ticket: *ticket,
+                        error,
+                    }),
+                    None => replies.push(Reply::Committed {
+                        ticket: *ticket,
+                        existing_id: existing.remove(ticket).flatten(),
+                    }),
+                }
+            }
+        }
+        for ticket in flush_tickets {
+            replies.push(Reply::Committed {
+                ticket,
+                existing_id: None,
+            });
+        }
+        if new_request.is_some() || !adopted.is_empty() {
+            self.parked = if adopted.is_empty() {
+                wants
+            } else {
+                Vec::new()
+            };
+            self.parked_limit = limit;
+        }
+        if !adopted.is_empty() {
+            replies.push(Reply::Adopted(adopted));
+        } else if new_request.as_ref().is_some_and(|r| r.0.is_empty()) {
+            replies.push(Reply::Adopted(Vec::new())); // a withdrawal is answered too
+        }
+        if outlook && replies.is_empty() {
+            self.shared.wake();
+        }
+    }
+
+    /// Sends the round's pipeline; scripts Redis forgot (NOSCRIPT) are loaded and those
+    /// entries sent again. Err only when the connection failed.
+    fn send(
+        &mut self,
+        parts: &[(Part, Cmd)],
+        now: u64,
+    ) -> Result<Vec<Result<Value, String>>, String> {
+        let scripts = self.scripts.clone();
+        let Some(con) = self.connection(now) else {
+            return Err("the Redis store is unreachable (reconnecting)".into());
+        };
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (_, c) in parts {
+            pipe.add_command(c.clone());
+        }
+        let result: redis::RedisResult<Vec<redis::RedisResult<Value>>> = pipe.query(con);
+        let mut answers: Vec<Result<Value, String>> = match result {
+            Ok(a) => a
+                .into_iter()
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect(),
+            Err(e) => {
+                self.went_down(now, &e);
+                return Err(format!("the Redis store is unreachable: {e}"));
+            }
+        };
+        let forgotten: Vec<usize> = answers
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.as_ref().is_err_and(|e| e.contains("NOSCRIPT")))
+            .map(|(i, _)| i)
+            .collect();
+        if !forgotten.is_empty() {
+            let con = self.con.as_mut().expect("connected");
+            let again = scripts.load(con).and_then(|_| {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                for i in &forgotten {
+                    pipe.add_command(parts[*i].1.clone());
+                }
+                pipe.query::<Vec<redis::RedisResult<Value>>>(con)
+            });
+            match again {
+                Ok(a) => {
+                    for (i, r) in forgotten.into_iter().zip(a) {
+                        answers[i] = r.map_err(|e| e.to_string());
+                    }
+                }
+                Err(e) => {
+                    self.went_down(now, &e);
+                    return Err(format!("the Redis store is unreachable: {e}"));
+                }
+            }
+        }
+        Ok(answers)
+    }
+
+    /// The round could not be sent (Redis unreachable): submits are rejected, so their
+    /// callers know; outcomes and state changes are kept for the next round.
+    fn unsent(&mut self, ops: Vec<Op>, error: &str, stopping: bool, replies: &mut Vec<Reply>) {
+        for op in ops {
+            match op {
+                Op::Insert { ticket, .. } | Op::Flush { ticket } => replies.push(Reply::Rejected {
+                    ticket,
+                    error: error.to_string(),
+                }),
+                Op::Adopt { wants, limit } => {
+                    self.parked = wants;
+                    self.parked_limit = limit;
+                }
+                op @ (Op::Finish { .. }
+                | Op::Retry { .. }
+                | Op::Started { .. }
+                | Op::Release { .. }
+                | Op::Progress { .. }
+                | Op::Status { .. }
+                | Op::Log { .. }) => {
+                    if stopping {
+                        // Let go: the lease expires and another worker runs these again.
+                        match op {
+                            Op::Finish { slot, .. } => replies.push(Reply::Settled(vec![slot])),
+                            Op::Retry { slot, .. } => replies.push(Reply::Requeued(vec![slot])),
+                            _ => {}
+                        }
+                    } else {
+                        self.carry.push(op);
+                    }
+                }
+                Op::Names(n) => {
+                    self.names = n;
+                }
+                Op::Retention(r) => self.own_retention = r,
+                Op::Poke | Op::Stop => {}
+            }
+        }
+    }
+
+    /// The claim script's rows, as the engine takes them in.
+    fn adopted_rows(&self, wants: &[Want], answer: Value) -> Vec<Adopted> {
+        let defs: FxHashMap<&str, u32> = wants.iter().map(|w| (w.name.as_str(), w.def)).collect();
+        let Value::Array(rows) = answer else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Value::Array(f) = row else { continue };
+            if f.len() < 10 {
+                continue;
+            }
+            let text = |i: usize| -> String {
+                match &f[i] {
+                    Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                    Value::Int(n) => n.to_string(),
+                    Value::SimpleString(s) => s.clone(),
+                    _ => String::new(),
+                }
+            };
+            let num = |i: usize| -> i64 { text(i).parse::<f64>().map(|v| v as i64).unwrap_or(0) };
+            let name = text(0);
+            let Some(def) = defs.get(name.as_str()).copied() else {
+                continue;
+            };
+            let Ok(id) = uuid::Uuid::try_parse(&text(1)) else {
+                continue;
+            };
+            let opt = |i: usize| Some(text(i)).filter(|s| !s.is_empty());
+            out.push(Adopted {
+                def,
+                seq: num(9),
+                id,
+                priority: num(2) as i32,
+                attempt: num(3) as u32,
+                payload: text(4),
+                created_at: num(5) as u64,
+                run_at: opt(6).and_then(|s| s.parse().ok()),
+                key: opt(7),
+                error: opt(8),
+            });
+        }
+        // Highest priority first, then FIFO, across names.
+        out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+        out
+    }
+}
+
+/// A script's `{integer, integer-ish}` answer.
+fn pair(v: &Value) -> (i64, i64) {
+    let num = |v: &Value| match v {
+        Value::Int(n) => *n,
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .map_or(-1, |f| f as i64),
+        _ => -1,
+    };
+    match v {
+        Value::Array(a) if a.len() == 2 => (num(&a[0]), num(&a[1])),
+        _ => (0, -1),
+    }
+}
