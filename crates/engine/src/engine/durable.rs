@@ -322,6 +322,7 @@ impl Engine {
                             d.by_id.remove(&r.id);
                             if r.watched {
                                 d.remote_watches.insert(r.id);
+                                d.store.set_watching(true);
                             }
                         }
                     }
@@ -540,6 +541,10 @@ impl Engine {
 
     pub(super) fn durable_watch(&mut self, id: &str) -> Result<Option<String>> {
         let parsed = parse_task_id(id)?;
+        // Before the read: a finish announced between the read and the watch still wakes.
+        if let Some(d) = &self.durable {
+            d.store.set_watching(true);
+        }
         let Some(info) = self.durable_info_value(&parsed)? else {
             return Err(EngineError::NotFound(id.to_string()));
         };
@@ -605,7 +610,12 @@ impl Engine {
 
     fn poll_remote_watches(&mut self, now: u64) {
         let Some(d) = &mut self.durable else { return };
-        if d.remote_watches.is_empty() || now < d.last_poll + WATCH_POLL_MS || !d.store.changed() {
+        if d.remote_watches.is_empty() {
+            return;
+        }
+        // A store that announces finished tasks (Redis) is looked at on each notice; a
+        // file is read at most every WATCH_POLL_MS.
+        if (!d.store.notifies() && now < d.last_poll + WATCH_POLL_MS) || !d.store.changed() {
             return;
         }
         d.last_poll = now;
@@ -619,6 +629,9 @@ impl Engine {
                 .and_then(|s| uuid::Uuid::try_parse(s).ok())
             {
                 d.remote_watches.remove(&id);
+            }
+            if d.remote_watches.is_empty() {
+                d.store.set_watching(false);
             }
             info["breaker"] = Value::Null;
             self.events.push(Event::SettledInfo(info.to_string()));

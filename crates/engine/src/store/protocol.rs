@@ -219,6 +219,11 @@ pub trait DurableStore: Send {
     fn changed(&mut self) -> bool;
     /// The host awaits tasks held elsewhere: it wants to be woken when some finish.
     fn set_watching(&self, _watching: bool) {}
+    /// Whether the store announces tasks finished elsewhere (then `changed` is cheap and
+    /// exact, and the host is woken when it turns true while watching).
+    fn notifies(&self) -> bool {
+        false
+    }
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>>;
     fn info(&self, id: &TaskId) -> Result<Option<serde_json::Value>>;
     /// Of `ids`, those that have finished, with their info.

@@ -294,6 +294,10 @@ impl DurableStore for RedisStore {
         self.flags.watching.store(watching, Ordering::SeqCst);
     }
 
+    fn notifies(&self) -> bool {
+        true
+    }
+
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
         let key = self.task_key(&id.to_string());
         let s: Option<String> = self.read(|c| redis::cmd("HGET").arg(&key).arg("s").query(c))?;

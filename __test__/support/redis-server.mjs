@@ -1,0 +1,99 @@
+// A private redis-server for tests and benchmarks: started on a free loopback port
+// (never the standard 6379), its data in a temporary directory, stopped by its own pid.
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+const binary = process.env.TASKLOOM_REDIS_SERVER ?? 'redis-server'
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function answers(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.write('PING\r\n')
+    })
+    socket.once('data', (d) => {
+      socket.destroy()
+      resolve(d.toString().startsWith('+PONG'))
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+function launch(port, dir, aof) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir]
+  args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']))
+  const child = spawn(binary, args, { stdio: 'ignore' })
+  child.on('error', () => {})
+  return child
+}
+
+async function waitReady(port, child, ms = 5000) {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) return false
+    if (await answers(port)) return true
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return false
+}
+
+/**
+ * Starts a redis-server. With `aof`, every write is fsynced to an append-only file, so a
+ * restart loses nothing. Returns `{ url, port, pid, stop(), restart() }`.
+ */
+export async function startRedis({ aof = false } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-redis-'))
+  for (let i = 0; i < 10; i++) {
+    const port = await freePort()
+    let child = launch(port, dir, aof)
+    if (!(await waitReady(port, child))) {
+      child.kill('SIGKILL')
+      continue
+    }
+    const server = {
+      url: `redis://127.0.0.1:${port}`,
+      port,
+      get pid() {
+        return child.pid
+      },
+      /** Kills the server (SIGKILL to its pid) and waits until it is gone. */
+      async kill() {
+        if (child.exitCode !== null || child.signalCode !== null) return
+        const gone = new Promise((r) => child.once('exit', r))
+        child.kill('SIGKILL')
+        await gone
+      },
+      /** Starts it again on the same port and directory. */
+      async start() {
+        const deadline = Date.now() + 10_000
+        for (;;) {
+          child = launch(port, dir, aof)
+          if (await waitReady(port, child)) return
+          child.kill('SIGKILL')
+          if (Date.now() > deadline) throw new Error('redis-server did not come back')
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      },
+      async stop() {
+        await server.kill()
+        fs.rmSync(dir, { recursive: true, force: true })
+      },
+    }
+    return server
+  }
+  throw new Error(`could not start ${binary} (is redis-server installed? set TASKLOOM_REDIS_SERVER)`)
+}
