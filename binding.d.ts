@@ -78,6 +78,8 @@ export declare class NativeExecutor {
   /** After a direct run: tells the task's breaker how it went. */
   directFinish(def: number, trial: boolean, failed: boolean, counts: boolean): void
   setStateEvents(on: boolean): void
+  /** Progress, status and log events of tasks running in other processes (Redis). */
+  setRemoteEvents(on: boolean): void
   /** Tasks not finished yet, and how many of them are running. */
   get unfinished(): number
   get running(): number

@@ -139,17 +139,31 @@ export interface ExecutorOptions {
    *   once committed, nothing is lost when a process is killed, and several processes
    *   may share the file. A path that is not a taskloom database, a corrupt file or one
    *   from a newer taskloom is refused with a `StoreError`, and left untouched.
+   * - `'redis://[user:password@]host:port[/db]'` or `'rediss://…'` (TLS): a Redis server
+   *   shared by many worker processes on many machines. A submit resolves once Redis has
+   *   it; `result()`, `cancel()` and progress, status and log events work across
+   *   processes; `maxParallel` and task rate limits hold across every process sharing the
+   *   namespace. A Redis that cannot be reached at construction throws a `StoreError`;
+   *   later outages are ridden out (reconnecting with backoff), and a submit made during
+   *   one rejects with a `StoreError`.
    */
   store?: string
   /**
-   * SQLite store: how long a claimed task stays leased to its worker without a renewal
-   * (the worker renews while it lives). A task whose worker died runs again once its
-   * lease has expired, its attempt counted. Default 30,000 ms.
+   * Redis store: the namespace all keys live under, as `{namespace}:…` (a Redis Cluster
+   * hash tag, so every key of a namespace is in one slot). Executors share tasks only
+   * within a namespace. Default `'taskloom'`. No braces or spaces.
+   */
+  namespace?: string
+  /**
+   * Durable stores (SQLite, Redis): how long a claimed task stays leased to its worker
+   * without a renewal (the worker renews while it lives). A task whose worker died runs
+   * again once its lease has expired, its attempt counted. Default 30,000 ms.
    */
   leaseMs?: number
   /**
    * SQLite store: how often to look for tasks submitted by other processes (tasks
-   * submitted here are picked up at once). Default 50 ms.
+   * submitted here are picked up at once). Default 50 ms. The Redis store needs no
+   * polling: workers are notified of new tasks.
    */
   pollIntervalMs?: number
   /** Handlers running at once in this process. Default 64. */
@@ -395,8 +409,11 @@ export interface RateLimitedEvent {
 }
 
 export interface ExecutorEvents {
+  /** A task reported progress. On the Redis store, also tasks running in other processes. */
   progress: [ProgressEvent]
+  /** A task set its status. On the Redis store, also tasks running in other processes. */
   status: [StatusEvent]
+  /** A task logged a line. On the Redis store, also tasks running in other processes. */
   log: [LogEvent]
   /** Every state change of every task (only collected while someone listens). */
   state: [StateEvent]
@@ -527,7 +544,8 @@ export declare class ExecutorClosedError extends TaskloomError {
 }
 
 /** The store failed: it cannot be opened (bad path, not a SQLite file, corrupt, another
- * application's or a newer taskloom's database), or a write to it failed. */
+ * application's or a newer taskloom's database; a Redis server that cannot be reached),
+ * or a write to it failed (a submit while Redis is unreachable). */
 export declare class StoreError extends TaskloomError {
   readonly code: 'ERR_STORE'
 }

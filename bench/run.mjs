@@ -107,3 +107,39 @@ for (const impl of ['taskloom', 'plainjob']) {
   const r = sq('rss', impl, pending)
   console.log(`  ${impl.padEnd(9)} ${fmt(r.settledMb).padStart(5)} MB after the submits   (peak ${fmt(r.peakMb)} MB)`)
 }
+
+// ---- Redis: one private redis-server per measurement ---------------------------------
+const redisScript = fileURLToPath(new URL('./redis-peers.mjs', import.meta.url))
+const rd = (kind, impl, n) => run(redisScript, [kind, impl, String(n)])
+const rdPeers = ['taskloom', 'bullmq', 'bee-queue']
+// Slower peers get fewer tasks; every figure is per second.
+const RD = { taskloom: 40_000, bullmq: 10_000, 'bee-queue': 20_000 }
+const rdN = (impl) => Math.max(200, Math.round(RD[impl] * Math.min(1, N / 1_000_000)))
+const vs = (x, peers) => peers.map(([name, v]) => `${(x / v).toFixed(1)}× ${name}`).join(', ')
+for (const [kind, title] of [
+  ['enqueue', 'bulk submit (no worker)'],
+  ['e2e1', 'end to end, 1 worker process at concurrency 50: bulk submit, then every task done'],
+  ['e2e4', 'end to end, 4 worker processes at concurrency 50 each'],
+  ['retry', 'end to end, 1 worker process, every task failing once, then succeeding on its retry'],
+]) {
+  console.log(`\nRedis: ${title} (median of ${RUNS})`)
+  const samples = Object.fromEntries(rdPeers.map((c) => [c, []]))
+  for (let round = 0; round < RUNS; round++) {
+    for (const impl of rdPeers) samples[impl].push(rd(kind, impl, rdN(impl)).perSec)
+  }
+  const med = Object.fromEntries(rdPeers.map((c) => [c, median(samples[c])]))
+  for (const impl of rdPeers) {
+    const ratio = impl === 'taskloom' ? `   ${vs(med.taskloom, [['BullMQ', med.bullmq], ['bee-queue', med['bee-queue']]])}` : ''
+    console.log(`  ${impl.padEnd(9)} ${fmt(med[impl]).padStart(9)} tasks/s (${fmt(rdN(impl))} tasks)${ratio}`)
+  }
+}
+console.log('\nRedis: serial submit → result latency (worker in the same process)')
+for (const impl of rdPeers) {
+  const r = rd('latency', impl, 1000)
+  console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
+}
+console.log('\nRedis: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
+for (const impl of rdPeers) {
+  const r = rd('delayed', impl, 1000)
+  console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
+}

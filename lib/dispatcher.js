@@ -101,6 +101,9 @@ class Dispatcher {
           case 'abort': // cancelled from another process
             this.cancelRun(e[1])
             break
+          case 'remote': // progress, status and logs of tasks running elsewhere
+            this.hooks.remote(e[1])
+            break
         }
       }
     } else {

@@ -31,6 +31,8 @@ function native(fn) {
 }
 
 const DATE_FIELDS = ['createdAt', 'runAt', 'startedAt', 'completedAt']
+/** Events that also report tasks running in other processes (Redis store). */
+const REMOTE_EVENTS = ['progress', 'status', 'log']
 
 function toTaskInfo(raw) {
   for (const f of DATE_FIELDS) raw[f] = raw[f] == null ? null : new Date(raw[f])
@@ -90,14 +92,19 @@ class Executor extends EventEmitter {
       },
       breaker: (name, from, to) => this.emit('breaker', { name, from, to }),
       rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
+      remote: (events) => this.#emitRemote(events),
       pumped: () => this.#checkIdle(),
     })
     if (this.#native.durable) this.#native.setWaker(() => this.#dispatcher.kick())
     this.on('newListener', (event) => {
       if (event === 'state') this.#native.setStateEvents(true)
+      if (REMOTE_EVENTS.includes(event)) this.#native.setRemoteEvents(true)
     })
     this.on('removeListener', (event) => {
       if (event === 'state' && this.listenerCount('state') === 0) this.#native.setStateEvents(false)
+      if (REMOTE_EVENTS.includes(event) && REMOTE_EVENTS.every((e) => this.listenerCount(e) === 0)) {
+        this.#native.setRemoteEvents(false)
+      }
     })
   }
 
@@ -368,6 +375,15 @@ class Executor extends EventEmitter {
 
   #isIdle() {
     return this.#native.unfinished === 0 && this.#dispatcher.running === 0
+  }
+
+  /** Progress, status and logs of tasks that run in other processes (Redis store). */
+  #emitRemote(events) {
+    for (const e of events) {
+      if (e[0] === 'progress') this.emit('progress', { id: e[1], name: e[2], percent: e[3], message: e[4] ?? undefined })
+      else if (e[0] === 'status') this.emit('status', { id: e[1], name: e[2], status: e[3] })
+      else if (e[0] === 'log') this.emit('log', { id: e[1], name: e[2], level: e[3], message: e[4], time: new Date(e[5]) })
+    }
   }
 
   #checkIdle() {

@@ -259,6 +259,12 @@ impl NativeExecutor {
         self.engine.set_state_events(on)
     }
 
+    /// Progress, status and log events of tasks running in other processes (Redis).
+    #[napi]
+    pub fn set_remote_events(&mut self, on: bool) {
+        self.engine.set_remote_events(on)
+    }
+
     /// Tasks not finished yet, and how many of them are running.
     #[napi(getter)]
     pub fn unfinished(&self) -> u32 {

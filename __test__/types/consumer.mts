@@ -146,5 +146,11 @@ async function durable(): Promise<void> {
   // @ts-expect-error not a state
   await store.list({ state: 'DONE' })
   await store.close()
+  // The Redis store: a namespace; remote progress arrives through the same events.
+  const shared = new Executor({ store: 'redis://127.0.0.1:6380/0', namespace: 'orders', worker: false, leaseMs: 5_000 })
+  shared.on('progress', (e) => console.log(e.id, e.name, e.percent))
+  // @ts-expect-error a namespace is a string
+  new Executor({ store: 'redis://127.0.0.1:6380', namespace: 7 })
+  await shared.close()
 }
 void durable

@@ -69,6 +69,10 @@ pub enum Event {
     SettledInfo(String),
     /// A running task must have its signal aborted (a cancel from another process).
     Abort { slot: u32 },
+    /// Progress, status and log events of tasks running in other processes: a JSON
+    /// array of `["progress", id, name, percent, message]`, `["status", id, name,
+    /// status]` and `["log", id, name, level, message, time]`.
+    Remote(String),
     /// A submit was committed to the durable store (or failed to be).
     Committed {
         ticket: u64,
@@ -1013,12 +1017,13 @@ impl Engine {
             )));
         }
         if let Some(r) = self.running_record(slot) {
-            let id = r.id;
+            let (id, def) = (r.id, r.def);
             let x = r.extra_mut();
             x.progress = Some(percent);
             x.progress_message = message.clone();
             self.durable_send(|| crate::store::protocol::Op::Progress {
                 id,
+                name: self.registry.get(def).name.clone(),
                 percent,
                 message,
             });
@@ -1028,9 +1033,13 @@ impl Engine {
 
     pub fn set_status(&mut self, slot: u32, status: String) {
         if let Some(r) = self.running_record(slot) {
-            let id = r.id;
+            let (id, def) = (r.id, r.def);
             r.extra_mut().status = Some(status.clone());
-            self.durable_send(|| crate::store::protocol::Op::Status { id, status });
+            self.durable_send(|| crate::store::protocol::Op::Status {
+                id,
+                name: self.registry.get(def).name.clone(),
+                status,
+            });
         }
     }
 
@@ -1052,9 +1061,10 @@ impl Engine {
                 level: level.to_string(),
                 message: message.clone(),
             });
-            let id = r.id;
+            let (id, def) = (r.id, r.def);
             self.durable_send(|| crate::store::protocol::Op::Log {
                 id,
+                name: self.registry.get(def).name.clone(),
                 time: now,
                 level: level.to_string(),
                 message,
@@ -1264,6 +1274,14 @@ impl Engine {
         self.state_events = on;
     }
 
+    /// Whether the host wants progress, status and log events of tasks running in other
+    /// processes (a store that can deliver them, Redis, then subscribes to them).
+    pub fn set_remote_events(&mut self, on: bool) {
+        if let Some(d) = &self.durable {
+            d.store.set_remote_events(on);
+        }
+    }
+
     /// Appends the pending events as JSON entries to `out` and clears them:
     /// `["settled",<task info>]` or `["state","id","name","STATE"]`.
     pub fn drain_events(&mut self, out: &mut String) -> usize {
@@ -1290,6 +1308,11 @@ impl Engine {
                 }
                 Event::Abort { slot } => {
                     let _ = write!(out, "[\"abort\",{slot}]");
+                }
+                Event::Remote(ref events) => {
+                    out.push_str("[\"remote\",");
+                    out.push_str(events);
+                    out.push(']');
                 }
                 Event::Committed {
                     ticket,

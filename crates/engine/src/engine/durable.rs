@@ -338,6 +338,10 @@ impl Engine {
                 }
             }
         }
+        let d = self.durable.as_ref().expect("durable");
+        for events in d.store.take_remote_events() {
+            self.events.push(Event::Remote(events));
+        }
         self.poll_remote_watches(now);
     }
 
@@ -405,6 +409,7 @@ impl Engine {
         // Claim up to one batch ahead, so the writer claims the next batch while this
         // one runs: the pipeline never waits on a round trip to the file.
         let ahead = self.cfg.concurrency as usize;
+        let room_now = free.saturating_sub(d.queued_total) as u32;
         let free = (free + ahead).saturating_sub(d.queued_total);
         if free == 0 && !d.adopting {
             return;
@@ -420,9 +425,12 @@ impl Engine {
             // A breaker that refuses (open, `onOpen: 'fail'`) fails claimed tasks at once.
             let mut max = free as u32;
             if let Some(mp) = self.registry.get(def).max_parallel {
+                // No claiming ahead: a claimed task holds one of the name's slots in every
+                // process, and should only hold it while it can start here.
                 let d = self.durable.as_ref().expect("durable");
-                max =
-                    max.min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
+                max = max
+                    .min(room_now)
+                    .min(mp.saturating_sub(self.running[def as usize] + d.queued[def as usize]));
             }
             if max > 0 {
                 wants.push((def, max));
@@ -442,6 +450,7 @@ impl Engine {
                 name: self.registry.get(def).name.clone(),
                 max,
                 max_parallel: self.registry.get(def).max_parallel,
+                rate: self.registry.get(def).rate_limit,
             })
             .collect();
         // An empty list withdraws the standing request; the writer answers it.
@@ -601,8 +610,20 @@ impl Engine {
             let state = TaskState::parse(info["state"].as_str().unwrap_or(""))
                 .unwrap_or(TaskState::Pending);
             let run_at = info["runAt"].as_u64().unwrap_or(0);
+            let now = self.now();
+            let shared_wait = d
+                .store
+                .shared_rate_wait(&self.registry.get(def).name)
+                .filter(|at| *at > now && run_at <= now)
+                .filter(|_| matches!(state, TaskState::Pending | TaskState::Retry));
             if let Some(reason) = self.waiting_reason_of(def, state, run_at) {
                 info["status"] = Value::String(reason);
+            } else if let Some(at) = shared_wait {
+                info["status"] = Value::String(format!(
+                    "waiting: rate limit of task '{}' (next start in {} ms)",
+                    self.registry.get(def).name,
+                    at - now
+                ));
             }
         }
         Ok(Some(info))

@@ -30,6 +30,8 @@ pub struct Want {
     pub max: u32,
     /// The name's `maxParallel`, held across processes by stores that can (Redis).
     pub max_parallel: Option<u32>,
+    /// The name's rate limit, held across processes by stores that can (Redis).
+    pub rate: Option<crate::policy::Rate>,
 }
 
 /// A task this worker claimed: RECEIVED in the database, leased to this worker (STARTED
@@ -53,16 +55,10 @@ pub struct Adopted {
 #[derive(Debug)]
 pub enum Op {
     /// Insert tasks; reply `Committed { ticket }` (with the existing id when a key matched).
-    Insert {
-        ticket: u64,
-        tasks: Vec<NewTask>,
-    },
+    Insert { ticket: u64, tasks: Vec<NewTask> },
     /// Replace the standing claim request. The writer answers once with what it found,
     /// waiting (parked) until it finds something; an empty list withdraws the request.
-    Adopt {
-        wants: Vec<Want>,
-        limit: u32,
-    },
+    Adopt { wants: Vec<Want>, limit: u32 },
     /// A run's final outcome. `slot` comes back in `Settled` once committed.
     /// `attempt` is the attempts that ran (a task refused or revoked after its claim
     /// did not run the one its claim counted).
@@ -89,15 +85,18 @@ pub enum Op {
     },
     Progress {
         id: TaskId,
+        name: String,
         percent: f64,
         message: Option<String>,
     },
     Status {
         id: TaskId,
+        name: String,
         status: String,
     },
     Log {
         id: TaskId,
+        name: String,
         time: u64,
         level: String,
         message: String,
@@ -110,9 +109,7 @@ pub enum Op {
         at: u64,
     },
     /// Claimed tasks this worker will not run after all (it is closing): back to the line.
-    Release {
-        ids: Vec<TaskId>,
-    },
+    Release { ids: Vec<TaskId> },
     /// The task names this worker runs (for its "is there work for me" answer).
     Names(Vec<String>),
     /// Task names with their own retention (count, max age); the rest follow the
@@ -122,9 +119,7 @@ pub enum Op {
     /// look again for work now, and refresh the outlook.
     Poke,
     /// Reply `Committed { ticket }` once everything sent before has been committed.
-    Flush {
-        ticket: u64,
-    },
+    Flush { ticket: u64 },
     /// Commit what is left, give up the lease and end the thread.
     Stop,
 }
@@ -219,6 +214,17 @@ pub trait DurableStore: Send {
     fn changed(&mut self) -> bool;
     /// The host awaits tasks held elsewhere: it wants to be woken when some finish.
     fn set_watching(&self, _watching: bool) {}
+    /// Until when a task name is held back by a rate limit shared across processes, as
+    /// last seen (stores that hold rate limits themselves: Redis).
+    fn shared_rate_wait(&self, _name: &str) -> Option<u64> {
+        None
+    }
+    /// Whether to deliver progress, status and log events of other processes.
+    fn set_remote_events(&self, _on: bool) {}
+    /// Those events received since the last call (JSON arrays, see `Event::Remote`).
+    fn take_remote_events(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Whether the store announces tasks finished elsewhere (then `changed` is cheap and
     /// exact, and the host is woken when it turns true while watching).
     fn notifies(&self) -> bool {

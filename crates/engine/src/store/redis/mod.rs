@@ -28,7 +28,7 @@
 //! | `{ns}:keys` | hash | idempotency key → task id |
 //! | `{ns}:names` | set | task names ever submitted |
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
-//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f<ids>` finished, `c<worker> <id>` cancel |
+//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f<ids>` finished, `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
 
 pub mod scripts;
 pub mod writer;
@@ -69,6 +69,14 @@ pub struct RedisFlags {
     pub changed: AtomicBool,
     /// The host awaits tasks held elsewhere (wake it when some finish).
     pub watching: AtomicBool,
+    /// The writer's standing claim includes a name held back by `maxParallel`.
+    pub parked_limited: AtomicBool,
+    /// The host listens to progress, status and log events of other processes.
+    pub remote_events: AtomicBool,
+    /// Task names held back by their shared rate limit at the last claim, and until when.
+    pub rate_waits: Mutex<Vec<(String, u64)>>,
+    /// Those events, as received (JSON arrays).
+    pub received: Mutex<Vec<String>>,
 }
 
 pub struct RedisStore {
@@ -296,6 +304,19 @@ impl DurableStore for RedisStore {
 
     fn notifies(&self) -> bool {
         true
+    }
+
+    fn shared_rate_wait(&self, name: &str) -> Option<u64> {
+        let waits = self.flags.rate_waits.lock().expect("rate waits lock");
+        waits.iter().find(|(n, _)| n == name).map(|(_, at)| *at)
+    }
+
+    fn set_remote_events(&self, on: bool) {
+        self.flags.remote_events.store(on, Ordering::SeqCst);
+    }
+
+    fn take_remote_events(&self) -> Vec<String> {
+        std::mem::take(&mut *self.flags.received.lock().expect("events lock"))
     }
 
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
@@ -540,7 +561,26 @@ impl Subscriber {
                     let _ = self.tx.send(Msg::Notice(Notice::Due(t)));
                 }
             }
-            b'f' => self.finished(),
+            b'f' => {
+                self.finished();
+                if self.flags.parked_limited.load(Ordering::SeqCst) {
+                    let _ = self.tx.send(Msg::Notice(Notice::Work));
+                }
+            }
+            b'e' if self.flags.remote_events.load(Ordering::SeqCst) => {
+                // "e<worker> <events>": events of this process were emitted here already.
+                if let Some((worker, events)) = rest.split_once(' ') {
+                    if worker != self.me {
+                        let mut received = self.flags.received.lock().expect("events lock");
+                        let first = received.is_empty();
+                        received.push(events.to_string());
+                        drop(received);
+                        if first {
+                            self.shared.wake();
+                        }
+                    }
+                }
+            }
             b'c' => {
                 if let Some((worker, id)) = rest.split_once(' ') {
                     if worker == self.me {
@@ -555,9 +595,12 @@ impl Subscriber {
     }
 
     /// Tasks finished somewhere: a host awaiting tasks held elsewhere looks them up.
+    /// Nothing is noted while it awaits none: a new watch reads the task afresh, after
+    /// turning `watching` on, so no finish falls between the two.
     fn finished(&self) {
-        let was = self.flags.changed.swap(true, Ordering::SeqCst);
-        if !was && self.flags.watching.load(Ordering::SeqCst) {
+        if self.flags.watching.load(Ordering::SeqCst)
+            && !self.flags.changed.swap(true, Ordering::SeqCst)
+        {
             self.shared.wake();
         }
     }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use redis::{Cmd, Value};
 use rustc_hash::FxHashMap;
+use serde_json::json;
 
 use super::scripts::Scripts;
 use super::{Notice, RedisFlags};
@@ -85,6 +86,12 @@ pub struct Writer {
     last_claim_try: u64,
     /// Earliest known due time of a delayed task (0: none known).
     next_due: u64,
+    /// When a name held back by its shared rate limit may claim again (0: none is).
+    rate_wait_until: u64,
+    /// Tasks claimed for this worker and handed to the host, until their outcome is sent.
+    held: rustc_hash::FxHashSet<TaskId>,
+    /// The connection broke: a claim may have run without its answer arriving.
+    reconcile: bool,
     /// Something may have become ready: try the parked claim.
     work_seen: bool,
     outlook_wanted: bool,
@@ -135,6 +142,9 @@ impl Writer {
             last_maintenance: 0,
             last_claim_try: 0,
             next_due: 0,
+            rate_wait_until: 0,
+            held: rustc_hash::FxHashSet::default(),
+            reconcile: false,
             work_seen: true,
             outlook_wanted: true,
             carry: Vec::new(),
@@ -151,8 +161,10 @@ impl Writer {
             let mut wait = (self.cfg.lease_ms / 3).min(MAINTENANCE_EVERY_MS);
             if !self.parked.is_empty() {
                 wait = wait.min(FALLBACK_POLL_MS);
-                if self.next_due != 0 {
-                    wait = wait.min(self.next_due.saturating_sub(now));
+                for t in [self.next_due, self.rate_wait_until] {
+                    if t != 0 {
+                        wait = wait.min(t.saturating_sub(now));
+                    }
                 }
             }
             if !self.carry.is_empty() || self.con.is_none() {
@@ -228,6 +240,7 @@ impl Writer {
                         eprintln!("taskloom: reconnected to the Redis store");
                     }
                     self.con = Some(c);
+                    self.reconcile = true;
                     self.backoff_ms = 50;
                     self.down_reported = false;
                     self.work_seen = true;
@@ -258,9 +271,39 @@ impl Writer {
         c
     }
 
+    /// After a broken connection: tasks leased to this worker that the host never
+    /// received (their claim ran, its answer was lost) go back to their line; otherwise
+    /// they would stay leased to this live worker for ever.
+    fn release_strays(&mut self) {
+        let me = self.cfg.worker_id.clone();
+        let release = self.evalsha(&self.scripts.release);
+        let owned_key = format!("{}:owned:{me}", self.cfg.prefix);
+        let Some(con) = self.con.as_mut() else { return };
+        let Ok(owned) = redis::cmd("SMEMBERS")
+            .arg(&owned_key)
+            .query::<Vec<String>>(con)
+        else {
+            return;
+        };
+        let strays: Vec<String> = owned
+            .into_iter()
+            .filter(|id| uuid::Uuid::try_parse(id).is_ok_and(|id| !self.held.contains(&id)))
+            .collect();
+        let mut c = release;
+        c.arg(&me).arg(&strays);
+        if strays.is_empty() || c.query::<Value>(con).is_ok() {
+            self.reconcile = false;
+        }
+    }
+
     /// One pipeline: the ops, the chores that are due, the claim; then the replies.
     fn round(&mut self, ops: Vec<Op>, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
         let me = self.cfg.worker_id.clone();
+        if self.reconcile && self.cfg.worker {
+            self.release_strays();
+        }
+        // Tasks whose outcome this round sends: no longer held once it is sent.
+        let mut leaving: Vec<TaskId> = Vec::new();
         let mut parts: Vec<(Part, Cmd)> = Vec::new();
         let mut finish = self.evalsha(&self.scripts.finish);
         finish.arg(&me);
@@ -276,6 +319,8 @@ impl Writer {
         let mut inserted = false;
         let mut flush_tickets = Vec::new();
         let mut names_changed = false;
+        // Progress, status and logs, announced to listeners in other processes.
+        let mut events: Vec<serde_json::Value> = Vec::new();
         for op in &ops {
             match op {
                 Op::Insert { ticket, tasks } => {
@@ -321,6 +366,7 @@ impl Writer {
                     ..
                 } => {
                     n_finish += 1;
+                    leaving.push(*id);
                     finish_args.extend([
                         id.to_string(),
                         state_code(*state).to_string(),
@@ -340,10 +386,12 @@ impl Writer {
                     ..
                 } => {
                     retry_slots.push(*slot);
+                    leaving.push(*id);
                     retry_args.extend([id.to_string(), error.clone(), due_at.to_string()]);
                 }
                 Op::Progress {
                     id,
+                    name,
                     percent,
                     message,
                 } => {
@@ -361,23 +409,25 @@ impl Writer {
                         }
                     }
                     parts.push((Part::Quiet, c));
+                    events.push(json!(["progress", id.to_string(), name, percent, message]));
                 }
-                Op::Status { id, status } => {
+                Op::Status { id, name, status } => {
                     let mut c = redis::cmd("HSET");
                     c.arg(format!("{}:t:{id}", self.cfg.prefix))
                         .arg("st")
                         .arg(status);
                     parts.push((Part::Quiet, c));
+                    events.push(json!(["status", id.to_string(), name, status]));
                 }
                 Op::Log {
                     id,
+                    name,
                     time,
                     level,
                     message,
                 } => {
                     let key = format!("{}:log:{id}", self.cfg.prefix);
-                    let line =
-                        serde_json::json!({ "time": time, "level": level, "message": message });
+                    let line = json!({ "time": time, "level": level, "message": message });
                     let mut c = redis::cmd("RPUSH");
                     c.arg(&key).arg(line.to_string());
                     parts.push((Part::Quiet, c));
@@ -386,12 +436,16 @@ impl Writer {
                         .arg(-(crate::engine::MAX_LOGS_PER_TASK as i64))
                         .arg(-1);
                     parts.push((Part::Quiet, t));
+                    events.push(json!(["log", id.to_string(), name, level, message, time]));
                 }
                 Op::Started { ids, at, .. } => {
                     started_ids.extend(ids.iter().copied());
                     started_at = *at;
                 }
-                Op::Release { ids } => release_ids.extend(ids.iter().copied()),
+                Op::Release { ids } => {
+                    release_ids.extend(ids.iter().copied());
+                    leaving.extend(ids.iter().copied());
+                }
                 Op::Names(names) => {
                     self.names = names.clone();
                     names_changed = true;
@@ -449,6 +503,15 @@ impl Writer {
             }
             parts.push((Part::Quiet, c));
         }
+        if !events.is_empty() {
+            let mut c = redis::cmd("PUBLISH");
+            c.arg(format!("{}:ev", self.cfg.prefix)).arg(format!(
+                "e{} {}",
+                me,
+                serde_json::Value::Array(events)
+            ));
+            parts.push((Part::Quiet, c));
+        }
         let worker = self.cfg.worker && !stopping;
         let heartbeat = worker && now >= self.last_heartbeat + self.cfg.lease_ms / 3;
         if heartbeat {
@@ -489,6 +552,7 @@ impl Writer {
             .clone()
             .unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
         let fallback = now >= self.last_claim_try + FALLBACK_POLL_MS;
+        let rate_due = self.rate_wait_until != 0 && self.rate_wait_until <= now;
         let claim = worker
             && !wants.is_empty()
             && (new_request.is_some()
@@ -498,17 +562,24 @@ impl Writer {
                 || !release_ids.is_empty()
                 || promote
                 || maintenance
+                || rate_due
                 || fallback);
         if claim {
             let mut c = self.evalsha(&self.scripts.claim);
             c.arg(&me)
                 .arg(limit)
                 .arg(now + self.cfg.lease_ms)
+                .arg(now)
                 .arg(wants.len());
             for w in &wants {
+                let (emission, burst) = w.rate.map_or((-1.0, 0), |r| {
+                    (r.interval_ms as f64 / r.limit as f64, r.burst)
+                });
                 c.arg(&w.name)
                     .arg(w.max)
-                    .arg(w.max_parallel.map_or(-1, |m| m as i64));
+                    .arg(w.max_parallel.map_or(-1, |m| m as i64))
+                    .arg(emission)
+                    .arg(burst);
             }
             parts.push((Part::Claim, c));
         }
@@ -599,7 +670,33 @@ impl Writer {
                         }
                     }
                 }
-                Part::Claim => adopted = self.adopted_rows(&wants, answer),
+                Part::Claim => {
+                    let Value::Array(mut a) = answer else {
+                        continue;
+                    };
+                    if a.len() != 3 {
+                        continue;
+                    }
+                    let waits = a.pop().expect("three entries");
+                    let wait = number(&a.pop().expect("three entries"));
+                    let rows = a.pop().expect("three entries");
+                    self.rate_wait_until = wait.max(0) as u64;
+                    // Why ready tasks wait, for `info().status` in this process.
+                    let mut held_back = self.flags.rate_waits.lock().expect("rate waits lock");
+                    held_back.clear();
+                    if let Value::Array(w) = waits {
+                        for pair in w.chunks(2) {
+                            if let [Value::BulkString(name), at] = pair {
+                                held_back.push((
+                                    String::from_utf8_lossy(name).into_owned(),
+                                    number(at).max(0) as u64,
+                                ));
+                            }
+                        }
+                    }
+                    drop(held_back);
+                    adopted = self.adopted_rows(&wants, rows);
+                }
                 Part::Finish(slots) => replies.push(Reply::Settled(slots.clone())),
                 Part::Retry(slots) => replies.push(Reply::Requeued(slots.clone())),
                 Part::Promote => {
@@ -622,7 +719,11 @@ impl Writer {
                 Part::Quiet => {}
             }
         }
-        if failed_ops {
+        if !failed_ops {
+            for id in &leaving {
+                self.held.remove(id);
+            }
+        } else {
             // Keep outcomes that Redis refused for another try (their tasks stay leased).
             for op in ops {
                 if matches!(op, Op::Finish { .. } | Op::Retry { .. }) {
@@ -664,6 +765,7 @@ impl Writer {
             self.parked_limit = limit;
         }
         if !adopted.is_empty() {
+            self.held.extend(adopted.iter().map(|a| a.id));
             replies.push(Reply::Adopted(adopted));
         } else if new_request.as_ref().is_some_and(|r| r.0.is_empty()) {
             replies.push(Reply::Adopted(Vec::new())); // a withdrawal is answered too
@@ -819,18 +921,22 @@ impl Writer {
     }
 }
 
-/// A script's `{integer, integer-ish}` answer.
-fn pair(v: &Value) -> (i64, i64) {
-    let num = |v: &Value| match v {
+/// A script's number (Lua numbers come back as integers or, as text, floats); -1 if none.
+fn number(v: &Value) -> i64 {
+    match v {
         Value::Int(n) => *n,
         Value::BulkString(b) => std::str::from_utf8(b)
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
             .map_or(-1, |f| f as i64),
         _ => -1,
-    };
+    }
+}
+
+/// A script's `{number, number}` answer.
+fn pair(v: &Value) -> (i64, i64) {
     match v {
-        Value::Array(a) if a.len() == 2 => (num(&a[0]), num(&a[1])),
+        Value::Array(a) if a.len() == 2 => (number(&a[0]), number(&a[1])),
         _ => (0, -1),
     }
 }

@@ -357,13 +357,14 @@ impl Writer {
                     id,
                     percent,
                     message,
+                    ..
                 } => {
                     tx.prepare_cached(
                         "UPDATE tasks SET progress = ?1, progress_message = ?2 WHERE id = ?3",
                     )?
                     .execute(params![percent, message, id.to_string()])?;
                 }
-                Op::Status { id, status } => {
+                Op::Status { id, status, .. } => {
                     tx.prepare_cached("UPDATE tasks SET status = ?1 WHERE id = ?2")?
                         .execute(params![status, id.to_string()])?;
                 }
@@ -372,6 +373,7 @@ impl Writer {
                     time,
                     level,
                     message,
+                    ..
                 } => {
                     tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![id.to_string(), *time as i64, level, message])?;

@@ -21,3 +21,10 @@ end
 local function to_ready(id, name, prio, seq)
   redis.call('ZADD', ready_key(name), -tonumber(prio), line_member(seq, id))
 end
+-- `cmd key list…` in chunks: Lua's unpack has a limit of a few thousand values.
+local function each_chunk(cmd, key, list, step)
+  step = step or 1000
+  for i = 1, #list, step do
+    redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
+  end
+end

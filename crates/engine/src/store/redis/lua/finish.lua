@@ -4,24 +4,35 @@
 -- result and error are '' when absent, started_at 0 when the run never started.
 local worker, n = ARGV[2], tonumber(ARGV[3])
 local fin = {}
+local done = {}    -- name -> {at, id, at, id…}
+local running = {} -- name -> finished here
 for i = 0, n - 1 do
   local b = 4 + i * 7
   local id = ARGV[b]
   local t = task_key(id)
   local f = redis.call('HMGET', t, 'o', 's', 'n', 'q')
   if f[1] == worker and (f[2] == '1' or f[2] == '2') then
-    redis.call('HSET', t, 's', ARGV[b + 1], 'a', ARGV[b + 2], 'ca', ARGV[b + 5])
-    if ARGV[b + 3] ~= '' then redis.call('HSET', t, 'res', ARGV[b + 3]) end
-    if ARGV[b + 4] ~= '' then redis.call('HSET', t, 'err', ARGV[b + 4]) end
-    if ARGV[b + 6] ~= '0' then redis.call('HSET', t, 'sa', ARGV[b + 6]) end
-    redis.call('SREM', owned_key(worker), id)
-    redis.call('HINCRBY', P .. ':running', f[3], -1)
-    redis.call('ZADD', done_key(f[3]), ARGV[b + 5], id)
+    local set = { 's', ARGV[b + 1], 'a', ARGV[b + 2], 'ca', ARGV[b + 5] }
+    if ARGV[b + 3] ~= '' then set[#set + 1] = 'res'; set[#set + 1] = ARGV[b + 3] end
+    if ARGV[b + 4] ~= '' then set[#set + 1] = 'err'; set[#set + 1] = ARGV[b + 4] end
+    if ARGV[b + 6] ~= '0' then set[#set + 1] = 'sa'; set[#set + 1] = ARGV[b + 6] end
+    redis.call('HSET', t, unpack(set))
+    local name = f[3]
+    running[name] = (running[name] or 0) + 1
+    local d = done[name]
+    if not d then d = {}; done[name] = d end
+    d[#d + 1] = ARGV[b + 5]
+    d[#d + 1] = id
     count(f[2], f[4], -1)
     count(ARGV[b + 1], f[4], 1)
     fin[#fin + 1] = id
   end
 end
+if #fin > 0 then
+  each_chunk('SREM', owned_key(worker), fin)
+  for name, k in pairs(running) do redis.call('HINCRBY', P .. ':running', name, -k) end
+  for name, d in pairs(done) do each_chunk('ZADD', done_key(name), d, 1000) end
+  redis.call('PUBLISH', P .. ':ev', 'f' .. table.concat(fin, ' '))
+end
 flush_counts()
-if #fin > 0 then redis.call('PUBLISH', P .. ':ev', 'f' .. table.concat(fin, ' ')) end
 return #fin
