@@ -47,8 +47,6 @@ const MAINTENANCE_EVERY_MS: u64 = 1_000;
 const FALLBACK_POLL_MS: u64 = 1_000;
 const TRIM_CHUNK: u64 = 2_000;
 const PROMOTE_CHUNK: u64 = 5_000;
-/// How long the writer polls for the host's next op before it sleeps.
-const SPIN: Duration = Duration::from_micros(100);
 const MAX_BACKOFF_MS: u64 = 2_000;
 /// The most tasks sent in one insert script call (a bigger submit is split).
 const INSERT_CHUNK: usize = 2_000;
@@ -170,22 +168,14 @@ impl Writer {
             if !self.carry.is_empty() || self.con.is_none() {
                 wait = wait.min(self.backoff_ms);
             }
+            // No spinning before sleeping (unlike the SQLite writer): a round trip to
+            // Redis already gives the host time to answer, and a spinning thread takes a
+            // core from Redis and the host on a small machine.
             let mut msgs = Vec::new();
-            // Right after a round the host usually answers within microseconds (the next
-            // claim, an outcome): poll briefly before sleeping, sparing a wake-up.
-            let spin_until = std::time::Instant::now() + SPIN;
-            while msgs.is_empty() && std::time::Instant::now() < spin_until {
-                match self.rx.try_recv() {
-                    Ok(m) => msgs.push(m),
-                    Err(_) => std::thread::yield_now(),
-                }
-            }
-            if msgs.is_empty() {
-                match self.rx.recv_timeout(Duration::from_millis(wait.max(1))) {
-                    Ok(m) => msgs.push(m),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => stop = true,
-                }
+            match self.rx.recv_timeout(Duration::from_millis(wait.max(1))) {
+                Ok(m) => msgs.push(m),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stop = true,
             }
             while msgs.len() < 8_192 {
                 match self.rx.try_recv() {
@@ -308,7 +298,6 @@ impl Writer {
         let mut finish = self.evalsha(&self.scripts.finish);
         finish.arg(&me);
         let mut n_finish = 0usize;
-        let mut finish_args: Vec<String> = Vec::new();
         let mut retry_slots = Vec::new();
         let mut retry_args: Vec<String> = Vec::new();
         let mut started_ids: Vec<TaskId> = Vec::new();
@@ -367,15 +356,17 @@ impl Writer {
                 } => {
                     n_finish += 1;
                     leaving.push(*id);
-                    finish_args.extend([
-                        id.to_string(),
-                        state_code(*state).to_string(),
-                        attempt.to_string(),
-                        result.clone().unwrap_or_default(),
-                        error.clone().unwrap_or_default(),
-                        at.to_string(),
-                        started_at.to_string(),
-                    ]);
+                    let mut buf = uuid::Uuid::encode_buffer();
+                    let mut num = itoa::Buffer::new();
+                    // Written straight into the command: this is the busiest thread here.
+                    finish
+                        .arg(&*id.hyphenated().encode_lower(&mut buf))
+                        .arg(num.format(state_code(*state)))
+                        .arg(num.format(*attempt))
+                        .arg(result.as_deref().unwrap_or(""))
+                        .arg(error.as_deref().unwrap_or(""))
+                        .arg(num.format(*at))
+                        .arg(num.format(*started_at));
                     settled.push(*slot);
                 }
                 Op::Retry {
@@ -461,18 +452,13 @@ impl Writer {
         }
         // An outcome in this batch makes "started" moot: one write per task, not two.
         if !started_ids.is_empty() {
-            let finished: rustc_hash::FxHashSet<&str> = finish_args
-                .chunks(7)
-                .map(|c| c[0].as_str())
-                .chain(retry_args.chunks(3).map(|c| c[0].as_str()))
-                .collect();
+            let finished: rustc_hash::FxHashSet<&TaskId> = leaving.iter().collect();
             let mut c = self.evalsha(&self.scripts.started);
             c.arg(&me).arg(started_at);
             let mut any = false;
             for id in &started_ids {
-                let id = id.to_string();
-                if !finished.contains(id.as_str()) {
-                    c.arg(id);
+                if !finished.contains(id) {
+                    c.arg(id.to_string());
                     any = true;
                 }
             }
@@ -481,10 +467,6 @@ impl Writer {
             }
         }
         if n_finish > 0 {
-            finish.arg(n_finish);
-            for a in &finish_args {
-                finish.arg(a);
-            }
             parts.push((Part::Finish(settled.clone()), finish));
         }
         if !retry_slots.is_empty() {
@@ -621,7 +603,8 @@ impl Writer {
             }
             return;
         }
-        let answers = match self.send(&parts, now) {
+        let (parts, commands): (Vec<Part>, Vec<Cmd>) = parts.into_iter().unzip();
+        let answers = match self.send(commands, now) {
             Ok(a) => a,
             Err(e) => {
                 self.unsent(ops, &e, stopping, replies);
@@ -642,7 +625,7 @@ impl Writer {
         let mut failed_ops = false;
         let mut existing: FxHashMap<u64, Option<String>> = FxHashMap::default();
         let mut rejected: FxHashMap<u64, String> = FxHashMap::default();
-        for ((part, _), answer) in parts.iter().zip(answers) {
+        for (part, answer) in parts.iter().zip(answers) {
             let answer = match answer {
                 Ok(v) => v,
                 Err(e) => {
@@ -733,7 +716,7 @@ impl Writer {
             replies.retain(|r| !matches!(r, Reply::Settled(_) | Reply::Requeued(_)));
         }
         let mut seen = rustc_hash::FxHashSet::default();
-        for (part, _) in &parts {
+        for part in &parts {
             if let Part::Insert { ticket, last: true } = part {
                 if !seen.insert(*ticket) {
                     continue;
@@ -777,19 +760,15 @@ impl Writer {
 
     /// Sends the round's pipeline; scripts Redis forgot (NOSCRIPT) are loaded and those
     /// entries sent again. Err only when the connection failed.
-    fn send(
-        &mut self,
-        parts: &[(Part, Cmd)],
-        now: u64,
-    ) -> Result<Vec<Result<Value, String>>, String> {
+    fn send(&mut self, commands: Vec<Cmd>, now: u64) -> Result<Vec<Result<Value, String>>, String> {
         let scripts = self.scripts.clone();
         let Some(con) = self.connection(now) else {
             return Err("the Redis store is unreachable (reconnecting)".into());
         };
-        let mut pipe = redis::pipe();
+        let mut pipe = redis::Pipeline::with_capacity(commands.len());
         pipe.ignore_errors();
-        for (_, c) in parts {
-            pipe.add_command(c.clone());
+        for c in commands {
+            pipe.add_command(c);
         }
         let result: redis::RedisResult<Vec<redis::RedisResult<Value>>> = pipe.query(con);
         let mut answers: Vec<Result<Value, String>> = match result {
@@ -811,12 +790,15 @@ impl Writer {
         if !forgotten.is_empty() {
             let con = self.con.as_mut().expect("connected");
             let again = scripts.load(con).and_then(|_| {
-                let mut pipe = redis::pipe();
-                pipe.ignore_errors();
-                for i in &forgotten {
-                    pipe.add_command(parts[*i].1.clone());
+                // Only the entries that failed are sent again.
+                let mut retry = redis::pipe();
+                retry.ignore_errors();
+                for (i, c) in pipe.cmd_iter().enumerate() {
+                    if forgotten.contains(&i) {
+                        retry.add_command(c.clone());
+                    }
                 }
-                pipe.query::<Vec<redis::RedisResult<Value>>>(con)
+                retry.query::<Vec<redis::RedisResult<Value>>>(con)
             });
             match again {
                 Ok(a) => {

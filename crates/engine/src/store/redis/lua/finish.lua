@@ -1,13 +1,14 @@
 -- Final outcomes of runs held by `worker` (a task taken over after its lease expired is
 -- not this worker's any more: its late outcome is ignored). Announces the finished ids.
--- ARGV: P, worker, n, then n × (id, state, attempt, result, error, at, started_at);
+-- ARGV: P, worker, then n × (id, state, attempt, result, error, at, started_at);
 -- result and error are '' when absent, started_at 0 when the run never started.
-local worker, n = ARGV[2], tonumber(ARGV[3])
+local worker = ARGV[2]
+local n = (#ARGV - 2) / 7
 local fin = {}
 local done = {}    -- name -> {at, id, at, id…}
 local running = {} -- name -> finished here
 for i = 0, n - 1 do
-  local b = 4 + i * 7
+  local b = 3 + i * 7
   local id = ARGV[b]
   local t = task_key(id)
   local f = redis.call('HMGET', t, 'o', 's', 'n', 'q')
