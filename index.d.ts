@@ -139,7 +139,8 @@ export interface ExecutorOptions {
    *   once committed, nothing is lost when a process is killed, and several processes
    *   may share the file. A path that is not a taskloom database, a corrupt file or one
    *   from a newer taskloom is refused with a `StoreError`, and left untouched.
-   * - `'redis://[user:password@]host:port[/db]'` or `'rediss://…'` (TLS): a Redis server
+   * - `'redis://[user:password@]host:port[/db]'` or `'rediss://…'` (TLS, verified against
+   *   the public CA roots; `'rediss://…/#insecure'` accepts any certificate): a Redis server
    *   shared by many worker processes on many machines. A submit resolves once Redis has
    *   it; `result()`, `cancel()` and progress, status and log events work across
    *   processes; `maxParallel` and task rate limits hold across every process sharing the

@@ -4,7 +4,7 @@
 // a Redis restart loses nothing. Every test uses its own redis-server on a free port.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -239,4 +239,22 @@ test('a Redis store that cannot be reached at construction throws a StoreError n
   await server.stop()
   assert.throws(() => new Executor({ store: url }), (e) => e instanceof StoreError && e.message.includes(url.replace('redis://', '')))
   assert.throws(() => new Executor({ store: url, namespace: 'a{b}' }), /namespace/)
+})
+
+test('rediss:// connects over TLS (a self-signed certificate, accepted with #insecure)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-tls-'))
+  const cert = path.join(dir, 'cert.pem')
+  const key = path.join(dir, 'key.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' })
+  const server = await startRedis({ tls: { cert, key } })
+  assert.match(server.url, /^rediss:\/\//)
+  const ex = new Executor({ store: server.url, namespace: 'tls' })
+  ex.register('add', ([a, b]) => a + b)
+  assert.equal(await (await ex.submit('add', [2, 3])).result(), 5)
+  await ex.close()
+  // The same port without TLS: refused at construction, naming the store.
+  assert.throws(() => new Executor({ store: `redis://127.0.0.1:${server.port}` }), StoreError)
+  await server.stop()
+  fs.rmSync(dir, { recursive: true, force: true })
 })

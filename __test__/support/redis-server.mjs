@@ -33,19 +33,37 @@ function answers(port) {
   })
 }
 
-function launch(port, dir, aof) {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir]
+function launch(port, dir, aof, tls) {
+  const args = ['--bind', '127.0.0.1', '--save', '', '--dir', dir]
+  if (tls) {
+    args.push('--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no')
+    args.push('--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.cert)
+  } else {
+    args.push('--port', String(port))
+  }
   args.push(...(aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']))
   const child = spawn(binary, args, { stdio: 'ignore' })
   child.on('error', () => {})
   return child
 }
 
-async function waitReady(port, child, ms = 5000) {
+/** A TLS port: accepting connections is enough (a plain PING gets no answer there). */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+async function waitReady(port, child, tls, ms = 5000) {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) return false
-    if (await answers(port)) return true
+    if (await (tls ? accepts(port) : answers(port))) return true
     await new Promise((r) => setTimeout(r, 20))
   }
   return false
@@ -53,19 +71,21 @@ async function waitReady(port, child, ms = 5000) {
 
 /**
  * Starts a redis-server. With `aof`, every write is fsynced to an append-only file, so a
- * restart loses nothing. Returns `{ url, port, pid, stop(), restart() }`.
+ * restart loses nothing. With `tls: { cert, key }` (PEM files) it serves TLS only, and
+ * `url` is `rediss://…/#insecure` (the certificate is self-signed).
+ * Returns `{ url, port, pid, kill(), start(), stop() }`.
  */
-export async function startRedis({ aof = false } = {}) {
+export async function startRedis({ aof = false, tls = null } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-redis-'))
   for (let i = 0; i < 10; i++) {
     const port = await freePort()
-    let child = launch(port, dir, aof)
-    if (!(await waitReady(port, child))) {
+    let child = launch(port, dir, aof, tls)
+    if (!(await waitReady(port, child, tls))) {
       child.kill('SIGKILL')
       continue
     }
     const server = {
-      url: `redis://127.0.0.1:${port}`,
+      url: tls ? `rediss://127.0.0.1:${port}/#insecure` : `redis://127.0.0.1:${port}`,
       port,
       get pid() {
         return child.pid
@@ -81,8 +101,8 @@ export async function startRedis({ aof = false } = {}) {
       async start() {
         const deadline = Date.now() + 10_000
         for (;;) {
-          child = launch(port, dir, aof)
-          if (await waitReady(port, child)) return
+          child = launch(port, dir, aof, tls)
+          if (await waitReady(port, child, tls)) return
           child.kill('SIGKILL')
           if (Date.now() > deadline) throw new Error('redis-server did not come back')
           await new Promise((r) => setTimeout(r, 100))
