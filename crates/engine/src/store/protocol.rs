@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use crate::error::Result;
 use crate::task::{TaskId, TaskState};
 
@@ -242,4 +244,23 @@ pub trait DurableStore: Send {
     fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value>;
     /// Tasks per (queue, state).
     fn counts(&self) -> Result<Vec<(String, TaskState, u64)>>;
+}
+
+/// Cuts a fetched `limit + 1` rows to a page and its cursor.
+pub fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = if more {
+        rows.last()
+            .and_then(|r| r["seq"].as_i64())
+            .map(|s| s.to_string())
+    } else {
+        None
+    };
+    for r in &mut rows {
+        if let Some(o) = r.as_object_mut() {
+            o.remove("seq");
+        }
+    }
+    Ok(serde_json::json!({ "tasks": rows, "cursor": cursor }))
 }

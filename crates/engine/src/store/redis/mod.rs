@@ -43,7 +43,9 @@ use serde_json::json;
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
-use crate::store::protocol::{DurableStore, ListQuery, NewTask, Op, Reply, Shared, StoredCancel};
+use crate::store::protocol::{
+    page, DurableStore, ListQuery, NewTask, Op, Reply, Shared, StoredCancel,
+};
 use crate::task::{TaskId, TaskState};
 use scripts::Scripts;
 pub use writer::RedisConfig;
@@ -183,6 +185,17 @@ impl RedisStore {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {
                     *guard = None;
+                }
+                Err(e)
+                    if attempt == 0
+                        && e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    // Redis forgot the scripts (SCRIPT FLUSH): load them, then once more.
+                    let con = guard.as_mut().expect("connected");
+                    self.scripts
+                        .load(con)
+                        .map_err(|e| store_error(&self.address, e))?;
                 }
                 Err(e) => return Err(store_error(&self.address, e)),
             }
@@ -365,16 +378,9 @@ impl DurableStore for RedisStore {
 
     fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>> {
         let id = id.to_string();
-        let answer: String = self.read(|c| {
-            self.scripts
-                .cancel
-                .key(&self.prefix)
-                .arg(&self.prefix)
-                .arg(&id)
-                .arg(now)
-                .arg(me)
-                .invoke(c)
-        })?;
+        let mut cmd = self.scripts.call(&self.scripts.cancel, &self.prefix);
+        cmd.arg(&id).arg(now).arg(me);
+        let answer: String = self.read(|c| cmd.query(c))?;
         Ok(match answer.as_str() {
             "missing" => None,
             "revoked" => Some(StoredCancel::Revoked),
@@ -387,27 +393,11 @@ impl DurableStore for RedisStore {
     }
 
     fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
-        let Some(t) = tasks.first() else {
+        if tasks.is_empty() {
             return Ok(None);
-        };
-        let existing: String = self.read(|c| {
-            let mut inv = self.scripts.insert.key(&self.prefix);
-            inv.arg(&self.prefix)
-                .arg(now)
-                .arg(&*t.name)
-                .arg(&*t.queue)
-                .arg(t.priority)
-                .arg(t.max_attempts)
-                .arg(t.created_at)
-                .arg(t.run_at)
-                .arg(tasks.len());
-            for task in tasks {
-                inv.arg(task.id.to_string())
-                    .arg(task.payload.as_str())
-                    .arg(task.key.as_deref().unwrap_or(""));
-            }
-            inv.invoke(c)
-        })?;
+        }
+        let cmd = self.scripts.insert_call(&self.prefix, now, tasks);
+        let existing: String = self.read(|c| cmd.query(c))?;
         self.shared.outlook_stale.store(true, Ordering::SeqCst);
         self.send(Op::Poke);
         Ok(Some(existing).filter(|e| !e.is_empty()))
@@ -459,21 +449,7 @@ impl DurableStore for RedisStore {
             }
             from = format!("({last_seq}");
         }
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let cursor = if more {
-            rows.last()
-                .and_then(|r| r["seq"].as_i64())
-                .map(|s| s.to_string())
-        } else {
-            None
-        };
-        for r in &mut rows {
-            if let Some(o) = r.as_object_mut() {
-                o.remove("seq");
-            }
-        }
-        Ok(json!({ "tasks": rows, "cursor": cursor }))
+        page(rows, limit)
     }
 
     fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {

@@ -5,6 +5,8 @@
 
 use redis::Script;
 
+use crate::store::protocol::NewTask;
+
 macro_rules! lua {
     ($file:literal) => {
         concat!(include_str!("lua/common.lua"), "\n", include_str!($file))
@@ -23,6 +25,12 @@ pub struct Scripts {
     pub cancel: Script,
     pub outlook: Script,
     pub trim: Script,
+}
+
+impl Default for Scripts {
+    fn default() -> Scripts {
+        Scripts::new()
+    }
 }
 
 impl Scripts {
@@ -56,6 +64,36 @@ impl Scripts {
             &self.outlook,
             &self.trim,
         ]
+    }
+
+    /// A call of `script` by hash: `EVALSHA <sha> 1 <prefix> <prefix>` — the prefix is the
+    /// one key (so a cluster routes the call to the namespace's slot) and ARGV[1].
+    pub fn call(&self, script: &Script, prefix: &str) -> redis::Cmd {
+        let mut c = redis::cmd("EVALSHA");
+        c.arg(script.get_hash()).arg(1).arg(prefix).arg(prefix);
+        c
+    }
+
+    /// The insert script's call for `tasks` (one submit: they share name, queue,
+    /// priority, attempts and times).
+    pub fn insert_call(&self, prefix: &str, now: u64, tasks: &[NewTask]) -> redis::Cmd {
+        let t = &tasks[0];
+        let mut c = self.call(&self.insert, prefix);
+        c.arg(now)
+            .arg(&*t.name)
+            .arg(&*t.queue)
+            .arg(t.priority)
+            .arg(t.max_attempts)
+            .arg(t.created_at)
+            .arg(t.run_at)
+            .arg(tasks.len());
+        let mut buf = uuid::Uuid::encode_buffer();
+        for task in tasks {
+            c.arg(&*task.id.hyphenated().encode_lower(&mut buf))
+                .arg(task.payload.as_str())
+                .arg(task.key.as_deref().unwrap_or(""));
+        }
+        c
     }
 
     /// Loads every script on `con` (one round trip).

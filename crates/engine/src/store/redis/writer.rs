@@ -253,12 +253,7 @@ impl Writer {
     }
 
     fn evalsha(&self, script: &redis::Script) -> Cmd {
-        let mut c = redis::cmd("EVALSHA");
-        c.arg(script.get_hash())
-            .arg(1)
-            .arg(&self.cfg.prefix)
-            .arg(&self.cfg.prefix);
-        c
+        self.scripts.call(script, &self.cfg.prefix)
     }
 
     /// After a broken connection: tasks leased to this worker that the host never
@@ -317,22 +312,7 @@ impl Writer {
                     let chunks: Vec<_> = tasks.chunks(INSERT_CHUNK).collect();
                     let n = chunks.len();
                     for (i, chunk) in chunks.into_iter().enumerate() {
-                        let t = &chunk[0];
-                        let mut c = self.evalsha(&self.scripts.insert);
-                        c.arg(now)
-                            .arg(&*t.name)
-                            .arg(&*t.queue)
-                            .arg(t.priority)
-                            .arg(t.max_attempts)
-                            .arg(t.created_at)
-                            .arg(t.run_at)
-                            .arg(chunk.len());
-                        let mut buf = uuid::Uuid::encode_buffer();
-                        for task in chunk {
-                            c.arg(&*task.id.hyphenated().encode_lower(&mut buf))
-                                .arg(task.payload.as_str())
-                                .arg(task.key.as_deref().unwrap_or(""));
-                        }
+                        let c = self.scripts.insert_call(&self.cfg.prefix, now, chunk);
                         parts.push((
                             Part::Insert {
                                 ticket: *ticket,

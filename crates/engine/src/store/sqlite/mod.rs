@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
+use crate::store::protocol::page;
 pub use crate::store::protocol::{
     Adopted, ListQuery, NewTask, Op, Reply, Shared, StoredCancel, Want,
 };
@@ -317,25 +318,6 @@ impl SqliteStore {
             })
             .map_err(|e| query_error(&self.path, e))
     }
-}
-
-/// Cuts a fetched `limit + 1` rows to a page and its cursor.
-fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let cursor = if more {
-        rows.last()
-            .and_then(|r| r["seq"].as_i64())
-            .map(|s| s.to_string())
-    } else {
-        None
-    };
-    for r in &mut rows {
-        if let Some(o) = r.as_object_mut() {
-            o.remove("seq");
-        }
-    }
-    Ok(json!({ "tasks": rows, "cursor": cursor }))
 }
 
 fn raw_json(text: Option<String>) -> Value {
