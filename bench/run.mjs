@@ -3,7 +3,8 @@
 // Each measurement runs in a fresh child process. Throughput runs are interleaved — one
 // round runs every contender once — so that drift of this machine's speed hits all of
 // them alike; BENCH_RUNS (default 5) sets the rounds, and the median is reported.
-// BENCH_N scales the task counts down for a quick look.
+// BENCH_N scales the task counts down for a quick look. BENCH_ONLY=memory|sqlite|redis
+// runs one section.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import os from 'node:os'
@@ -22,124 +23,134 @@ function measure(kind, impl, n) {
   return run(script, [kind, impl, String(n)])
 }
 
+const wanted = (section) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY === section
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
 
 console.log(`taskloom benchmarks — ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${os.cpus()[0].model}, ` +
   `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${RUNS} run(s) each\n`)
 
-console.log(`In memory: ${fmt(N)} no-op async tasks submitted in bulk, drained at concurrency 256 (median of ${RUNS})`)
-const contenders = ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']
-const samples = Object.fromEntries(contenders.map((c) => [c, []]))
-for (let round = 0; round < RUNS; round++) {
-  for (const impl of contenders) samples[impl].push(measure('throughput', impl, N).perSec)
-}
-const tp = Object.fromEntries(contenders.map((c) => [c, median(samples[c])]))
-console.log(`  plain JS await loop (ceiling) ${fmt(tp.ceiling).padStart(12)} tasks/s`)
-console.log(`  taskloom                      ${fmt(tp.taskloom).padStart(12)} tasks/s   ${(tp.taskloom / tp['p-queue']).toFixed(2)}× p-queue`)
-console.log(`  p-queue                       ${fmt(tp['p-queue']).padStart(12)} tasks/s`)
-
-console.log(`\nPeak RSS with ${fmt(N)} tasks queued (none run)`)
-const rss = { taskloom: measure('rss', 'taskloom', N).peakMb, 'p-queue': measure('rss', 'p-queue', N).peakMb }
-console.log(`  taskloom ${fmt(rss.taskloom).padStart(8)} MB   ${((rss.taskloom / rss['p-queue']) * 100).toFixed(0)}% of p-queue`)
-console.log(`  p-queue  ${fmt(rss['p-queue']).padStart(8)} MB`)
-
-console.log('\nSerial submit → result latency, 1,000 round trips')
-const lat = { taskloom: measure('latency', 'taskloom', 1000), 'p-queue': measure('latency', 'p-queue', 1000) }
-for (const impl of ['taskloom', 'p-queue']) {
-  console.log(`  ${impl.padEnd(9)} p50 ${lat[impl].p50us.toFixed(1).padStart(7)} µs   p99 ${lat[impl].p99us.toFixed(1).padStart(7)} µs`)
-}
-
-console.log('\nRate limiting: starts per whole second after the first, with a large backlog (4 s each)')
-console.log('  limit/s    taskloom (rateLimit)            Bottleneck (minTime)            p-queue (intervalCap)')
-for (const rate of [100, 1000, 10000]) {
-  const cells = ['taskloom', 'bottleneck', 'p-queue'].map((impl) => {
-    const r = run(rateScript, [impl, String(rate)])
-    return `${r.perSecond.slice(1).join('/')} (±${r.worstErrorPct.toFixed(1)}%)`.padEnd(32)
-  })
-  console.log(`  ${String(rate).padStart(7)}    ${cells.join('')}`)
-}
-
-const cost = (1 - tp['taskloom-policies'] / tp.taskloom) * 100
-console.log(`\nPolicy overhead: an unbinding rate limit + a closed breaker on every task`)
-console.log(`  with: ${fmt(tp['taskloom-policies'])} tasks/s, without: ${fmt(tp.taskloom)} tasks/s — cost ${cost.toFixed(1)}% (median of ${RUNS}; a negative cost is noise, which is about ±10% here)`)
-
-// ---- SQLite: durable on disk -------------------------------------------------------
-const sqliteScript = fileURLToPath(new URL('./sqlite-peers.mjs', import.meta.url))
-const sq = (kind, impl, n) => run(sqliteScript, [kind, impl, String(n)])
-// The peers are much slower: they get fewer tasks, and every figure is per second.
-const SQ = { taskloom: 100_000, plainjob: 20_000, liteque: 2_000 }
-const sqPeers = ['taskloom', 'plainjob', 'liteque']
-const scale = (impl, f) => Math.max(50, Math.round(SQ[impl] * f * Math.min(1, N / 1_000_000)))
-console.log(`\nSQLite, durable on disk (WAL): bulk submit then drain (taskloom at concurrency 256; median of ${RUNS})`)
-const sqTp = Object.fromEntries(sqPeers.map((c) => [c, []]))
-for (let round = 0; round < RUNS; round++) {
-  for (const impl of sqPeers) sqTp[impl].push(sq('throughput', impl, scale(impl, 1)).perSec)
-}
-const sqMed = Object.fromEntries(sqPeers.map((c) => [c, median(sqTp[c])]))
-const bestPeer = Math.max(sqMed.plainjob, sqMed.liteque)
-for (const impl of sqPeers) {
-  const ratio = impl === 'taskloom' ? `   ${(sqMed.taskloom / bestPeer).toFixed(1)}× the best SQLite peer` : ''
-  console.log(`  ${impl.padEnd(9)} ${fmt(sqMed[impl]).padStart(9)} tasks/s (${fmt(scale(impl, 1))} tasks)${ratio}`)
-}
-console.log('\nSQLite: single submits, one after another, each awaited until durable')
-const single = Object.fromEntries(sqPeers.map((impl) => [impl, sq('single', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
-for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(single[impl]).padStart(9)} submits/s`)
-console.log('\nSQLite: single submits issued together (many callers at once), all awaited until durable')
-const burst = Object.fromEntries(sqPeers.map((impl) => [impl, sq('burst', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
-for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(burst[impl]).padStart(9)} submits/s`)
-console.log('\nSQLite: serial submit → result latency')
-for (const impl of sqPeers) {
-  const r = sq('latency', impl, impl === 'liteque' ? 200 : 1000)
-  console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
-}
-console.log('\nSQLite: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
-for (const impl of sqPeers) {
-  const r = sq('delayed', impl, impl === 'liteque' ? 500 : 2000)
-  console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
-}
-const deep = Math.min(1_000_000, N)
-console.log(`\nSQLite: claim and run 50,000 tasks from the head of a ${fmt(deep)}-task backlog (inserts not timed)`)
-console.log(`  taskloom  ${fmt(sq('backlog', 'taskloom', deep).perSec).padStart(9)} tasks/s`)
-const pending = Math.min(1_000_000, N)
-console.log(`\nSQLite: RSS with ${fmt(pending)} tasks pending (submitted in batches of 50,000; no worker)`)
-for (const impl of ['taskloom', 'plainjob']) {
-  const r = sq('rss', impl, pending)
-  console.log(`  ${impl.padEnd(9)} ${fmt(r.settledMb).padStart(5)} MB after the submits   (peak ${fmt(r.peakMb)} MB)`)
-}
-
-// ---- Redis: one private redis-server per measurement ---------------------------------
-const redisScript = fileURLToPath(new URL('./redis-peers.mjs', import.meta.url))
-const rd = (kind, impl, n) => run(redisScript, [kind, impl, String(n)])
-const rdPeers = ['taskloom', 'bullmq', 'bee-queue']
-// Slower peers get fewer tasks; every figure is per second.
-const RD = { taskloom: 40_000, bullmq: 10_000, 'bee-queue': 20_000 }
-const rdN = (impl) => Math.max(200, Math.round(RD[impl] * Math.min(1, N / 1_000_000)))
-const vs = (x, peers) => peers.map(([name, v]) => `${(x / v).toFixed(1)}× ${name}`).join(', ')
-for (const [kind, title] of [
-  ['enqueue', 'bulk submit (no worker)'],
-  ['e2e1', 'end to end, 1 worker process at concurrency 50: bulk submit, then every task done'],
-  ['e2e4', 'end to end, 4 worker processes at concurrency 50 each'],
-  ['retry', 'end to end, 1 worker process, every task failing once, then succeeding on its retry'],
-]) {
-  console.log(`\nRedis: ${title} (median of ${RUNS})`)
-  const samples = Object.fromEntries(rdPeers.map((c) => [c, []]))
+if (wanted('memory')) {
+  console.log(`In memory: ${fmt(N)} no-op async tasks submitted in bulk, drained at concurrency 256 (median of ${RUNS})`)
+  const contenders = ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']
+  const samples = Object.fromEntries(contenders.map((c) => [c, []]))
   for (let round = 0; round < RUNS; round++) {
-    for (const impl of rdPeers) samples[impl].push(rd(kind, impl, rdN(impl)).perSec)
+    for (const impl of contenders) samples[impl].push(measure('throughput', impl, N).perSec)
   }
-  const med = Object.fromEntries(rdPeers.map((c) => [c, median(samples[c])]))
+  const tp = Object.fromEntries(contenders.map((c) => [c, median(samples[c])]))
+  console.log(`  plain JS await loop (ceiling) ${fmt(tp.ceiling).padStart(12)} tasks/s`)
+  console.log(`  taskloom                      ${fmt(tp.taskloom).padStart(12)} tasks/s   ${(tp.taskloom / tp['p-queue']).toFixed(2)}× p-queue`)
+  console.log(`  p-queue                       ${fmt(tp['p-queue']).padStart(12)} tasks/s`)
+
+  console.log(`\nPeak RSS with ${fmt(N)} tasks queued (none run)`)
+  const rss = { taskloom: measure('rss', 'taskloom', N).peakMb, 'p-queue': measure('rss', 'p-queue', N).peakMb }
+  console.log(`  taskloom ${fmt(rss.taskloom).padStart(8)} MB   ${((rss.taskloom / rss['p-queue']) * 100).toFixed(0)}% of p-queue`)
+  console.log(`  p-queue  ${fmt(rss['p-queue']).padStart(8)} MB`)
+
+  console.log('\nSerial submit → result latency, 1,000 round trips')
+  const lat = { taskloom: measure('latency', 'taskloom', 1000), 'p-queue': measure('latency', 'p-queue', 1000) }
+  for (const impl of ['taskloom', 'p-queue']) {
+    console.log(`  ${impl.padEnd(9)} p50 ${lat[impl].p50us.toFixed(1).padStart(7)} µs   p99 ${lat[impl].p99us.toFixed(1).padStart(7)} µs`)
+  }
+
+  console.log('\nRate limiting: starts per whole second after the first, with a large backlog (4 s each)')
+  console.log('  limit/s    taskloom (rateLimit)            Bottleneck (minTime)            p-queue (intervalCap)')
+  for (const rate of [100, 1000, 10000]) {
+    const cells = ['taskloom', 'bottleneck', 'p-queue'].map((impl) => {
+      const r = run(rateScript, [impl, String(rate)])
+      return `${r.perSecond.slice(1).join('/')} (±${r.worstErrorPct.toFixed(1)}%)`.padEnd(32)
+    })
+    console.log(`  ${String(rate).padStart(7)}    ${cells.join('')}`)
+  }
+
+  const cost = (1 - tp['taskloom-policies'] / tp.taskloom) * 100
+  console.log(`\nPolicy overhead: an unbinding rate limit + a closed breaker on every task`)
+  console.log(`  with: ${fmt(tp['taskloom-policies'])} tasks/s, without: ${fmt(tp.taskloom)} tasks/s — cost ${cost.toFixed(1)}% (median of ${RUNS}; a negative cost is noise, which is about ±10% here)`)
+
+}
+
+if (wanted('sqlite')) {
+  // ---- SQLite: durable on disk -------------------------------------------------------
+  const sqliteScript = fileURLToPath(new URL('./sqlite-peers.mjs', import.meta.url))
+  const sq = (kind, impl, n) => run(sqliteScript, [kind, impl, String(n)])
+  // The peers are much slower: they get fewer tasks, and every figure is per second.
+  const SQ = { taskloom: 100_000, plainjob: 20_000, liteque: 2_000 }
+  const sqPeers = ['taskloom', 'plainjob', 'liteque']
+  const scale = (impl, f) => Math.max(50, Math.round(SQ[impl] * f * Math.min(1, N / 1_000_000)))
+  console.log(`\nSQLite, durable on disk (WAL): bulk submit then drain (taskloom at concurrency 256; median of ${RUNS})`)
+  const sqTp = Object.fromEntries(sqPeers.map((c) => [c, []]))
+  for (let round = 0; round < RUNS; round++) {
+    for (const impl of sqPeers) sqTp[impl].push(sq('throughput', impl, scale(impl, 1)).perSec)
+  }
+  const sqMed = Object.fromEntries(sqPeers.map((c) => [c, median(sqTp[c])]))
+  const bestPeer = Math.max(sqMed.plainjob, sqMed.liteque)
+  for (const impl of sqPeers) {
+    const ratio = impl === 'taskloom' ? `   ${(sqMed.taskloom / bestPeer).toFixed(1)}× the best SQLite peer` : ''
+    console.log(`  ${impl.padEnd(9)} ${fmt(sqMed[impl]).padStart(9)} tasks/s (${fmt(scale(impl, 1))} tasks)${ratio}`)
+  }
+  console.log('\nSQLite: single submits, one after another, each awaited until durable')
+  const single = Object.fromEntries(sqPeers.map((impl) => [impl, sq('single', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
+  for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(single[impl]).padStart(9)} submits/s`)
+  console.log('\nSQLite: single submits issued together (many callers at once), all awaited until durable')
+  const burst = Object.fromEntries(sqPeers.map((impl) => [impl, sq('burst', impl, scale(impl, impl === 'liteque' ? 0.5 : 0.05)).perSec]))
+  for (const impl of sqPeers) console.log(`  ${impl.padEnd(9)} ${fmt(burst[impl]).padStart(9)} submits/s`)
+  console.log('\nSQLite: serial submit → result latency')
+  for (const impl of sqPeers) {
+    const r = sq('latency', impl, impl === 'liteque' ? 200 : 1000)
+    console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
+  }
+  console.log('\nSQLite: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
+  for (const impl of sqPeers) {
+    const r = sq('delayed', impl, impl === 'liteque' ? 500 : 2000)
+    console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
+  }
+  const deep = Math.min(1_000_000, N)
+  console.log(`\nSQLite: claim and run 50,000 tasks from the head of a ${fmt(deep)}-task backlog (inserts not timed)`)
+  console.log(`  taskloom  ${fmt(sq('backlog', 'taskloom', deep).perSec).padStart(9)} tasks/s`)
+  const pending = Math.min(1_000_000, N)
+  console.log(`\nSQLite: RSS with ${fmt(pending)} tasks pending (submitted in batches of 50,000; no worker)`)
+  for (const impl of ['taskloom', 'plainjob']) {
+    const r = sq('rss', impl, pending)
+    console.log(`  ${impl.padEnd(9)} ${fmt(r.settledMb).padStart(5)} MB after the submits   (peak ${fmt(r.peakMb)} MB)`)
+  }
+
+}
+
+if (wanted('redis')) {
+  // ---- Redis: one private redis-server per measurement ---------------------------------
+  const redisScript = fileURLToPath(new URL('./redis-peers.mjs', import.meta.url))
+  const rd = (kind, impl, n) => run(redisScript, [kind, impl, String(n)])
+  const rdPeers = ['taskloom', 'bullmq', 'bee-queue']
+  // Slower peers get fewer tasks; every figure is per second.
+  const RD = { taskloom: 40_000, bullmq: 10_000, 'bee-queue': 20_000 }
+  const rdN = (impl) => Math.max(200, Math.round(RD[impl] * Math.min(1, N / 1_000_000)))
+  const vs = (x, peers) => peers.map(([name, v]) => `${(x / v).toFixed(1)}× ${name}`).join(', ')
+  for (const [kind, title] of [
+    ['enqueue', 'bulk submit (no worker)'],
+    ['e2e1', 'end to end, 1 worker process at concurrency 50: bulk submit, then every task done'],
+    ['e2e4', 'end to end, 4 worker processes at concurrency 50 each'],
+    ['retry', 'end to end, 1 worker process, every task failing once, then succeeding on its retry'],
+  ]) {
+    console.log(`\nRedis: ${title} (median of ${RUNS})`)
+    const samples = Object.fromEntries(rdPeers.map((c) => [c, []]))
+    for (let round = 0; round < RUNS; round++) {
+      for (const impl of rdPeers) samples[impl].push(rd(kind, impl, rdN(impl)).perSec)
+    }
+    const med = Object.fromEntries(rdPeers.map((c) => [c, median(samples[c])]))
+    for (const impl of rdPeers) {
+      const ratio = impl === 'taskloom' ? `   ${vs(med.taskloom, [['BullMQ', med.bullmq], ['bee-queue', med['bee-queue']]])}` : ''
+      console.log(`  ${impl.padEnd(9)} ${fmt(med[impl]).padStart(9)} tasks/s (${fmt(rdN(impl))} tasks)${ratio}`)
+    }
+  }
+  console.log('\nRedis: serial submit → result latency (worker in the same process)')
   for (const impl of rdPeers) {
-    const ratio = impl === 'taskloom' ? `   ${vs(med.taskloom, [['BullMQ', med.bullmq], ['bee-queue', med['bee-queue']]])}` : ''
-    console.log(`  ${impl.padEnd(9)} ${fmt(med[impl]).padStart(9)} tasks/s (${fmt(rdN(impl))} tasks)${ratio}`)
+    const r = rd('latency', impl, 1000)
+    console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
   }
-}
-console.log('\nRedis: serial submit → result latency (worker in the same process)')
-for (const impl of rdPeers) {
-  const r = rd('latency', impl, 1000)
-  console.log(`  ${impl.padEnd(9)} p50 ${r.p50us.toFixed(0).padStart(6)} µs   p99 ${r.p99us.toFixed(0).padStart(6)} µs`)
-}
-console.log('\nRedis: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
-for (const impl of rdPeers) {
-  const r = rd('delayed', impl, 1000)
-  console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
+  console.log('\nRedis: lateness of tasks delayed 100 ms (submitted ~1 ms apart)')
+  for (const impl of rdPeers) {
+    const r = rd('delayed', impl, 1000)
+    console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
+  }
+
 }
