@@ -28,7 +28,7 @@
 //! | `{ns}:keys` | hash | idempotency key → task id |
 //! | `{ns}:names` | set | task names ever submitted |
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
-//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f<ids>` finished, `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
+//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
 
 pub mod scripts;
 pub mod writer;
