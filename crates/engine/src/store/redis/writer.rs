@@ -42,6 +42,7 @@ pub enum Msg {
 }
 
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
+const OUTLOOK_EVERY_MS: u64 = 20;
 /// A parked claim is tried again this often even without a notice (a notice can be
 /// missed while the subscriber reconnects).
 const FALLBACK_POLL_MS: u64 = 1_000;
@@ -82,6 +83,7 @@ pub struct Writer {
     last_heartbeat: u64,
     last_maintenance: u64,
     last_claim_try: u64,
+    last_outlook: u64,
     /// Earliest known due time of a delayed task (0: none known).
     next_due: u64,
     /// When a name held back by its shared rate limit may claim again (0: none is).
@@ -139,6 +141,7 @@ impl Writer {
             last_heartbeat: 0,
             last_maintenance: 0,
             last_claim_try: 0,
+            last_outlook: 0,
             next_due: 0,
             rate_wait_until: 0,
             held: rustc_hash::FxHashSet::default(),
@@ -168,11 +171,17 @@ impl Writer {
             if !self.carry.is_empty() || self.con.is_none() {
                 wait = wait.min(self.backoff_ms);
             }
+            // A round asked for the outlook: the next one comes at once.
+            let wait = if self.outlook_wanted && self.cfg.worker {
+                0
+            } else {
+                wait.max(1)
+            };
             // No spinning before sleeping (unlike the SQLite writer): a round trip to
             // Redis already gives the host time to answer, and a spinning thread takes a
             // core from Redis and the host on a small machine.
             let mut msgs = Vec::new();
-            match self.rx.recv_timeout(Duration::from_millis(wait.max(1))) {
+            match self.rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(m) => msgs.push(m),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => stop = true,
@@ -545,15 +554,21 @@ impl Writer {
             }
             parts.push((Part::Claim, c));
         }
+        // The outlook (is there work for this worker; the next due time) is worked out
+        // in the round of anything that adds work — before the host hears of it, so it
+        // never sees "nothing left" in between — and at most every OUTLOOK_EVERY_MS
+        // while claims and outcomes stream through; a claim that finds nothing asks for
+        // it on the next round, at once.
         let outlook = self.cfg.worker
             && (names_changed
                 || self.outlook_wanted
-                || inserted
-                || claim
-                || promote
                 || stopping
+                || maintenance
+                || inserted
+                || promote
                 || !retry_slots.is_empty()
-                || maintenance);
+                || !release_ids.is_empty()
+                || (claim && now >= self.last_outlook + OUTLOOK_EVERY_MS));
         if outlook {
             let mut c = self.evalsha(&self.scripts.outlook);
             for n in &self.names {
@@ -644,6 +659,9 @@ impl Writer {
                     let wait = number(&a.pop().expect("three entries"));
                     let rows = a.pop().expect("three entries");
                     self.rate_wait_until = wait.max(0) as u64;
+                    if !outlook && matches!(&rows, Value::Array(r) if r.is_empty()) {
+                        self.outlook_wanted = true; // nothing claimed: is anything left?
+                    }
                     // Why ready tasks wait, for `info().status` in this process.
                     let mut held_back = self.flags.rate_waits.lock().expect("rate waits lock");
                     held_back.clear();
@@ -675,6 +693,7 @@ impl Writer {
                     self.next_due = due.max(0) as u64;
                     self.shared.next_due.store(self.next_due, Ordering::SeqCst);
                     self.outlook_wanted = false;
+                    self.last_outlook = now;
                     if names_changed {
                         self.shared.outlook_stale.store(false, Ordering::SeqCst);
                     }
