@@ -92,6 +92,8 @@ pub struct Writer {
     held: rustc_hash::FxHashSet<TaskId>,
     /// The connection broke: a claim may have run without its answer arriving.
     reconcile: bool,
+    /// The subscriber reconnected: a cancel request may have been missed meanwhile.
+    check_cancels: bool,
     /// Something may have become ready: try the parked claim.
     work_seen: bool,
     outlook_wanted: bool,
@@ -146,6 +148,7 @@ impl Writer {
             rate_wait_until: 0,
             held: rustc_hash::FxHashSet::default(),
             reconcile: false,
+            check_cancels: false,
             work_seen: true,
             outlook_wanted: true,
             carry: Vec::new(),
@@ -208,6 +211,7 @@ impl Writer {
                     Msg::Notice(Notice::Reconnected) => {
                         self.work_seen = true;
                         self.outlook_wanted = true;
+                        self.check_cancels = true;
                     }
                     Msg::Notice(Notice::Cancel(id)) => {
                         replies.push(Reply::CancelRequested(vec![id]))
@@ -290,11 +294,44 @@ impl Writer {
         }
     }
 
+    /// After the subscriber reconnected: held tasks whose cancel was requested meanwhile
+    /// (the request is also kept on the task, as its `x` field).
+    fn missed_cancels(&mut self, replies: &mut Vec<Reply>) {
+        let ids: Vec<TaskId> = self.held.iter().copied().collect();
+        if ids.is_empty() {
+            self.check_cancels = false;
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGET")
+                .arg(format!("{}:t:{id}", self.cfg.prefix))
+                .arg("x");
+        }
+        let Some(con) = self.con.as_mut() else { return };
+        let Ok(flags) = pipe.query::<Vec<Option<String>>>(con) else {
+            return;
+        };
+        self.check_cancels = false;
+        let asked: Vec<TaskId> = ids
+            .into_iter()
+            .zip(flags)
+            .filter(|(_, x)| x.as_deref() == Some("1"))
+            .map(|(id, _)| id)
+            .collect();
+        if !asked.is_empty() {
+            replies.push(Reply::CancelRequested(asked));
+        }
+    }
+
     /// One pipeline: the ops, the chores that are due, the claim; then the replies.
     fn round(&mut self, ops: Vec<Op>, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
         let me = self.cfg.worker_id.clone();
         if self.reconcile && self.cfg.worker {
             self.release_strays();
+        }
+        if self.check_cancels {
+            self.missed_cancels(replies);
         }
         // Tasks whose outcome this round sends: no longer held once it is sent.
         let mut leaving: Vec<TaskId> = Vec::new();
