@@ -174,8 +174,10 @@ impl Writer {
             if !self.carry.is_empty() || self.con.is_none() {
                 wait = wait.min(self.backoff_ms);
             }
-            // A round asked for the outlook: the next one comes at once.
-            let wait = if self.outlook_wanted && self.cfg.worker {
+            // A round asked for the outlook: the next one comes at once (unless Redis is
+            // unreachable: then the backoff sets the pace).
+            let connected = self.con.is_some() && self.carry.is_empty();
+            let wait = if self.outlook_wanted && self.cfg.worker && connected {
                 0
             } else {
                 wait.max(1)
