@@ -156,6 +156,12 @@ export interface ExecutorOptions {
    */
   namespace?: string
   /**
+   * Redis store: what a submit does while Redis is unreachable. `'reject'` (default): it
+   * rejects at once with a `StoreError`. `'queue'`: it waits in this process's memory and
+   * is sent once Redis is back, then resolves (lost if this process dies meanwhile).
+   */
+  offlineSubmits?: 'reject' | 'queue'
+  /**
    * Durable stores (SQLite, Redis): how long a claimed task stays leased to its worker
    * without a renewal (the worker renews while it lives). A task whose worker died runs
    * again once its lease has expired, its attempt counted. Default 30,000 ms.

@@ -210,6 +210,7 @@ test('Redis restarts: a submit during the outage fails with a clear error; nothi
   const ex = producer(server, p)
   const N = 600
   const handles = await ex.submitMany('work', Array.from({ length: N }, (_, i) => i))
+  const patient = producer(server, p, { offlineSubmits: 'queue' })
   const worker = startWorker(server, p, { concurrency: 4, leaseMs: 2000 })
   await until(() => runsById(p.log).size >= 50, 20_000, 'the worker to be busy')
   await server.kill()
@@ -218,15 +219,21 @@ test('Redis restarts: a submit during the outage fails with a clear error; nothi
     assert.match(e.message, /Redis/)
     return true
   })
+  // With offlineSubmits: 'queue', a submit waits for Redis instead of failing.
+  let waited = false
+  const queued = patient.submit('work', 50).then((h) => ((waited = true), h))
   await sleep(300)
+  assert.equal(waited, false, 'the queued submit waits while Redis is down')
   await server.start()
+  assert.equal(await (await queued).result(), 100, 'and is stored and run once Redis is back')
+  await patient.close()
   assert.equal((await worker.exited).code, 0, 'the worker reconnected and finished')
   const later = await ex.submit('work', 21)
   const again = startWorker(server, p, { concurrency: 4 })
   assert.equal(await later.result(), 42, 'the producer reconnected too')
   assert.equal((await again.exited).code, 0)
   const counts = await ex.counts()
-  assert.equal(counts.total.SUCCESS, N + 1, 'every task stored before the outage succeeded')
+  assert.equal(counts.total.SUCCESS, N + 2, 'every task stored before the outage succeeded, and the queued one')
   assert.equal(await handles[N - 1].result(), (N - 1) * 2)
   await ex.close()
   await server.stop()
@@ -239,6 +246,7 @@ test('a Redis store that cannot be reached at construction throws a StoreError n
   await server.stop()
   assert.throws(() => new Executor({ store: url }), (e) => e instanceof StoreError && e.message.includes(url.replace('redis://', '')))
   assert.throws(() => new Executor({ store: url, namespace: 'a{b}' }), /namespace/)
+  assert.throws(() => new Executor({ store: url, offlineSubmits: 'later' }), /offlineSubmits/)
 })
 
 test('rediss:// connects over TLS (a self-signed certificate, accepted with #insecure)', async () => {

@@ -147,7 +147,9 @@ async function durable(): Promise<void> {
   await store.list({ state: 'DONE' })
   await store.close()
   // The Redis store: a namespace; remote progress arrives through the same events.
-  const shared = new Executor({ store: 'redis://127.0.0.1:6380/0', namespace: 'orders', worker: false, leaseMs: 5_000 })
+  const shared = new Executor({ store: 'redis://127.0.0.1:6380/0', namespace: 'orders', worker: false, leaseMs: 5_000, offlineSubmits: 'queue' })
+  // @ts-expect-error not a mode
+  new Executor({ store: 'redis://127.0.0.1:6380', offlineSubmits: 'wait' })
   shared.on('progress', (e) => console.log(e.id, e.name, e.percent))
   // @ts-expect-error a namespace is a string
   new Executor({ store: 'redis://127.0.0.1:6380', namespace: 7 })

@@ -119,6 +119,8 @@ pub struct EngineConfigSpec {
     pub poll_interval_ms: Option<f64>,
     /// The Redis store: the namespace every key lives under.
     pub namespace: Option<String>,
+    /// The Redis store: what a submit does while Redis is unreachable.
+    pub offline_submits: Option<String>,
 }
 
 /// Where tasks are kept.
@@ -170,6 +172,9 @@ pub struct EngineConfig {
     pub poll_ms: u64,
     /// The Redis store's namespace (keys start with `{namespace}`).
     pub namespace: String,
+    /// The Redis store: submits made while Redis is unreachable wait in memory until it
+    /// is back (true), or reject at once (false, the default).
+    pub queue_offline_submits: bool,
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 64;
@@ -211,6 +216,7 @@ impl Default for EngineConfig {
             lease_ms: DEFAULT_LEASE_MS,
             poll_ms: DEFAULT_POLL_MS,
             namespace: DEFAULT_NAMESPACE.to_string(),
+            queue_offline_submits: false,
         }
     }
 }
@@ -233,6 +239,15 @@ impl EngineConfig {
             validate_namespace(&ns)?;
             cfg.namespace = ns;
         }
+        cfg.queue_offline_submits = match spec.offline_submits.as_deref() {
+            None | Some("reject") => false,
+            Some("queue") => true,
+            Some(other) => {
+                return Err(EngineError::invalid(format!(
+                    "`offlineSubmits` must be 'reject' or 'queue', got '{other}'"
+                )))
+            }
+        };
         if let Some(p) = spec.poll_interval_ms {
             cfg.poll_ms = positive_whole_number("pollIntervalMs", p)?;
         }

@@ -93,6 +93,7 @@ impl Durable {
             lease_ms: e.cfg.lease_ms,
             keep_count: e.cfg.keep_count,
             keep_age_ms: e.cfg.keep_age_ms,
+            queue_offline_submits: e.cfg.queue_offline_submits,
         };
         Ok(Durable::over(Box::new(RedisStore::open(
             cfg,
@@ -277,8 +278,27 @@ impl Engine {
             && tasks.len() <= DIRECT_INSERT_MAX
         {
             dur.direct_allowed = false;
-            let outcome = dur.store.insert_now(&tasks, now).map_err(|e| e.to_string());
-            self.events.push(Event::Committed { ticket, outcome });
+            match dur.store.insert_now(&tasks, now) {
+                Ok(existing) => {
+                    self.events.push(Event::Committed {
+                        ticket,
+                        outcome: Ok(existing),
+                    });
+                    return Ok(ids);
+                }
+                // Unreachable, and submits made offline wait: the writer keeps it.
+                Err(_) if self.cfg.queue_offline_submits => {}
+                Err(e) => {
+                    self.events.push(Event::Committed {
+                        ticket,
+                        outcome: Err(e.to_string()),
+                    });
+                    return Ok(ids);
+                }
+            }
+            let dur = self.durable.as_mut().expect("durable");
+            dur.tickets_out += 1;
+            dur.store.send(Op::Insert { ticket, tasks });
             return Ok(ids);
         }
         dur.tickets_out += 1;

@@ -33,6 +33,8 @@ pub struct RedisConfig {
     pub lease_ms: u64,
     pub keep_count: usize,
     pub keep_age_ms: Option<u64>,
+    /// Submits made while Redis is unreachable wait for it (else they are rejected).
+    pub queue_offline_submits: bool,
 }
 
 /// What the writer's channel carries: the engine's ops and the subscriber's notices.
@@ -858,6 +860,9 @@ impl Writer {
     fn unsent(&mut self, ops: Vec<Op>, error: &str, stopping: bool, replies: &mut Vec<Reply>) {
         for op in ops {
             match op {
+                op @ Op::Insert { .. } if self.cfg.queue_offline_submits && !stopping => {
+                    self.carry.push(op);
+                }
                 Op::Insert { ticket, .. } | Op::Flush { ticket } => replies.push(Reply::Rejected {
                     ticket,
                     error: error.to_string(),
