@@ -264,3 +264,22 @@ pub fn page(mut rows: Vec<Value>, limit: usize) -> Result<Value> {
     }
     Ok(serde_json::json!({ "tasks": rows, "cursor": cursor }))
 }
+
+/// A task state's code as durable stores keep it (its index in `TaskState::ALL`).
+pub fn state_code(s: TaskState) -> usize {
+    TaskState::ALL
+        .iter()
+        .position(|x| *x == s)
+        .expect("a state")
+}
+
+/// The error recorded on a task whose worker stopped renewing its lease (as JSON): it
+/// runs again, or — lost with no attempts left (`final_`) — it fails.
+pub fn worker_lost_error(final_: bool) -> String {
+    let message = if final_ {
+        "the worker running this task stopped renewing its lease (the process died) and no attempts are left"
+    } else {
+        "the worker running this task stopped renewing its lease (the process died); the task runs again"
+    };
+    serde_json::json!({ "type": "WorkerLostError", "message": message, "stack": null }).to_string()
+}

@@ -21,8 +21,8 @@ use serde_json::json;
 use super::scripts::Scripts;
 use super::{Notice, RedisFlags};
 use crate::clock::Clock;
-use crate::store::protocol::{Adopted, Op, Reply, Shared, Want};
-use crate::task::{TaskId, TaskState};
+use crate::store::protocol::{state_code, worker_lost_error, Adopted, Op, Reply, Shared, Want};
+use crate::task::TaskId;
 
 pub struct RedisConfig {
     pub url: String,
@@ -104,17 +104,6 @@ pub struct Writer {
     backoff_ms: u64,
     next_connect_at: u64,
     down_reported: bool,
-}
-
-fn json_error(kind: &str, message: &str) -> String {
-    serde_json::json!({ "type": kind, "message": message, "stack": null }).to_string()
-}
-
-fn state_code(s: TaskState) -> usize {
-    TaskState::ALL
-        .iter()
-        .position(|x| *x == s)
-        .expect("a state")
 }
 
 impl Writer {
@@ -233,15 +222,7 @@ impl Writer {
     /// A connection, reconnecting (with backoff) if the last one broke.
     fn connection(&mut self, now: u64) -> Option<&mut redis::Connection> {
         if self.con.is_none() && now >= self.next_connect_at {
-            let connected = self
-                .client
-                .get_connection_with_timeout(Duration::from_secs(2))
-                .and_then(|mut c| {
-                    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-                    self.scripts.load(&mut c)?;
-                    Ok(c)
-                });
-            match connected {
+            match super::connect(&self.client, &self.scripts) {
                 Ok(c) => {
                     if self.down_reported {
                         eprintln!("taskloom: reconnected to the Redis store");
@@ -537,8 +518,8 @@ impl Writer {
         if maintenance || heartbeat {
             let mut c = self.evalsha(&self.scripts.recover);
             c.arg(now)
-                .arg(json_error("WorkerLostError", "the worker running this task stopped renewing its lease (the process died); the task runs again"))
-                .arg(json_error("WorkerLostError", "the worker running this task stopped renewing its lease (the process died) and no attempts are left"));
+                .arg(worker_lost_error(false))
+                .arg(worker_lost_error(true));
             parts.push((Part::Quiet, c));
         }
         if maintenance {

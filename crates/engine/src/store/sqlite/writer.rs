@@ -16,8 +16,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::schema::{FAILURE, RETRY};
 use crate::clock::Clock;
-use crate::store::protocol::{Adopted, NewTask, Op, Reply, Shared, Want};
-use crate::task::{TaskId, TaskState};
+use crate::store::protocol::{
+    state_code, worker_lost_error, Adopted, NewTask, Op, Reply, Shared, Want,
+};
+use crate::task::TaskId;
 
 pub struct WriterConfig {
     pub worker_id: String,
@@ -67,10 +69,6 @@ pub struct Writer {
     own_retention: Vec<(String, usize, Option<u64>)>,
     /// The outlook was skipped since the last change: work it out on the next tick.
     outlook_dirty: bool,
-}
-
-fn json_error(kind: &str, message: &str) -> String {
-    serde_json::json!({ "type": kind, "message": message, "stack": null }).to_string()
 }
 
 impl Writer {
@@ -329,7 +327,7 @@ impl Writer {
                         &mut finishes,
                         *seq,
                         id,
-                        state_code(*state),
+                        state_code(*state) as i64,
                         *attempt,
                         result,
                         error,
@@ -603,13 +601,6 @@ fn push_outcome(
     }
 }
 
-fn state_code(s: TaskState) -> i64 {
-    TaskState::ALL
-        .iter()
-        .position(|x| *x == s)
-        .expect("a state") as i64
-}
-
 fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
     let mut out = Vec::new();
     for op in ops {
@@ -751,14 +742,8 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
 /// once: a task is only given up (FAILURE) when it is lost again with no attempts left,
 /// so a task that kills its process cannot crash-loop forever.
 fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
-    let retry_err = json_error(
-        "WorkerLostError",
-        "the worker running this task stopped renewing its lease (the process died); the task runs again",
-    );
-    let fail_err = json_error(
-        "WorkerLostError",
-        "the worker running this task stopped renewing its lease (the process died) and no attempts are left",
-    );
+    let retry_err = worker_lost_error(false);
+    let fail_err = worker_lost_error(true);
     let n = tx
         .prepare_cached(
             "UPDATE tasks SET
