@@ -84,6 +84,23 @@ export declare class NativeExecutor {
   get unfinished(): number
   get running(): number
   close(): void
+  /** Checks a workflow spec against the registry; its members as JSON. */
+  workflowMembers(spec: string, id?: string | undefined | null): string
+  /** A workflow coordinator's next step as JSON (see `taskloom_engine::workflow`). */
+  workflowPlan(id: string, spec: string, outcomes: string): string
+  /** The id of the task holding an idempotency key, or null. */
+  idByKey(key: string): string | null
+  /** Declares a cron schedule (options as JSON); its info as JSON. */
+  schedule(spec: string): string
+  /** Every schedule's info as a JSON array. */
+  schedules(): string
+  setSchedulePaused(id: string, paused: boolean): string
+  removeSchedule(id: string): boolean
+  /**
+   * Submits the schedule ticks that came due; the next tick (ms) of the schedules
+   * this executor runs, or -1 when it runs none.
+   */
+  fireSchedules(): number
   /** A fresh time-ordered id (for direct runs, which have no stored task). */
   newId(): string
 }

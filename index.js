@@ -3,8 +3,9 @@
 // binding.js; everything here is a thin layer over it.
 
 const { Executor } = require('./lib/executor.js')
-const { TaskHandle } = require('./lib/handle.js')
+const { TaskHandle, WorkflowHandle } = require('./lib/handle.js')
+const { sig, chain, group, chord } = require('./lib/workflow.js')
 // Every error class; the helpers beside them are internal.
 const { fromNative, describeThrown, ...errors } = require('./lib/errors.js')
 
-module.exports = { Executor, TaskHandle, ...errors }
+module.exports = { Executor, TaskHandle, WorkflowHandle, sig, chain, group, chord, ...errors }

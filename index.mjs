@@ -4,6 +4,11 @@ import taskloom from './index.js'
 export const {
   Executor,
   TaskHandle,
+  WorkflowHandle,
+  sig,
+  chain,
+  group,
+  chord,
   TaskloomError,
   StoreError,
   TaskFailedError,
@@ -12,6 +17,7 @@ export const {
   TimeoutError,
   TaskTimeoutError,
   NonRetryableError,
+  WorkflowError,
   ExecutorClosedError,
   TaskNotFoundError,
 } = taskloom

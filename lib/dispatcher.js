@@ -4,6 +4,7 @@
 // direction — coalesced per microtask — and no promise or crossing per task.
 
 const { TaskContext } = require('./context.js')
+const { WorkflowInterruptedError } = require('./workflow.js')
 const { toJsonText } = require('./json.js')
 const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError } = require('./errors.js')
 
@@ -152,7 +153,10 @@ class Dispatcher {
     const def = this.defs[defIndex]
     const ctx = new TaskContext(this.hooks, slot, id, def, attempt)
     this.runs[slot] = ctx
-    this.running++
+    // A workflow coordinator mostly waits on its members: it takes no concurrency slot
+    // (or workflows could fill every slot and wait for members that cannot start).
+    ctx.counted = def.coordinator !== true
+    if (ctx.counted) this.running++
     if (def.timeoutMs !== null) ctx.timer = setTimeout(timedOut, def.timeoutMs, this, ctx, def)
     let r
     try {
@@ -175,7 +179,7 @@ class Dispatcher {
     ctx.done = true
     if (ctx.timer !== undefined) clearTimeout(ctx.timer)
     this.runs[ctx.slot] = undefined
-    this.running--
+    if (ctx.counted) this.running--
     if (this.running === 0 && this.onDrained !== null) this.onDrained()
   }
 
@@ -216,6 +220,14 @@ class Dispatcher {
   async close(timeoutMs) {
     this.closing = true
     this.arm(null)
+    // Workflow coordinators stop now and run again later (or in another worker): they
+    // fail with a retryable error, their members untouched.
+    for (const ctx of this.runs) {
+      if (ctx === undefined || ctx.counted) continue
+      const reason = new WorkflowInterruptedError('the executor closed; the workflow goes on in the next run of its coordinator')
+      ctx.abort(reason)
+      this.fail(ctx, reason)
+    }
     if (this.running > 0) {
       await new Promise((resolve) => {
         const deadline = setTimeout(() => {

@@ -69,6 +69,18 @@ class NonRetryableError extends TaskloomError {
   }
 }
 
+/**
+ * A workflow member failed or was cancelled: the workflow fails with this (no retries).
+ * `member` says which: `{ member, path, name, id }`.
+ */
+class WorkflowError extends NonRetryableError {
+  constructor(message, member) {
+    super(message)
+    this.code = 'ERR_WORKFLOW'
+    this.member = member
+  }
+}
+
 /** The executor was closed: no more submits, and waiters for unfinished tasks give up. */
 class ExecutorClosedError extends TaskloomError {
   constructor(message = 'the executor is closed') {
@@ -145,6 +157,7 @@ module.exports = {
   TimeoutError,
   TaskTimeoutError,
   NonRetryableError,
+  WorkflowError,
   ExecutorClosedError,
   TaskNotFoundError,
   fromNative,

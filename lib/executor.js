@@ -6,7 +6,9 @@ const { EventEmitter } = require('node:events')
 const { NativeExecutor } = require('../binding.js')
 const { Dispatcher, countsForBreaker } = require('./dispatcher.js')
 const { TaskContext } = require('./context.js')
-const { TaskHandle } = require('./handle.js')
+const { TaskHandle, WorkflowHandle } = require('./handle.js')
+const { WORKFLOW_TASK, isWorkflow, coordinate } = require('./workflow.js')
+const { Schedules } = require('./schedules.js')
 const { toJsonText } = require('./json.js')
 const { submitOptionsJson, checkTimeoutOption, checkObject, rejectNonFinite, UUID } = require('./options.js')
 const {
@@ -40,6 +42,17 @@ function toTaskInfo(raw) {
   return raw
 }
 
+function toScheduleInfo(raw) {
+  raw.nextRunAt = raw.nextRunAt == null ? null : new Date(raw.nextRunAt)
+  raw.createdAt = new Date(raw.createdAt)
+  return raw
+}
+
+function checkScheduleId(id) {
+  if (typeof id !== 'string') throw new TypeError(`a schedule id must be a string, got ${typeof id}`)
+  return id
+}
+
 /** A task's final outcome as a value, or the error to reject with. */
 function outcome(info) {
   switch (info.state) {
@@ -71,6 +84,8 @@ class Executor extends EventEmitter {
     checkObject(options, 'Executor options')
     rejectNonFinite(options, '')
     const config = { ...options, store: options.store ?? process.env.TASKLOOM_STORE ?? 'memory' }
+    // Workflow coordinators run in every worker, whatever queues it works.
+    if (Array.isArray(options.queues) && options.queues.length > 0) config.queues = [...options.queues, WORKFLOW_TASK]
     this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
     this.#dispatcher = new Dispatcher(this.#native, this.#defs, {
       settled: (info) => this.#settle(info),
@@ -106,6 +121,37 @@ class Executor extends EventEmitter {
         this.#native.setRemoteEvents(false)
       }
     })
+    this.#registerCoordinator()
+    this.#schedules = new Schedules(this.#native, () => this.#dispatcher.kick(), (err) => this.#scheduleError(err))
+  }
+
+  #schedules
+
+  /** Workflows run as tasks of this internal definition (see lib/workflow.js). */
+  #registerCoordinator() {
+    const plan = (ctx) => (outcomes) => JSON.parse(this.#native.workflowPlan(ctx.id, ctx._spec, JSON.stringify(outcomes)))
+    this.register(
+      WORKFLOW_TASK,
+      (spec, ctx) => {
+        ctx._spec = JSON.stringify(spec)
+        return coordinate(this, plan(ctx), ctx)
+      },
+      {
+        queue: WORKFLOW_TASK,
+        description: 'coordinates a workflow (chain, group, chord)',
+        // A coordinator stopped by a closing executor or a dead worker runs again and
+        // picks up where its members are; a failed member fails it without retries.
+        retry: { maxRetries: 1000, backoff: 'fixed', delayMs: 100 },
+      },
+    )
+    const def = this.#byName.get(WORKFLOW_TASK)
+    def.coordinator = true
+    def.timeoutMs = null
+  }
+
+  /** A schedule tick could not be submitted (the store failed): reported, tried again. */
+  #scheduleError(err) {
+    if (this.listenerCount('error') > 0) this.emit('error', err)
   }
 
   /** This executor's worker id (recorded as `workerId` on the tasks it runs). */
@@ -122,6 +168,7 @@ class Executor extends EventEmitter {
 
   register(name, handler, options = {}) {
     if (typeof name !== 'string') throw new TypeError(`task name must be a string, got ${typeof name}`)
+    if (name === WORKFLOW_TASK && this.#byName.has(WORKFLOW_TASK)) throw new Error(`task name '${WORKFLOW_TASK}' is reserved for workflows`)
     if (typeof handler !== 'function') {
       throw new TypeError(`the handler of task '${name}' must be a function, got ${handler === null ? 'null' : typeof handler}`)
     }
@@ -154,7 +201,7 @@ class Executor extends EventEmitter {
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
       throw new TypeError('`tags` must be an array of strings')
     }
-    return JSON.parse(this.#native.tasks(tags))
+    return JSON.parse(this.#native.tasks(tags)).filter((t) => t.name !== WORKFLOW_TASK)
   }
 
   /** Whether a task of this name is registered. */
@@ -202,6 +249,7 @@ class Executor extends EventEmitter {
 
   async submit(name, payload, options) {
     this.#assertOpen()
+    if (isWorkflow(name)) return this.#submitWorkflow(name, payload)
     const def = this.#def(name)
     const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
     const opts = submitOptionsJson(options)
@@ -210,6 +258,89 @@ class Executor extends EventEmitter {
     if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
     else this.#dispatcher.kick()
     return new TaskHandle(this, id)
+  }
+
+  /** A workflow runs as one coordinator task, whose payload is the workflow's spec. */
+  async #submitWorkflow(workflow, options) {
+    if (workflow.sig !== undefined) {
+      // A lone signature is just a task.
+      return this.submit(workflow.sig, workflow.payload, { ...workflow.options, ...options })
+    }
+    const spec = toJsonText(workflow, 'the workflow', 'payload')
+    native(() => this.#native.workflowMembers(spec, null))
+    const def = this.#byName.get(WORKFLOW_TASK)
+    let id = native(() => this.#native.submit(def.index, spec, submitOptionsJson(options)))
+    const ticket = this.#native.takeTicket()
+    if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
+    else this.#dispatcher.kick()
+    return new WorkflowHandle(this, id)
+  }
+
+  /** The members of workflow `id`: `{ member, name, path, id, state }` each, in order. */
+  async _members(id) {
+    const info = this._info(id)
+    if (info.name !== WORKFLOW_TASK) throw new TypeError(`task ${id} is not a workflow`)
+    const members = JSON.parse(native(() => this.#native.workflowMembers(JSON.stringify(info.payload), id)))
+    const decided = info.state === 'SUCCESS' || info.state === 'FAILURE' || info.state === 'REVOKED'
+    return members.map((m) => {
+      const memberId = native(() => this.#native.idByKey(m.key))
+      const state = memberId !== null ? this._state(memberId) : decided ? 'REVOKED' : 'PENDING'
+      return { member: m.member, name: m.name, path: m.path, id: memberId, state }
+    })
+  }
+
+  /** A handle for workflow `id` (from `submit(workflow)` elsewhere). */
+  workflow(id) {
+    return new WorkflowHandle(this, this.task(id).id)
+  }
+
+  // ---- cron schedules ------------------------------------------------------------------
+
+  /**
+   * Submits task `name` with `payload` at every tick of `cron` (5 fields, or 6 with
+   * seconds first). Options: `id` (default derived from name, expression and time
+   * zone: declaring it again updates it), `tz` (IANA name, default UTC), `missed`
+   * ('runOnce', the default, or 'skip').
+   */
+  async schedule(name, cron, payload, options = {}) {
+    this.#assertOpen()
+    this.#def(name)
+    if (typeof cron !== 'string') throw new TypeError(`a cron expression must be a string, got ${typeof cron}`)
+    checkObject(options, 'schedule() options')
+    const { id, tz, missed, ...rest } = options
+    const unknown = Object.keys(rest)
+    if (unknown.length > 0) throw new TypeError(`unknown schedule() option '${unknown[0]}' (expected id, tz, missed)`)
+    const text = toJsonText(payload, `the payload of schedule '${name}'`, 'payload')
+    const spec = JSON.stringify({ name, cron, payload: text, id, tz, missed })
+    const info = JSON.parse(native(() => this.#native.schedule(spec)))
+    this.#schedules.changed()
+    return toScheduleInfo(info)
+  }
+
+  /** Every schedule in the store. */
+  async schedules() {
+    return JSON.parse(native(() => this.#native.schedules())).map(toScheduleInfo)
+  }
+
+  /** Stops a schedule's ticks until `resumeSchedule`. */
+  async pauseSchedule(id) {
+    const info = JSON.parse(native(() => this.#native.setSchedulePaused(checkScheduleId(id), true)))
+    this.#schedules.changed()
+    return toScheduleInfo(info)
+  }
+
+  /** Starts a paused schedule again from its next tick (ticks missed while paused do not run). */
+  async resumeSchedule(id) {
+    const info = JSON.parse(native(() => this.#native.setSchedulePaused(checkScheduleId(id), false)))
+    this.#schedules.changed()
+    return toScheduleInfo(info)
+  }
+
+  /** Removes a schedule; resolves false if there was none with this id. */
+  async removeSchedule(id) {
+    const removed = native(() => this.#native.removeSchedule(checkScheduleId(id)))
+    this.#schedules.changed()
+    return removed
   }
 
   async submitMany(name, payloads, options) {
@@ -403,6 +534,7 @@ class Executor extends EventEmitter {
     checkObject(options, 'close() options')
     const timeoutMs = checkTimeoutOption(options.timeoutMs, 'close() timeoutMs') ?? 10_000
     this.#closing = (async () => {
+      this.#schedules.stop()
       await this.#dispatcher.close(timeoutMs)
       this.#native.close()
       this.#dispatcher.pump() // outcomes committed while closing settle their waiters

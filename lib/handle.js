@@ -25,6 +25,11 @@ class TaskHandle {
     return this.#id
   }
 
+  /** The executor behind this handle (for subclasses). */
+  _executor() {
+    return this.#executor
+  }
+
   /** The task's return value once it succeeds; rejects if it fails or is cancelled. */
   result(options) {
     return this.#executor._result(this.id, options)
@@ -54,4 +59,19 @@ class TaskHandle {
   }
 }
 
-module.exports = { TaskHandle }
+/** A handle on a workflow: its coordinator task, plus its members. */
+class WorkflowHandle extends TaskHandle {
+  /**
+   * Each member in order: `{ member, name, path, id, state }`. A member not started has
+   * no id; its state is PENDING, or REVOKED once the workflow is decided without it.
+   */
+  async members() {
+    return this._executor()._members(this.id)
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `WorkflowHandle { id: '${this.id}' }`
+  }
+}
+
+module.exports = { TaskHandle, WorkflowHandle }

@@ -281,6 +281,67 @@ impl NativeExecutor {
         self.engine.close()
     }
 
+    /// Checks a workflow spec against the registry; its members as JSON.
+    #[napi]
+    pub fn workflow_members(&self, spec: String, id: Option<String>) -> Result<String, String> {
+        self.engine
+            .workflow_members(&spec, id.as_deref())
+            .map_err(js_error)
+    }
+
+    /// A workflow coordinator's next step as JSON (see `taskloom_engine::workflow`).
+    #[napi]
+    pub fn workflow_plan(
+        &self,
+        id: String,
+        spec: String,
+        outcomes: String,
+    ) -> Result<String, String> {
+        self.engine
+            .workflow_plan(&id, &spec, &outcomes)
+            .map_err(js_error)
+    }
+
+    /// The id of the task holding an idempotency key, or null.
+    #[napi]
+    pub fn id_by_key(&self, key: String) -> Result<Option<String>, String> {
+        self.engine.id_by_key(&key).map_err(js_error)
+    }
+
+    /// Declares a cron schedule (options as JSON); its info as JSON.
+    #[napi]
+    pub fn schedule(&mut self, spec: String) -> Result<String, String> {
+        self.engine.schedule(&spec).map_err(js_error)
+    }
+
+    /// Every schedule's info as a JSON array.
+    #[napi]
+    pub fn schedules(&self) -> Result<String, String> {
+        self.engine.schedules_json().map_err(js_error)
+    }
+
+    #[napi]
+    pub fn set_schedule_paused(&mut self, id: String, paused: bool) -> Result<String, String> {
+        self.engine
+            .set_schedule_paused(&id, paused)
+            .map_err(js_error)
+    }
+
+    #[napi]
+    pub fn remove_schedule(&mut self, id: String) -> Result<bool, String> {
+        self.engine.remove_schedule(&id).map_err(js_error)
+    }
+
+    /// Submits the schedule ticks that came due; the next tick (ms) of the schedules
+    /// this executor runs, or -1 when it runs none.
+    #[napi]
+    pub fn fire_schedules(&mut self) -> Result<f64, String> {
+        self.engine
+            .fire_schedules()
+            .map(|t| t.map_or(-1.0, |t| t as f64))
+            .map_err(js_error)
+    }
+
     /// A fresh time-ordered id (for direct runs, which have no stored task).
     #[napi]
     pub fn new_id(&self) -> String {

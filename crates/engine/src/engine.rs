@@ -27,8 +27,11 @@ use crate::wire::push_json_str;
 
 mod durable;
 mod introspect;
+mod schedules;
+mod workflows;
 use durable::Durable;
 pub use durable::DEFAULT_LEASE_MS;
+pub use workflows::WORKFLOW_TASK;
 
 /// How a handler run ended, as reported by the host.
 #[derive(Debug, Clone, PartialEq)]
@@ -368,6 +371,8 @@ pub struct Engine {
     /// per task name with its own; `def_group` maps each definition to its group.
     retention: Vec<(usize, Option<u64>)>,
     def_group: Vec<usize>,
+    /// Cron schedules, with the memory store (durable stores keep their own).
+    schedules: schedules::MemorySchedules,
 }
 
 impl Engine {
@@ -426,6 +431,7 @@ impl Engine {
             durable: None,
             retention: Vec::new(),
             def_group: Vec::new(),
+            schedules: Default::default(),
         };
         e.retention.push((e.cfg.keep_count, e.cfg.keep_age_ms));
         if let Some(qs) = e.cfg.queues.clone() {

@@ -8,9 +8,11 @@ pub mod error;
 pub mod options;
 pub mod policy;
 pub mod registry;
+pub mod schedule;
 pub mod store;
 pub mod task;
 pub mod wire;
+pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CancelOutcome, Completion, Engine, EngineConfig, Event};

@@ -244,6 +244,17 @@ pub trait DurableStore: Send {
     fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value>;
     /// Tasks per (queue, state).
     fn counts(&self) -> Result<Vec<(String, TaskState, u64)>>;
+    /// The task holding idempotency key `key`, if any.
+    fn id_by_key(&self, key: &str) -> Result<Option<TaskId>>;
+    /// Every cron schedule: its definition (JSON) and its next tick (ms).
+    fn schedules(&self) -> Result<Vec<(String, u64)>>;
+    /// Inserts or replaces schedule `id` with its definition and next tick.
+    fn put_schedule(&mut self, id: &str, doc: &str, next_at: u64) -> Result<()>;
+    /// Moves schedule `id`'s next tick forward to `next_at` (never back: processes
+    /// that fired the same tick may report it in any order).
+    fn advance_schedule(&mut self, id: &str, next_at: u64) -> Result<()>;
+    /// Removes schedule `id`; whether it existed.
+    fn remove_schedule(&mut self, id: &str) -> Result<bool>;
 }
 
 /// Cuts a fetched `limit + 1` rows to a page and its cursor.

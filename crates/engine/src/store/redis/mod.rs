@@ -26,6 +26,8 @@
 //! | `{ns}:running` | hash | tasks claimed per name, across processes (`maxParallel`) |
 //! | `{ns}:counts` | hash | tasks per `state:queue` (`counts()`) |
 //! | `{ns}:keys` | hash | idempotency key → task id |
+//! | `{ns}:schedules` | hash | cron schedule id → its definition (JSON) |
+//! | `{ns}:schedules:next` | zset | cron schedule id by its next tick (ms) |
 //! | `{ns}:names` | set | task names ever submitted |
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
 //! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
@@ -463,6 +465,96 @@ impl DurableStore for RedisStore {
                 Some((queue.to_string(), state_of(state), n as u64))
             })
             .collect())
+    }
+
+    fn id_by_key(&self, key: &str) -> Result<Option<TaskId>> {
+        let keys = format!("{}:keys", self.prefix);
+        let id: Option<String> = self.read(|c| redis::cmd("HGET").arg(&keys).arg(key).query(c))?;
+        Ok(id.and_then(|id| uuid::Uuid::try_parse(&id).ok()))
+    }
+
+    fn schedules(&self) -> Result<Vec<(String, u64)>> {
+        let (docs, next) = self.schedule_keys();
+        let (docs, next): (Vec<(String, String)>, Vec<(String, f64)>) = self.read(|c| {
+            redis::pipe()
+                .cmd("HGETALL")
+                .arg(&docs)
+                .cmd("ZRANGE")
+                .arg(&next)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(c)
+        })?;
+        let next: std::collections::HashMap<String, f64> = next.into_iter().collect();
+        let mut out: Vec<(String, String, u64)> = docs
+            .into_iter()
+            .map(|(id, doc)| {
+                let at = next.get(&id).copied().unwrap_or(0.0) as u64;
+                (id, doc, at)
+            })
+            .collect();
+        out.sort();
+        Ok(out.into_iter().map(|(_, doc, at)| (doc, at)).collect())
+    }
+
+    fn put_schedule(&mut self, id: &str, doc: &str, next_at: u64) -> Result<()> {
+        let (docs, next) = self.schedule_keys();
+        self.read(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(&docs)
+                .arg(id)
+                .arg(doc)
+                .ignore()
+                .cmd("ZADD")
+                .arg(&next)
+                .arg(next_at)
+                .arg(id)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    fn advance_schedule(&mut self, id: &str, next_at: u64) -> Result<()> {
+        let (_, next) = self.schedule_keys();
+        // XX: a schedule removed meanwhile stays removed; GT: never back.
+        self.read(|c| {
+            redis::cmd("ZADD")
+                .arg(&next)
+                .arg("XX")
+                .arg("GT")
+                .arg(next_at)
+                .arg(id)
+                .query::<()>(c)
+        })
+    }
+
+    fn remove_schedule(&mut self, id: &str) -> Result<bool> {
+        let (docs, next) = self.schedule_keys();
+        let (removed, _): (i64, i64) = self.read(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HDEL")
+                .arg(&docs)
+                .arg(id)
+                .cmd("ZREM")
+                .arg(&next)
+                .arg(id)
+                .query(c)
+        })?;
+        Ok(removed > 0)
+    }
+}
+
+impl RedisStore {
+    /// The schedules' definitions (hash) and next ticks (sorted set).
+    fn schedule_keys(&self) -> (String, String) {
+        (
+            format!("{}:schedules", self.prefix),
+            format!("{}:schedules:next", self.prefix),
+        )
     }
 }
 

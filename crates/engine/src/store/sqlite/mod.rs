@@ -233,6 +233,57 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    pub fn id_by_key(&self, key: &str) -> Result<Option<TaskId>> {
+        let id: Option<String> = self
+            .reader
+            .prepare_cached("SELECT id FROM tasks WHERE key = ?1")
+            .and_then(|mut st| st.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(|e| query_error(&self.path, e))?;
+        Ok(id.and_then(|id| uuid::Uuid::try_parse(&id).ok()))
+    }
+
+    pub fn schedules(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self
+            .reader
+            .prepare_cached("SELECT doc, next_at FROM schedules ORDER BY id")
+            .map_err(|e| query_error(&self.path, e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| query_error(&self.path, e))?;
+        Ok(rows)
+    }
+
+    pub fn put_schedule(&mut self, id: &str, doc: &str, next_at: u64) -> Result<()> {
+        self.write_here(|tx| {
+            tx.execute(
+                "INSERT INTO schedules (id, doc, next_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET doc = excluded.doc, next_at = excluded.next_at",
+                params![id, doc, next_at as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn advance_schedule(&mut self, id: &str, next_at: u64) -> Result<()> {
+        self.write_here(|tx| {
+            tx.execute(
+                "UPDATE schedules SET next_at = ?2 WHERE id = ?1 AND next_at < ?2",
+                params![id, next_at as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn remove_schedule(&mut self, id: &str) -> Result<bool> {
+        self.write_here(|tx| tx.execute("DELETE FROM schedules WHERE id = ?1", params![id]))
+            .map(|n| n > 0)
+    }
+}
+
 /// `SqliteStore::cancel` inside its transaction.
 fn cancel_in(
     tx: &rusqlite::Transaction,
@@ -412,5 +463,20 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     }
     fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
         SqliteStore::counts(self)
+    }
+    fn id_by_key(&self, key: &str) -> Result<Option<TaskId>> {
+        SqliteStore::id_by_key(self, key)
+    }
+    fn schedules(&self) -> Result<Vec<(String, u64)>> {
+        SqliteStore::schedules(self)
+    }
+    fn put_schedule(&mut self, id: &str, doc: &str, next_at: u64) -> Result<()> {
+        SqliteStore::put_schedule(self, id, doc, next_at)
+    }
+    fn advance_schedule(&mut self, id: &str, next_at: u64) -> Result<()> {
+        SqliteStore::advance_schedule(self, id, next_at)
+    }
+    fn remove_schedule(&mut self, id: &str) -> Result<bool> {
+        SqliteStore::remove_schedule(self, id)
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{EngineError, Result};
 /// `PRAGMA application_id` of a taskloom database: "TLOM".
 pub const APPLICATION_ID: i32 = 0x544c_4f4d;
 /// The schema this build writes; `PRAGMA user_version` of the file.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 /// Page caches: the writer's holds the hot ends of the lines and indexes; the reader's
 /// only serves lookups by id and listings.
 pub const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -76,6 +76,13 @@ const MIGRATIONS: &[&str] = &[
         pid INTEGER NOT NULL,
         started_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
+     );",
+    // 2: cron schedules (the definition as JSON; the next tick apart, so that firing a
+    // tick and pausing a schedule never overwrite each other).
+    "CREATE TABLE schedules (
+        id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        next_at INTEGER NOT NULL
      );",
 ];
 
