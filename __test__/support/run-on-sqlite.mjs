@@ -7,5 +7,6 @@ import path from 'node:path'
 const preload = fileURLToPath(new URL('./sqlite-store.cjs', import.meta.url))
 const root = path.resolve(path.dirname(preload), '..', '..')
 const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(preload)}`.trim() }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '__test__/'], { cwd: root, env, stdio: 'inherit' })
+const args = ['--test', '--test-concurrency=1', ...(process.argv.length > 2 ? process.argv.slice(2) : ['__test__/'])]
+const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' })
 process.exit(r.status ?? 1)

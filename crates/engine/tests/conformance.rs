@@ -185,9 +185,12 @@ on_durable_stores!(
     a_task_lost_twice_with_no_attempts_left_fails,
     two_workers_never_claim_the_same_task,
     a_cancel_from_another_process_reaches_the_running_worker,
+    two_workers_submit_each_schedule_tick_once_and_share_pause_and_removal,
+    after_downtime_missed_ticks_run_once_or_are_skipped,
 );
 
 on_both_stores!(
+    schedules_submit_each_due_tick_once_and_catch_up_once,
     priority_then_fifo,
     delayed_tasks_wait_until_due,
     retries_back_off_then_fail,
@@ -668,4 +671,138 @@ fn retention_per_task_overrides_the_executors(kind: Kind) {
     };
     assert_eq!(count(&h, "plain"), 1, "the executor's keepResults");
     assert_eq!(count(&h, "kept"), 3, "the task's own keepResults");
+}
+
+// ---- cron schedules ------------------------------------------------------------------
+
+/// T0 is 2023-11-14T22:13:20Z: the next full hour is 23:00, 46 min 40 s later.
+const TO_NEXT_HOUR: u64 = 2_800_000;
+const HOUR: u64 = 3_600_000;
+
+impl Harness {
+    fn schedule(&mut self, spec: Value) -> Value {
+        serde_json::from_str(&self.e.schedule(&spec.to_string()).unwrap()).unwrap()
+    }
+
+    fn schedules(&self) -> Value {
+        serde_json::from_str(&self.e.schedules_json().unwrap()).unwrap()
+    }
+
+    fn pending(&self) -> u64 {
+        let counts: Value = serde_json::from_str(&self.e.counts_json().unwrap()).unwrap();
+        counts["total"]["PENDING"].as_u64().unwrap()
+    }
+
+    fn fire(&mut self) -> Option<u64> {
+        let next = self.e.fire_schedules().unwrap();
+        self.e.flush();
+        next
+    }
+}
+
+fn schedules_submit_each_due_tick_once_and_catch_up_once(kind: Kind) {
+    let mut a = open(kind, "");
+    a.register("hourly", "{}");
+    let info = a.schedule(serde_json::json!({ "name": "hourly", "cron": "0 * * * *", "payload": "{\"n\":1}" }));
+    assert_eq!(info["id"], "hourly@0 * * * *");
+    assert_eq!(info["nextRunAt"], T0 + TO_NEXT_HOUR);
+    a.schedule(serde_json::json!({
+        "name": "hourly", "cron": "30 * * * *", "payload": "2", "id": "skipper", "missed": "skip"
+    }));
+    // The skipper's 22:30 comes first.
+    assert_eq!(a.fire(), Some(T0 + 1_000_000), "nothing due yet");
+    assert_eq!(a.pending(), 0);
+
+    // At 23:00 the hourly tick is due; the skipper's 22:30 is half an hour late: skipped.
+    a.advance(TO_NEXT_HOUR);
+    assert_eq!(a.fire(), Some(T0 + TO_NEXT_HOUR + HOUR / 2));
+    assert_eq!(a.fire(), Some(T0 + TO_NEXT_HOUR + HOUR / 2));
+    assert_eq!(a.pending(), 1, "one task for the tick, however often it is looked at");
+    let c = a.claim(1);
+    assert_eq!(c[0].payload, serde_json::json!({ "n": 1 }));
+    assert_eq!(
+        a.info(&c[0].id)["key"],
+        format!("cron:hourly@0 * * * *:{}", T0 + TO_NEXT_HOUR)
+    );
+    a.complete(c[0].slot, Completion::Success("null".into()));
+
+    // Three hours pass and a minute, with nobody looking (a stalled process).
+    a.advance(3 * HOUR + 60_000);
+    a.fire();
+    let c = a.claim(10);
+    assert_eq!(c.len(), 1, "the hourly schedule catches up once; the skipper skips");
+    assert_eq!(
+        a.info(&c[0].id)["key"],
+        format!("cron:hourly@0 * * * *:{}", T0 + TO_NEXT_HOUR + 3 * HOUR)
+    );
+    let list = a.schedules();
+    assert_eq!(list[0]["id"], "hourly@0 * * * *");
+    assert_eq!(list[0]["nextRunAt"], T0 + TO_NEXT_HOUR + 4 * HOUR);
+    assert_eq!(list[1]["id"], "skipper");
+    assert_eq!(list[1]["nextRunAt"], T0 + TO_NEXT_HOUR + 3 * HOUR + HOUR / 2);
+}
+
+fn two_workers_submit_each_schedule_tick_once_and_share_pause_and_removal(kind: Kind) {
+    let mut a = open(kind, "");
+    let place = a.place.clone().unwrap();
+    let mut b = open_at(&place, "", a.clock.clone());
+    a.register("job", "{}");
+    b.register("job", "{}");
+    let spec = serde_json::json!({ "name": "job", "cron": "0 * * * *", "payload": "null", "id": "j" });
+    a.schedule(spec.clone());
+    a.advance(TO_NEXT_HOUR);
+    a.fire();
+    b.fire();
+    a.fire();
+    assert_eq!(a.pending(), 1, "the tick's task is stored once");
+
+    // Declaring it again (a restart) keeps its next tick: no second task for a tick.
+    b.schedule(spec.clone());
+    assert_eq!(b.schedules()[0]["nextRunAt"], T0 + TO_NEXT_HOUR + HOUR);
+    b.fire();
+    assert_eq!(a.pending(), 1);
+
+    // Paused by one worker: the other does not fire it.
+    let paused: Value = serde_json::from_str(&a.e.set_schedule_paused("j", true).unwrap()).unwrap();
+    assert_eq!(paused["paused"], true);
+    a.advance(HOUR);
+    b.fire();
+    assert_eq!(b.pending(), 1);
+    // Resumed: from the next tick on; the tick missed while paused does not run.
+    b.e.set_schedule_paused("j", false).unwrap();
+    b.fire();
+    assert_eq!(b.pending(), 1);
+    a.advance(HOUR);
+    a.fire();
+    b.fire();
+    assert_eq!(b.pending(), 2);
+
+    assert!(b.e.remove_schedule("j").unwrap());
+    assert!(!a.e.remove_schedule("j").unwrap());
+    assert_eq!(a.schedules(), serde_json::json!([]));
+    a.advance(HOUR);
+    assert_eq!(a.fire(), None);
+    assert_eq!(a.pending(), 2);
+}
+
+fn after_downtime_missed_ticks_run_once_or_are_skipped(kind: Kind) {
+    let mut a = open(kind, r#"{"worker":false}"#);
+    let place = a.place.clone().unwrap();
+    a.register("report", "{}");
+    a.schedule(serde_json::json!({ "name": "report", "cron": "0 * * * *", "payload": "\"once\"" }));
+    a.schedule(serde_json::json!({
+        "name": "report", "cron": "0 * * * *", "payload": "\"skip\"", "id": "s", "missed": "skip"
+    }));
+    assert_eq!(a.e.fire_schedules().unwrap(), None, "a producer fires nothing");
+    a.e.close();
+    drop(a);
+
+    // Five hours and 10 s later a worker starts.
+    let mut b = open_at(&place, "", ManualClock::new(T0 + TO_NEXT_HOUR + 5 * HOUR + 10_000));
+    b.register("report", "{}");
+    b.fire();
+    let c = b.claim(10);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].payload, serde_json::json!("once"));
+    assert_eq!(b.schedules()[1]["nextRunAt"], T0 + TO_NEXT_HOUR + 6 * HOUR);
 }
