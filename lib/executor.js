@@ -449,6 +449,9 @@ class Executor extends EventEmitter {
       throw o.error
     }
     if (this.#closing) throw new ExecutorClosedError(`the executor is closed; task ${id} has not finished`)
+    // A task held elsewhere is now watched: a pump arms the poll (or the store's notice)
+    // that will see it finish, even if this executor was idle until now.
+    this.#dispatcher.kick()
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject, timer: null }
       let list = this.#waiters.get(id)
