@@ -88,6 +88,8 @@ export declare class NativeExecutor {
   workflowMembers(spec: string, id?: string | undefined | null): string
   /** A workflow coordinator's next step as JSON (see `taskloom_engine::workflow`). */
   workflowPlan(id: string, spec: string, outcomes: string): string
+  /** Whether a workflow member gets a previous result (`ctx.previous`). */
+  workflowMemberHasPrevious(spec: string, member: number): boolean
   /** The id of the task holding an idempotency key, or null. */
   idByKey(key: string): string | null
   /** Declares a cron schedule (options as JSON); its info as JSON. */

@@ -67,6 +67,33 @@ test('the seed pipeline: a chord over chains fetch → process, then aggregate',
   await ex.close()
 })
 
+test('every member sees the previous result as ctx.previous', async () => {
+  const ex = new Executor()
+  const seen = []
+  ex.register('see', async (args, ctx) => {
+    seen.push([args.at(-1), ctx.previous])
+    return args.at(-1)
+  })
+  // see(1) → [see(2), see(3)] → see(4): a chain whose second step is a group.
+  const h = await ex.submit(chain(sig('see', [1]), group(sig('see', [2]), sig('see', [3])), sig('see', [4])))
+  assert.equal(await h.result(), 4)
+  seen.sort((a, b) => a[0] - b[0])
+  assert.deepEqual(seen, [
+    [1, undefined],
+    [2, 1],
+    [3, 1],
+    [4, [2, 3]],
+  ])
+  // Outside workflows there is none.
+  let outside = 'unset'
+  ex.register('plain', async (_, ctx) => {
+    outside = ctx.previous
+  })
+  await (await ex.submit('plain', [1])).result()
+  assert.equal(outside, undefined)
+  await ex.close()
+})
+
 test('a chain containing a group passes the result to every member and the list on', async () => {
   const { ex } = mathExecutor()
   // add(1, 2) = 3 → [multiply(3, 2), multiply(3, 10)] = [6, 30] → sum = 36
@@ -85,6 +112,7 @@ test('a failed chain step fails the chain, naming the step; the later steps are 
   assert.ok(err instanceof TaskFailedError)
   assert.equal(err.errorType, 'WorkflowError')
   assert.match(err.errorMessage, /^chain step 2 \(task 'boom', id [0-9a-f-]{36}\) failed: Error: kaput$/)
+  assert.equal(err.message, `workflow (${h.id}) failed: ${err.errorMessage}`)
   assert.equal(await h.state(), 'FAILURE')
   const members = await h.members()
   assert.deepEqual(

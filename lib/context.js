@@ -40,6 +40,14 @@ class TaskContext {
     return this.#controller.signal
   }
 
+  /**
+   * In a workflow, the result of the member before this one (which is also the first
+   * value of the payload); undefined for a first member or a task outside workflows.
+   */
+  get previous() {
+    return this.#sink.previous(this)
+  }
+
   /** True once the task should stop (cancelled, timed out, executor closing). */
   get shouldStop() {
     return this.#reason !== undefined

@@ -12,7 +12,12 @@ class TaskloomError extends Error {
 class TaskFailedError extends TaskloomError {
   constructor(info) {
     const e = info.error || { type: 'Error', message: 'task failed', stack: null }
-    super(`task '${info.name}' (${info.id}) failed: ${e.type}: ${e.message}`)
+    // A workflow's error names the member that failed it.
+    super(
+      info.name === 'taskloom-workflow'
+        ? `workflow (${info.id}) failed: ${e.message}`
+        : `task '${info.name}' (${info.id}) failed: ${e.type}: ${e.message}`,
+    )
     this.code = 'ERR_TASK_FAILED'
     this.taskId = info.id
     this.taskName = info.name
@@ -35,7 +40,7 @@ class CircuitOpenError extends TaskFailedError {
 /** A task was cancelled (REVOKED). */
 class TaskCancelledError extends TaskloomError {
   constructor(info) {
-    super(`task '${info.name}' (${info.id}) was cancelled`)
+    super(info.name === 'taskloom-workflow' ? `workflow (${info.id}) was cancelled` : `task '${info.name}' (${info.id}) was cancelled`)
     this.code = 'ERR_TASK_CANCELLED'
     this.taskId = info.id
     this.taskName = info.name

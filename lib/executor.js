@@ -105,6 +105,7 @@ class Executor extends EventEmitter {
         if (ctx.slot >= 0) native(() => this.#native.log(ctx.slot, level, message))
         this.emit('log', { id: ctx.id, name: ctx.name, level, message, time: new Date() })
       },
+      previous: (ctx) => this.#previousOf(ctx),
       breaker: (name, from, to) => this.emit('breaker', { name, from, to }),
       rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
       remote: (events) => this.#emitRemote(events),
@@ -147,6 +148,16 @@ class Executor extends EventEmitter {
     const def = this.#byName.get(WORKFLOW_TASK)
     def.coordinator = true
     def.timeoutMs = null
+  }
+
+  /** `ctx.previous`: read from the task's workflow key and its workflow's spec when asked. */
+  #previousOf(ctx) {
+    if (ctx.slot < 0) return undefined // a direct run (ex.run) belongs to no workflow
+    const info = this._info(ctx.id)
+    const m = /^wf:([0-9a-f-]{36}):(\d+)$/.exec(info.key ?? '')
+    if (m === null) return undefined
+    const spec = JSON.stringify(this._info(m[1]).payload)
+    return this.#native.workflowMemberHasPrevious(spec, Number(m[2])) ? info.payload[0] : undefined
   }
 
   /** A schedule tick could not be submitted (the store failed): reported, tried again. */

@@ -302,6 +302,14 @@ impl NativeExecutor {
             .map_err(js_error)
     }
 
+    /// Whether a workflow member gets a previous result (`ctx.previous`).
+    #[napi]
+    pub fn workflow_member_has_previous(&self, spec: String, member: u32) -> Result<bool, String> {
+        self.engine
+            .workflow_member_has_previous(&spec, member as usize)
+            .map_err(js_error)
+    }
+
     /// The id of the task holding an idempotency key, or null.
     #[napi]
     pub fn id_by_key(&self, key: String) -> Result<Option<String>, String> {

@@ -46,6 +46,8 @@ pub struct Member {
     pub name: String,
     /// Where it sits, e.g. "chord header member 2 › chain step 1".
     pub path: String,
+    /// Whether it gets a previous result (first in its argument list).
+    pub has_previous: bool,
 }
 
 /// What the coordinator knows of a member it has started.
@@ -107,7 +109,7 @@ impl Workflow {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| EngineError::invalid(format!("a workflow spec is not JSON: {e}")))?;
         let mut members = Vec::new();
-        let root = parse_node(&value, "", &mut members)?;
+        let root = parse_node(&value, "", false, &mut members)?;
         Ok(Workflow { root, members })
     }
 
@@ -249,13 +251,27 @@ fn describe(path: &str) -> String {
     }
 }
 
+/// Parses a list of members; `fed` says whether its first member (every member, for a
+/// group) gets a previous result, and `chained` that each later one gets its predecessor's.
+struct ListKind<'a> {
+    kind: &'a str,
+    part: &'a str,
+    fed: bool,
+    chained: bool,
+}
+
 fn parse_list(
     value: &Value,
-    kind: &str,
-    part: &str,
+    list_kind: ListKind,
     path: &str,
     members: &mut Vec<Member>,
 ) -> Result<Vec<Node>> {
+    let ListKind {
+        kind,
+        part,
+        fed,
+        chained,
+    } = list_kind;
     let Some(list) = value.as_array() else {
         return Err(EngineError::invalid(format!(
             "{}: {kind} expects a list of signatures or workflows",
@@ -270,11 +286,15 @@ fn parse_list(
     }
     list.iter()
         .enumerate()
-        .map(|(i, v)| parse_node(v, &join(path, format!("{part} {}", i + 1)), members))
+        .map(|(i, v)| {
+            let fed = fed || (chained && i > 0);
+            parse_node(v, &join(path, format!("{part} {}", i + 1)), fed, members)
+        })
         .collect()
 }
 
-fn parse_node(value: &Value, path: &str, members: &mut Vec<Member>) -> Result<Node> {
+/// `fed`: the node gets a previous result.
+fn parse_node(value: &Value, path: &str, fed: bool, members: &mut Vec<Member>) -> Result<Node> {
     let Some(obj) = value.as_object() else {
         return Err(EngineError::invalid(format!(
             "{}: expected a signature (sig(name, payload)) or a workflow (chain, group, chord), got {}",
@@ -320,6 +340,7 @@ fn parse_node(value: &Value, path: &str, members: &mut Vec<Member>) -> Result<No
             } else {
                 path.to_string()
             },
+            has_previous: fed,
         });
         return Ok(Node::Sig {
             member,
@@ -329,29 +350,35 @@ fn parse_node(value: &Value, path: &str, members: &mut Vec<Member>) -> Result<No
         });
     }
     if let Some(steps) = obj.get("chain") {
-        return Ok(Node::Chain(parse_list(
-            steps,
-            "chain",
-            "chain step",
-            path,
-            members,
-        )?));
+        let kind = ListKind {
+            kind: "chain",
+            part: "chain step",
+            fed,
+            chained: true,
+        };
+        return Ok(Node::Chain(parse_list(steps, kind, path, members)?));
     }
     if let Some(list) = obj.get("group") {
-        return Ok(Node::Group(parse_list(
-            list,
-            "group",
-            "group member",
-            path,
-            members,
-        )?));
+        let kind = ListKind {
+            kind: "group",
+            part: "group member",
+            fed,
+            chained: false,
+        };
+        return Ok(Node::Group(parse_list(list, kind, path, members)?));
     }
     if let Some(header) = obj.get("chord") {
-        let header = parse_list(header, "chord", "chord header member", path, members)?;
+        let kind = ListKind {
+            kind: "chord",
+            part: "chord header member",
+            fed,
+            chained: false,
+        };
+        let header = parse_list(header, kind, path, members)?;
         let body = obj.get("body").ok_or_else(|| {
             EngineError::invalid(format!("{}: a chord needs a callback", describe(path)))
         })?;
-        let body = parse_node(body, &join(path, "chord callback".into()), members)?;
+        let body = parse_node(body, &join(path, "chord callback".into()), true, members)?;
         return Ok(Node::Chord {
             header,
             body: Box::new(body),
@@ -559,6 +586,15 @@ mod tests {
         .unwrap();
         assert_eq!(run_all(&wf, math), Verdict::Success(json!(9)));
         assert_eq!(wf.members()[1].path, "chain step 2 › group member 1");
+        let fed: Vec<bool> = wf.members().iter().map(|m| m.has_previous).collect();
+        assert_eq!(fed, [false, true, true, true]);
+        let chord = Workflow::parse(
+            &json!({ "chord": [{ "chain": [sig("a", json!([])), sig("b", json!([]))] }], "body": sig("c", json!([])) })
+                .to_string(),
+        )
+        .unwrap();
+        let fed: Vec<bool> = chord.members().iter().map(|m| m.has_previous).collect();
+        assert_eq!(fed, [false, true, true]);
     }
 
     #[test]

@@ -28,10 +28,18 @@ impl Engine {
                 "member": i,
                 "name": m.name,
                 "path": m.path,
+                "hasPrevious": m.has_previous,
                 "key": workflow_id.map(|id| member_key(id, i)),
             }));
         }
         Ok(serde_json::Value::Array(out).to_string())
+    }
+
+    /// Whether member `member` of a workflow gets a previous result (as the first value
+    /// of its argument list): what `ctx.previous` reads.
+    pub fn workflow_member_has_previous(&self, spec: &str, member: usize) -> Result<bool> {
+        let wf = Workflow::parse(spec)?;
+        Ok(wf.members().get(member).is_some_and(|m| m.has_previous))
     }
 
     /// What a coordinator does next, given its members' outcomes (see
