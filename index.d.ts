@@ -343,6 +343,12 @@ export interface TaskContext {
   readonly signal: AbortSignal
   /** True once the handler should stop (the signal has aborted). */
   readonly shouldStop: boolean
+  /**
+   * In a workflow: the result of the member before this one (a chain's previous step, or
+   * the list of a chord header's results). It is also the first value of the payload.
+   * Undefined for a first member and for tasks outside workflows.
+   */
+  readonly previous: JsonValue | undefined
   /** Appends a line to the task's logs and emits a `log` event. Level defaults to `'info'`. */
   log(message: string, level?: 'debug' | 'info' | 'warning' | 'warn' | 'error'): void
   /** Records progress (0–100) and emits a `progress` event. */
@@ -356,7 +362,7 @@ export type TaskHandler<Payload = any, Result = unknown> = (payload: Payload, ct
 
 /** A handle on one submitted task. */
 export declare class TaskHandle<Result = any> {
-  private constructor()
+  protected constructor()
   /** The task's id (a UUID v7, time ordered). */
   readonly id: string
   /**
@@ -374,6 +380,99 @@ export declare class TaskHandle<Result = any> {
    */
   cancel(): Promise<boolean>
   toJSON(): { id: string }
+}
+
+/** A signature: one task with its payload and submit options, as a workflow member. */
+export interface Signature {
+  readonly sig: string
+  readonly payload?: unknown
+  readonly options?: Omit<SubmitOptions, 'key'>
+}
+/** Runs its steps one after another; each gets the previous result prepended to its arguments. */
+export interface Chain {
+  readonly chain: readonly Workflow[]
+}
+/** Runs its members at once; its result lists theirs, in order. */
+export interface Group {
+  readonly group: readonly Workflow[]
+}
+/** Runs the header as a group, then the callback with the list of the header's results. */
+export interface Chord {
+  readonly chord: readonly Workflow[]
+  readonly body: Workflow
+}
+/** Anything `ex.submit` runs as a workflow. */
+export type Workflow = Signature | Chain | Group | Chord
+
+/**
+ * A signature: task `name` with `payload` and submit options (`priority`, `delayMs`,
+ * `runAt`; not `key` — the workflow keys its members). In a chain, an array payload is
+ * the argument list and the previous result is prepended to it; a missing payload is
+ * an empty list; any other payload is a list of one.
+ */
+export declare function sig(name: string, payload?: unknown, options?: Omit<SubmitOptions, 'key'>): Signature
+/** Sequential: `chain(sig('add', [1, 2]), sig('multiply', [3]))` → 9. Varargs or one array. */
+export declare function chain(...steps: Workflow[] | [Workflow[]]): Chain
+/** Parallel: `group(sig('add', [1, 2]), sig('add', [3, 4]))` → [3, 7]. Varargs or one array. */
+export declare function group(...members: Workflow[] | [Workflow[]]): Group
+/** Parallel, then a callback: `chord([sig('add', [1, 2]), sig('add', [3, 4])], sig('sum'))` → sum([[3, 7]]). */
+export declare function chord(header: Workflow[], body: Workflow): Chord
+
+/** A workflow member as `WorkflowHandle.members()` reports it. */
+export interface WorkflowMember {
+  /** Its number: members in depth-first order, from 0. */
+  member: number
+  name: string
+  /** Where it sits, e.g. `'chord header member 2 › chain step 1'`. */
+  path: string
+  /** Its task id; null while (or if) it was never started. */
+  id: string | null
+  /** Its task's state; a member never started is PENDING, or REVOKED once the workflow is decided. */
+  state: TaskState
+}
+
+/**
+ * A handle on a workflow. A workflow is a task of its own (its coordinator, named
+ * `'taskloom-workflow'`): `result()` is the workflow's result, `cancel()` cancels every
+ * member that has not finished, and a failed member fails it with `TaskFailedError`
+ * whose `errorType` is `'WorkflowError'` and whose message names the member.
+ */
+export declare class WorkflowHandle<Result = any> extends TaskHandle<Result> {
+  /** Each member in order, with its task id and state. */
+  members(): Promise<WorkflowMember[]>
+}
+
+/** Options of `ex.schedule`. */
+export interface ScheduleOptions {
+  /**
+   * The schedule's id. Default: derived from the task name, the expression and the time
+   * zone, so that declaring the same schedule again (say, on every start) updates it
+   * instead of adding another.
+   */
+  id?: string
+  /** IANA time zone the expression is read in, e.g. `'Europe/Berlin'`. Default UTC. */
+  tz?: string
+  /**
+   * Ticks that passed while no executor ran the schedule (downtime): `'runOnce'`
+   * (default) runs one task for them when an executor starts; `'skip'` runs none (a
+   * tick more than 2 s late counts as missed).
+   */
+  missed?: 'runOnce' | 'skip'
+}
+
+/** A cron schedule as stored. */
+export interface ScheduleInfo {
+  id: string
+  /** The task it submits. */
+  name: string
+  cron: string
+  tz: string | null
+  payload: JsonValue
+  missed: 'runOnce' | 'skip'
+  paused: boolean
+  /** Its next tick; null while paused. */
+  nextRunAt: Date | null
+  createdAt: Date
 }
 
 export interface ProgressEvent {
@@ -428,6 +527,8 @@ export interface ExecutorEvents {
   breaker: [BreakerEvent]
   /** A rate limit started holding tasks back. */
   rateLimited: [RateLimitedEvent]
+  /** A schedule tick could not be submitted (the store failed); it is tried again. */
+  error: [Error]
 }
 
 /** Runs registered task handlers; submits and queries tasks. */
@@ -462,6 +563,33 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * bad options.
    */
   submit<Result = any>(name: string, payload?: unknown, options?: SubmitOptions): Promise<TaskHandle<Result>>
+  /**
+   * Runs a workflow (`chain`, `group`, `chord`, nested freely); a lone `sig` is a plain
+   * task. Rejects with TypeError, storing nothing, for a malformed workflow or a member
+   * whose task is not registered here (the message names the member).
+   */
+  submit<Result = any>(workflow: Chain | Group | Chord, options?: SubmitOptions): Promise<WorkflowHandle<Result>>
+  submit<Result = any>(workflow: Signature, options?: SubmitOptions): Promise<TaskHandle<Result>>
+  /** A handle for a workflow id obtained elsewhere. @throws TypeError if `id` is not a UUID. */
+  workflow<Result = any>(id: string): WorkflowHandle<Result>
+
+  /**
+   * Submits task `name` with `payload` at every tick of `cron`: 5 fields (minute hour
+   * day month weekday) or 6 (seconds first), with the usual lists, ranges, steps and
+   * names. Stored in the executor's store; with several processes on one store each
+   * tick runs once. Workers (`worker: true`) that registered `name` fire the ticks.
+   * @throws TypeError for an invalid expression or time zone, an unknown task, a
+   *   payload that is not JSON or a bad option — and nothing is stored.
+   */
+  schedule(name: string, cron: string, payload?: unknown, options?: ScheduleOptions): Promise<ScheduleInfo>
+  /** Every schedule in the store. */
+  schedules(): Promise<ScheduleInfo[]>
+  /** Stops a schedule's ticks until it is resumed. @throws TypeError for an unknown id. */
+  pauseSchedule(id: string): Promise<ScheduleInfo>
+  /** Resumes a paused schedule from its next tick (ticks missed while paused do not run). */
+  resumeSchedule(id: string): Promise<ScheduleInfo>
+  /** Removes a schedule; false if there was none with this id. */
+  removeSchedule(id: string): Promise<boolean>
   /** Enqueues one task per payload in one engine call; all or nothing. `key` is not allowed. */
   submitMany<Result = any>(name: string, payloads: unknown[], options?: Omit<SubmitOptions, 'key'>): Promise<TaskHandle<Result>[]>
   /**
@@ -555,6 +683,12 @@ export declare class ExecutorClosedError extends TaskloomError {
  * or a write to it failed (a submit while Redis is unreachable). */
 export declare class StoreError extends TaskloomError {
   readonly code: 'ERR_STORE'
+}
+
+/** A workflow member failed or was cancelled (the `errorType` a failed workflow reports). */
+export declare class WorkflowError extends TaskloomError {
+  readonly code: 'ERR_WORKFLOW'
+  readonly member: { member: number; id: string | null }
 }
 
 /** No task with that id exists in the store (never submitted, or past retention). */

@@ -156,3 +156,37 @@ async function durable(): Promise<void> {
   await shared.close()
 }
 void durable
+
+// Workflows and schedules.
+import { sig, chain, group, chord, WorkflowHandle, type WorkflowMember, type ScheduleInfo } from 'taskloom'
+
+async function workflows(ex: Executor): Promise<void> {
+  const h = await ex.submit<number>(chain(sig('add', [1, 2]), sig('multiply', [3])))
+  const nine: number = await h.result()
+  const members: WorkflowMember[] = await h.members()
+  const firstState: TaskState = members[0].state
+  const memberId: string | null = members[0].id
+  const g = await ex.submit<number[]>(group([sig('add', [1, 2]), sig('add', [3, 4])]), { priority: 5 })
+  const list: number[] = await g.result()
+  const c = await ex.submit(chord([chain(sig('fetch', ['u']), sig('process')), sig('add', [1, 2], { priority: 1 })], sig('sum')))
+  const again: WorkflowHandle = ex.workflow(c.id)
+  const plain = await ex.submit(sig('add', [1, 2]))
+  // @ts-expect-error a lone signature is a plain task: no members()
+  await plain.members()
+  // @ts-expect-error members get their keys from the workflow
+  sig('add', [1], { key: 'k' })
+  // @ts-expect-error a chord's header is a list
+  chord(sig('add'), sig('sum'))
+  ex.register('see', (args: number[], ctx: TaskContext) => ctx.previous)
+  const s: ScheduleInfo = await ex.schedule('add', '*/5 * * * * *', [1, 2], { id: 'adder', tz: 'Europe/Berlin', missed: 'skip' })
+  const next: Date | null = s.nextRunAt
+  await ex.pauseSchedule(s.id)
+  await ex.resumeSchedule(s.id)
+  const all: ScheduleInfo[] = await ex.schedules()
+  const removed: boolean = await ex.removeSchedule('adder')
+  // @ts-expect-error not a missed-ticks policy
+  await ex.schedule('add', '* * * * *', null, { missed: 'all' })
+  ex.on('error', (e: Error) => console.log(e.message))
+  void [nine, firstState, memberId, list, again, next, all, removed]
+}
+void workflows
