@@ -4,14 +4,15 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Executor, NonRetryableError, TaskCancelledError, TaskFailedError } from 'taskloom'
+import { Executor, NonRetryableError, TaskCancelledError, TaskFailedError, sig, chain, group, chord } from 'taskloom'
 
 const file = path.join(os.tmpdir(), 'taskloom-demo.db')
 for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true })
 const store = process.env.TASKLOOM_STORE ?? `sqlite:${file}`
 console.log(`store: ${store}`)
 
-const ex = new Executor({ store, concurrency: 64, retry: { maxRetries: 2, backoff: 'exponential', delayMs: 50 } })
+// keepResults: the demo reads its first tasks back after 100,000 more (the default keeps 100,000).
+const ex = new Executor({ store, concurrency: 64, retry: { maxRetries: 2, backoff: 'exponential', delayMs: 50 }, keepResults: { count: 200_000 } })
 
 ex.register('add', ([x, y]) => x + y, { queue: 'math', tags: ['math'], description: 'Add two numbers' })
 ex.register('multiply', ([x, y]) => x * y, { queue: 'math', tags: ['math'] })
@@ -96,6 +97,25 @@ console.log('third call while open:', (await apiCalls[2].info()).status)
 apiUp = true
 console.log('third call after the reset:', await apiCalls[2].result())
 
+// Workflows: each member is a task of its own; results pass on to the next member.
+ex.register('sum', ([numbers]) => numbers.reduce((a, b) => a + b, 0), { queue: 'math' })
+console.log('chain (1 + 2) × 3 =', await (await ex.submit(chain(sig('add', [1, 2]), sig('multiply', [3])))).result())
+console.log('group =', await (await ex.submit(group(sig('add', [1, 2]), sig('add', [3, 4]), sig('add', [5, 6])))).result())
+const total = await ex.submit(chord([sig('add', [1, 2]), sig('add', [3, 4]), sig('add', [5, 6])], sig('sum')))
+console.log('chord sum =', await total.result(), '| members:', (await total.members()).map((m) => `${m.path} ${m.state}`).join(', '))
+
+// A cron schedule (6 fields: every second), stored with the tasks; two ticks, then removed.
+let ticks = 0
+const ticked = new Promise((resolve) => {
+  ex.register('heartbeat', () => {
+    if (++ticks === 2) resolve()
+  })
+})
+const beat = await ex.schedule('heartbeat', '* * * * * *', null)
+await ticked
+await ex.removeSchedule(beat.id)
+console.log(`schedule '${beat.id}' ticked ${ticks} times, then was removed`)
+
 const t0 = performance.now()
 const many = await ex.submitMany('add', Array.from({ length: 100_000 }, (_, i) => [i, i]))
 await ex.onIdle()
@@ -105,7 +125,7 @@ await ex.close()
 console.log('closed cleanly')
 
 // Everything is in the file: a second executor (here a producer only) reads it back.
-const reader = new Executor({ store, worker: false })
+const reader = new Executor({ store, worker: false, keepResults: { count: 200_000 } })
 const counts = await reader.counts()
 console.log('tasks in the store by state:', Object.entries(counts.total).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', '))
 console.log('add(1, 2), read back by id from another executor:', await reader.task(sum.id).result())
