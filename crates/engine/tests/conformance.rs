@@ -703,7 +703,9 @@ impl Harness {
 fn schedules_submit_each_due_tick_once_and_catch_up_once(kind: Kind) {
     let mut a = open(kind, "");
     a.register("hourly", "{}");
-    let info = a.schedule(serde_json::json!({ "name": "hourly", "cron": "0 * * * *", "payload": "{\"n\":1}" }));
+    let info = a.schedule(
+        serde_json::json!({ "name": "hourly", "cron": "0 * * * *", "payload": "{\"n\":1}" }),
+    );
     assert_eq!(info["id"], "hourly@0 * * * *");
     assert_eq!(info["nextRunAt"], T0 + TO_NEXT_HOUR);
     a.schedule(serde_json::json!({
@@ -717,7 +719,11 @@ fn schedules_submit_each_due_tick_once_and_catch_up_once(kind: Kind) {
     a.advance(TO_NEXT_HOUR);
     assert_eq!(a.fire(), Some(T0 + TO_NEXT_HOUR + HOUR / 2));
     assert_eq!(a.fire(), Some(T0 + TO_NEXT_HOUR + HOUR / 2));
-    assert_eq!(a.pending(), 1, "one task for the tick, however often it is looked at");
+    assert_eq!(
+        a.pending(),
+        1,
+        "one task for the tick, however often it is looked at"
+    );
     let c = a.claim(1);
     assert_eq!(c[0].payload, serde_json::json!({ "n": 1 }));
     assert_eq!(
@@ -730,7 +736,11 @@ fn schedules_submit_each_due_tick_once_and_catch_up_once(kind: Kind) {
     a.advance(3 * HOUR + 60_000);
     a.fire();
     let c = a.claim(10);
-    assert_eq!(c.len(), 1, "the hourly schedule catches up once; the skipper skips");
+    assert_eq!(
+        c.len(),
+        1,
+        "the hourly schedule catches up once; the skipper skips"
+    );
     assert_eq!(
         a.info(&c[0].id)["key"],
         format!("cron:hourly@0 * * * *:{}", T0 + TO_NEXT_HOUR + 3 * HOUR)
@@ -739,7 +749,10 @@ fn schedules_submit_each_due_tick_once_and_catch_up_once(kind: Kind) {
     assert_eq!(list[0]["id"], "hourly@0 * * * *");
     assert_eq!(list[0]["nextRunAt"], T0 + TO_NEXT_HOUR + 4 * HOUR);
     assert_eq!(list[1]["id"], "skipper");
-    assert_eq!(list[1]["nextRunAt"], T0 + TO_NEXT_HOUR + 3 * HOUR + HOUR / 2);
+    assert_eq!(
+        list[1]["nextRunAt"],
+        T0 + TO_NEXT_HOUR + 3 * HOUR + HOUR / 2
+    );
 }
 
 fn two_workers_submit_each_schedule_tick_once_and_share_pause_and_removal(kind: Kind) {
@@ -748,7 +761,8 @@ fn two_workers_submit_each_schedule_tick_once_and_share_pause_and_removal(kind: 
     let mut b = open_at(&place, "", a.clock.clone());
     a.register("job", "{}");
     b.register("job", "{}");
-    let spec = serde_json::json!({ "name": "job", "cron": "0 * * * *", "payload": "null", "id": "j" });
+    let spec =
+        serde_json::json!({ "name": "job", "cron": "0 * * * *", "payload": "null", "id": "j" });
     a.schedule(spec.clone());
     a.advance(TO_NEXT_HOUR);
     a.fire();
@@ -793,12 +807,20 @@ fn after_downtime_missed_ticks_run_once_or_are_skipped(kind: Kind) {
     a.schedule(serde_json::json!({
         "name": "report", "cron": "0 * * * *", "payload": "\"skip\"", "id": "s", "missed": "skip"
     }));
-    assert_eq!(a.e.fire_schedules().unwrap(), None, "a producer fires nothing");
+    assert_eq!(
+        a.e.fire_schedules().unwrap(),
+        None,
+        "a producer fires nothing"
+    );
     a.e.close();
     drop(a);
 
     // Five hours and 10 s later a worker starts.
-    let mut b = open_at(&place, "", ManualClock::new(T0 + TO_NEXT_HOUR + 5 * HOUR + 10_000));
+    let mut b = open_at(
+        &place,
+        "",
+        ManualClock::new(T0 + TO_NEXT_HOUR + 5 * HOUR + 10_000),
+    );
     b.register("report", "{}");
     b.fire();
     let c = b.claim(10);

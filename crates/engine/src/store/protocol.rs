@@ -152,11 +152,23 @@ pub struct Shared {
     pub has_work: AtomicBool,
     /// The task names changed and `has_work` has not been worked out for them yet.
     pub outlook_stale: AtomicBool,
+    /// Counts the host's `mark_stale` calls: a writer clears `outlook_stale` only if none
+    /// came since it took in its ops (else an op it has not seen yet would be lost).
+    pub stale_marks: AtomicU64,
     /// The earliest `due_at` in the database (ms), 0 when none.
     pub next_due: AtomicU64,
 }
 
 impl Shared {
+    /// The host sends an op that makes the outlook stale (new names, a submit it wrote
+    /// itself): "maybe" until a writer round has taken that op in.
+    pub fn mark_stale(&self, send: impl FnOnce()) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.outlook_stale.store(true, SeqCst);
+        send();
+        self.stale_marks.fetch_add(1, SeqCst);
+    }
+
     pub fn deliver(&self, replies: Vec<Reply>) {
         if replies.is_empty() {
             return;

@@ -293,8 +293,7 @@ impl DurableStore for RedisStore {
     }
 
     fn set_names(&self, names: Vec<String>) {
-        self.shared.outlook_stale.store(true, Ordering::SeqCst);
-        self.send(Op::Names(names));
+        self.shared.mark_stale(|| self.send(Op::Names(names)));
     }
 
     fn is_running(&self) -> bool {
@@ -400,8 +399,7 @@ impl DurableStore for RedisStore {
         }
         let cmd = self.scripts.insert_call(&self.prefix, now, tasks);
         let existing: String = self.read(|c| cmd.query(c))?;
-        self.shared.outlook_stale.store(true, Ordering::SeqCst);
-        self.send(Op::Poke);
+        self.shared.mark_stale(|| self.send(Op::Poke));
         Ok(Some(existing).filter(|e| !e.is_empty()))
     }
 
@@ -475,7 +473,9 @@ impl DurableStore for RedisStore {
 
     fn schedules(&self) -> Result<Vec<(String, u64)>> {
         let (docs, next) = self.schedule_keys();
-        let (docs, next): (Vec<(String, String)>, Vec<(String, f64)>) = self.read(|c| {
+        // (id, definition) pairs, and (id, next tick) pairs.
+        type Rows = (Vec<(String, String)>, Vec<(String, f64)>);
+        let (docs, next): Rows = self.read(|c| {
             redis::pipe()
                 .cmd("HGETALL")
                 .arg(&docs)

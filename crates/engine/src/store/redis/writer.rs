@@ -99,6 +99,10 @@ pub struct Writer {
     /// Something may have become ready: try the parked claim.
     work_seen: bool,
     outlook_wanted: bool,
+    /// `Shared::stale_marks` when this round's ops were taken in.
+    marks_taken: u64,
+    /// The host marked the outlook stale again during the last round: work it out anew.
+    recheck_outlook: bool,
     /// Writes kept for the next round (Redis was unreachable).
     carry: Vec<Op>,
     backoff_ms: u64,
@@ -142,6 +146,8 @@ impl Writer {
             check_cancels: false,
             work_seen: true,
             outlook_wanted: true,
+            marks_taken: 0,
+            recheck_outlook: false,
             carry: Vec::new(),
             backoff_ms: 50,
             next_connect_at: 0,
@@ -177,6 +183,9 @@ impl Writer {
             // Redis already gives the host time to answer, and a spinning thread takes a
             // core from Redis and the host on a small machine.
             let mut msgs = Vec::new();
+            // Before taking ops in: a stale mark counted after this comes with an op that
+            // may not be among them (see `Shared::mark_stale`).
+            self.marks_taken = self.shared.stale_marks.load(Ordering::SeqCst);
             match self.rx.recv_timeout(Duration::from_millis(wait)) {
                 Ok(m) => msgs.push(m),
                 Err(RecvTimeoutError::Timeout) => {}
@@ -333,7 +342,7 @@ impl Writer {
         let mut new_request: Option<(Vec<Want>, u32)> = None;
         let mut inserted = false;
         let mut flush_tickets = Vec::new();
-        let mut names_changed = false;
+        let mut names_changed = std::mem::take(&mut self.recheck_outlook);
         // Progress, status and logs, announced to listeners in other processes.
         let mut events: Vec<serde_json::Value> = Vec::new();
         for op in &ops {
@@ -717,7 +726,13 @@ impl Writer {
                     self.outlook_wanted = false;
                     self.last_outlook = now;
                     if names_changed {
-                        self.shared.outlook_stale.store(false, Ordering::SeqCst);
+                        if self.shared.stale_marks.load(Ordering::SeqCst) != self.marks_taken {
+                            // An op marked stale may still be on its way: again, at once.
+                            self.recheck_outlook = true;
+                            self.outlook_wanted = true;
+                        } else {
+                            self.shared.outlook_stale.store(false, Ordering::SeqCst);
+                        }
                     }
                 }
                 Part::Quiet => {}

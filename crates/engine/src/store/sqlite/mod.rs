@@ -108,15 +108,13 @@ impl SqliteStore {
     /// them if this process runs them. Returns the existing id if a key matched.
     pub fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
         let existing = self.write_here(|tx| writer::insert_tasks(tx, tasks, now))?;
-        self.shared.outlook_stale.store(true, Ordering::SeqCst);
-        self.send(Op::Poke);
+        self.shared.mark_stale(|| self.send(Op::Poke));
         Ok(existing)
     }
 
     /// Sends the task names this worker runs.
     pub fn set_names(&self, names: Vec<String>) {
-        self.shared.outlook_stale.store(true, Ordering::SeqCst);
-        self.send(Op::Names(names));
+        self.shared.mark_stale(|| self.send(Op::Names(names)));
     }
 
     /// The earliest due time of a delayed task or retry in the file, if any.

@@ -69,6 +69,10 @@ pub struct Writer {
     own_retention: Vec<(String, usize, Option<u64>)>,
     /// The outlook was skipped since the last change: work it out on the next tick.
     outlook_dirty: bool,
+    /// `Shared::stale_marks` when this round's ops were taken in.
+    marks_taken: u64,
+    /// The host marked the outlook stale again during the last round: work it out anew.
+    recheck_outlook: bool,
 }
 
 impl Writer {
@@ -96,6 +100,8 @@ impl Writer {
             carry: Vec::new(),
             own_retention: Vec::new(),
             outlook_dirty: false,
+            marks_taken: 0,
+            recheck_outlook: false,
         }
     }
 
@@ -111,6 +117,9 @@ impl Writer {
                 wait = wait.min(due.saturating_sub(self.clock.now_ms()));
             }
             let timeout = Duration::from_millis(wait);
+            // Before taking ops in: a stale mark counted after this comes with an op that
+            // may not be among them (see `Shared::mark_stale`).
+            self.marks_taken = self.shared.stale_marks.load(Ordering::SeqCst);
             // Right after a commit the host usually answers within microseconds (the next
             // claim, an outcome): poll briefly before sleeping, sparing a wake-up each way.
             let spin_until = std::time::Instant::now() + SPIN;
@@ -149,7 +158,12 @@ impl Writer {
                 || now >= self.last_maintenance + MAINTENANCE_EVERY_MS
                 || (self.outlook_dirty && now >= self.last_outlook + OUTLOOK_EVERY_MS);
             let adopt_now = !self.parked.is_empty() && (changed || (due != 0 && due <= now));
-            let idle = ops.is_empty() && self.carry.is_empty() && !chores && !adopt_now && !stop;
+            let idle = ops.is_empty()
+                && self.carry.is_empty()
+                && !chores
+                && !adopt_now
+                && !stop
+                && !self.recheck_outlook;
             if idle && !(changed && self.holds_tasks) {
                 continue;
             }
@@ -274,7 +288,7 @@ impl Writer {
         let mut adopt_requested = false;
         let mut new_parked = None;
         let mut inserted = false;
-        let mut names_changed = false;
+        let mut names_changed = std::mem::take(&mut self.recheck_outlook);
         let mut inserted_delayed = false;
         // Outcomes of this batch as one JSON array (see `push_outcome`).
         let mut finishes = String::new();
@@ -538,8 +552,12 @@ impl Writer {
             replies.push(Reply::Requeued(requeued));
         }
         let mut before = self.shared.has_work.swap(has_work, Ordering::SeqCst);
-        if names_changed && self.shared.outlook_stale.swap(false, Ordering::SeqCst) {
-            before = !has_work; // the host saw "maybe": tell it what it is
+        if names_changed {
+            if self.shared.stale_marks.load(Ordering::SeqCst) != self.marks_taken {
+                self.recheck_outlook = true; // an op marked stale may still be on its way
+            } else if self.shared.outlook_stale.swap(false, Ordering::SeqCst) {
+                before = !has_work; // the host saw "maybe": tell it what it is
+            }
         }
         let due_before = self.shared.next_due.swap(next_due, Ordering::SeqCst);
         if (before != has_work || due_before != next_due) && replies.is_empty() {
