@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Executor, sig, chain, chord } from '../index.mjs'
+import { Executor, TaskCancelledError, sig, chain, group, chord } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/workflow-worker.mjs', import.meta.url))
@@ -33,7 +33,7 @@ function place(kind) {
 
 function executor(p, options = {}) {
   const ex = new Executor({ store: p.store, ...(p.namespace === '-' ? {} : { namespace: p.namespace }), ...options })
-  for (const name of ['part', 'collect', 'step', 'slow', 'tick']) ex.register(name, () => {})
+  for (const name of ['part', 'collect', 'step', 'slow', 'hold', 'tick']) ex.register(name, () => {})
   return ex
 }
 
@@ -153,4 +153,24 @@ for (const kind of ['sqlite', 'redis']) {
     assert.equal((await ex.schedules()).length, 1, 'one schedule, declared three times')
     await ex.close()
   })
+
+  test(`${kind}: cancel() from another process cancels the workflow's running members`, async () => {
+    const p = place(kind)
+    const w = await startWorker(p)
+    const ex = executor(p, { worker: false })
+    const h = await ex.submit(chain(sig('step', ['a']), group(sig('hold', [60_000]), sig('hold', [60_000])), sig('step', ['c'])))
+    await until(() => lines(p.log).filter(([what]) => what === 'hold-start').length === 2, 20_000, 'both members to run')
+    assert.equal(await h.cancel(), true)
+    await assert.rejects(h.result({ timeoutMs: 20_000 }), TaskCancelledError)
+    await until(async () => (await h.members()).every((m) => m.state !== 'STARTED'), 20_000, 'the members to stop')
+    assert.deepEqual(
+      (await h.members()).map((m) => m.state),
+      ['SUCCESS', 'REVOKED', 'REVOKED', 'REVOKED'],
+    )
+    assert.equal(lines(p.log).filter(([what]) => what === 'hold-aborted').length, 2, "both members' signals aborted")
+    assert.equal(lines(p.log).filter(([what]) => what === 'step-c').length, 0)
+    await stop([w])
+    await ex.close()
+  })
+
 }

@@ -250,3 +250,25 @@ test('bad workflows are refused at submit with an error naming the member, and n
   assert.equal(Object.values(counts.total).reduce((a, b) => a + b, 0), 0)
   await ex.close()
 })
+
+test('a workflow cancelled before it starts never starts a member; ex.workflow(id) finds it again', async () => {
+  const { ex, runs } = mathExecutor()
+  const h = await ex.submit(chain(sig('add', [1, 2]), sig('multiply', [3])), { delayMs: 60_000 })
+  assert.equal(await h.state(), 'PENDING')
+  assert.equal(await h.cancel(), true)
+  await assert.rejects(h.result(), TaskCancelledError)
+  const again = ex.workflow(h.id)
+  assert.ok(again instanceof WorkflowHandle)
+  assert.deepEqual(
+    (await again.members()).map((m) => [m.id, m.state]),
+    [
+      [null, 'REVOKED'],
+      [null, 'REVOKED'],
+    ],
+  )
+  assert.equal(runs.size, 0, 'nothing ran')
+  const plain = await ex.submit('add', [1, 2])
+  await plain.result()
+  await assert.rejects(ex.workflow(plain.id).members(), { name: 'TypeError', message: `task ${plain.id} is not a workflow` })
+  await ex.close()
+})
