@@ -4,7 +4,7 @@
 // direction — coalesced per microtask — and no promise or crossing per task.
 
 const { TaskContext } = require('./context.js')
-const { WorkflowInterruptedError } = require('./workflow.js')
+const { WorkflowInterruptedError } = require('./coordinator.js')
 const { toJsonText } = require('./json.js')
 const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError } = require('./errors.js')
 

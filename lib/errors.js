@@ -12,7 +12,7 @@ class TaskloomError extends Error {
 class TaskFailedError extends TaskloomError {
   constructor(info) {
     const e = info.error || { type: 'Error', message: 'task failed', stack: null }
-    // A workflow's error names the member that failed it.
+    // A workflow (a task named as in lib/workflow.js) has an error naming the member.
     super(
       info.name === 'taskloom-workflow'
         ? `workflow (${info.id}) failed: ${e.message}`
