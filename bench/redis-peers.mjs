@@ -7,6 +7,8 @@
 //   retry     — as e2e1, but every task fails its first attempt and succeeds on the retry
 //   latency   — n serial submit → result round trips, worker in the same process (p50/p99 µs)
 //   delayed   — n tasks delayed 100 ms, submitted ~1 ms apart: lateness of each start (p50/p99 ms)
+//   chords    — 1 worker process is up; n chords of CHORD_WIDTH tasks and a callback that sums
+//               their results are submitted, and run: chords/s, submit to last callback done
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
@@ -16,6 +18,7 @@ import { contender } from './redis-contenders.mjs'
 const [kind, impl, nText] = process.argv.slice(2)
 const n = Number(nText)
 const DELAY = 100
+const CHORD_WIDTH = 10
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const workerScript = fileURLToPath(new URL('./redis-worker.mjs', import.meta.url))
@@ -71,6 +74,17 @@ async function measure() {
     const t0 = performance.now()
     await c.addMany(payloads)
     await untilDone(c, n)
+    const secs = (performance.now() - t0) / 1000
+    await Promise.all(workers.map((w) => new Promise((r) => (w.once('exit', r), w.kill('SIGTERM')))))
+    await c.close()
+    return { perSec: n / secs }
+  }
+  if (kind === 'chords') {
+    const workers = await startWorkers(1, 'plain')
+    const c = await contender(impl, redis.url, { worker: false })
+    const t0 = performance.now()
+    await c.addChords(n, CHORD_WIDTH)
+    while ((await c.chordsDone()) < n) await sleep(5)
     const secs = (performance.now() - t0) / 1000
     await Promise.all(workers.map((w) => new Promise((r) => (w.once('exit', r), w.kill('SIGTERM')))))
     await c.close()

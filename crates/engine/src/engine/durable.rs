@@ -34,6 +34,11 @@ pub const DEFAULT_LEASE_MS: u64 = 30_000;
 const WATCH_POLL_MS: u64 = 5;
 /// Largest submit committed on the caller's thread (see `SqliteStore::insert_now`).
 const DIRECT_INSERT_MAX: usize = 64;
+/// Up to this many awaited tasks held elsewhere, a poll looks at each of them; beyond,
+/// at those the store's finish log names (see `DurableStore::finished_since`).
+const FEW_WATCHES: usize = 64;
+/// With many awaited tasks: how often to look at all of them anyway.
+const FULL_POLL_MS: u64 = 1_000;
 /// Longest delay before a running task shows STARTED in the file.
 const STARTED_WRITE_MS: u64 = 5;
 
@@ -63,6 +68,7 @@ pub(crate) struct Durable {
     /// Settled slots to drop from memory once their events are out.
     leaving: Vec<u32>,
     last_poll: u64,
+    last_full_poll: u64,
 }
 
 impl Durable {
@@ -120,6 +126,7 @@ impl Durable {
             started_now: Vec::new(),
             started_before: Vec::new(),
             last_poll: 0,
+            last_full_poll: 0,
         }
     }
 
@@ -574,14 +581,15 @@ impl Engine {
         if let Some(d) = &self.durable {
             d.store.set_watching(true);
         }
-        let Some(info) = self.durable_info_value(&parsed)? else {
+        // The state first (one small read): the whole info only for a finished task.
+        let d = self.durable.as_ref().expect("durable");
+        let Some(state) = d.store.state(&parsed)? else {
             return Err(EngineError::NotFound(id.to_string()));
         };
-        let final_ = TaskState::parse(info["state"].as_str().unwrap_or(""))
-            .map(|s| s.is_final())
-            .unwrap_or(false);
-        if final_ {
-            return Ok(Some(info.to_string()));
+        if state.is_final() {
+            if let Some(info) = self.durable_info_value(&parsed)? {
+                return Ok(Some(info.to_string()));
+            }
         }
         self.durable
             .as_mut()
@@ -660,7 +668,25 @@ impl Engine {
             return;
         }
         d.last_poll = now;
-        let ids: Vec<TaskId> = d.remote_watches.iter().copied().collect();
+        // Awaiting many tasks, look only at those the store's finish log names (and at
+        // all of them once a second, should the log have missed one); else at all.
+        let many = d.remote_watches.len() > FEW_WATCHES;
+        let full = !many || now >= d.last_full_poll + FULL_POLL_MS;
+        let logged = if full { None } else { d.store.finished_since() };
+        let ids: Vec<TaskId> = match logged {
+            Some(fin) => fin
+                .into_iter()
+                .filter(|id| d.remote_watches.contains(id))
+                .collect(),
+            None => {
+                if many {
+                    d.last_full_poll = now;
+                    // Skip what the log holds up to now: the full look covers it.
+                    d.store.finished_since();
+                }
+                d.remote_watches.iter().copied().collect()
+            }
+        };
         let Ok(done) = d.store.finished_among(&ids) else {
             return;
         };

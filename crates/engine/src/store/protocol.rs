@@ -239,6 +239,12 @@ pub trait DurableStore: Send {
     fn take_remote_events(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Ids of tasks that finished since the last call (or since watching began), from a
+    /// log of finishes the store keeps; None when it keeps none or cannot tell. Lets a
+    /// process awaiting many tasks look only at those that finished.
+    fn finished_since(&mut self) -> Option<Vec<TaskId>> {
+        None
+    }
     /// Whether the store announces tasks finished elsewhere (then `changed` is cheap and
     /// exact, and the host is woken when it turns true while watching).
     fn notifies(&self) -> bool {

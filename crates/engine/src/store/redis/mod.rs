@@ -93,6 +93,8 @@ pub struct RedisStore {
     prefix: String,
     thread: Option<JoinHandle<()>>,
     address: String,
+    /// While watching: the last entry of the finish log (`{ns}:fin`) looked at.
+    fin_cursor: Mutex<Option<String>>,
 }
 
 /// `redis://user:secret@host` shown without the secret.
@@ -166,6 +168,7 @@ impl RedisStore {
             prefix,
             thread: Some(thread),
             address,
+            fin_cursor: Mutex::new(None),
         })
     }
 
@@ -314,6 +317,59 @@ impl DurableStore for RedisStore {
 
     fn set_watching(&self, watching: bool) {
         self.flags.watching.store(watching, Ordering::SeqCst);
+        let mut cursor = self.fin_cursor.lock().expect("cursor lock");
+        if !watching {
+            *cursor = None;
+        } else if cursor.is_none() {
+            // Where the log stands now: what finishes from here on is read from it.
+            let key = format!("{}:fin", self.prefix);
+            let last: Option<Vec<(String, Vec<String>)>> = self
+                .read(|c| {
+                    redis::cmd("XREVRANGE")
+                        .arg(&key)
+                        .arg("+")
+                        .arg("-")
+                        .arg("COUNT")
+                        .arg(1)
+                        .query(c)
+                })
+                .ok();
+            *cursor = last.map(|l| l.first().map_or("0-0".to_string(), |e| e.0.clone()));
+        }
+    }
+
+    fn finished_since(&mut self) -> Option<Vec<TaskId>> {
+        const PAGE: usize = 2_000;
+        let key = format!("{}:fin", self.prefix);
+        let mut cursor = self.fin_cursor.lock().expect("cursor lock").clone()?;
+        let mut ids = Vec::new();
+        loop {
+            let entries: Vec<(String, Vec<String>)> = self
+                .read(|c| {
+                    redis::cmd("XRANGE")
+                        .arg(&key)
+                        .arg(format!("({cursor}"))
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(PAGE)
+                        .query(c)
+                })
+                .ok()?;
+            for (entry, fields) in &entries {
+                cursor.clone_from(entry);
+                if let Some(list) = fields.get(1) {
+                    ids.extend(
+                        list.split(',')
+                            .filter_map(|id| uuid::Uuid::try_parse(id).ok()),
+                    );
+                }
+            }
+            if entries.len() < PAGE {
+                break;
+            }
+        }
+        *self.fin_cursor.lock().expect("cursor lock") = Some(cursor);
+        Some(ids)
     }
 
     fn notifies(&self) -> bool {

@@ -41,7 +41,14 @@ pub struct SqliteStore {
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
     seen_version: i64,
+    clock: Arc<dyn Clock>,
+    /// While watching: finishes from this `completed_at` on are read (-1: not watching).
+    fin_cursor: std::sync::atomic::AtomicI64,
 }
+
+/// How far behind the newest finish seen the next look starts: a finish committed up to
+/// this late (another process's writer round) is still seen.
+const FINISH_SLACK_MS: i64 = 250;
 
 fn state_of(code: i64) -> TaskState {
     TaskState::ALL
@@ -65,7 +72,7 @@ impl SqliteStore {
         let reader = schema::connect(&settings.path, schema::READER_CACHE_KIB)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
-        let w = writer::Writer::new(conn, settings.writer, clock, shared.clone(), rx);
+        let w = writer::Writer::new(conn, settings.writer, clock.clone(), shared.clone(), rx);
         let thread = std::thread::Builder::new()
             .name("taskloom-sqlite-writer".into())
             .spawn(move || w.run())
@@ -79,6 +86,8 @@ impl SqliteStore {
             thread: Some(thread),
             path: settings.path,
             seen_version: -1,
+            clock,
+            fin_cursor: std::sync::atomic::AtomicI64::new(-1),
         })
     }
 
@@ -440,6 +449,40 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     }
     fn changed(&mut self) -> bool {
         SqliteStore::changed(self)
+    }
+    fn set_watching(&self, watching: bool) {
+        let now = self.clock.now_ms() as i64;
+        if !watching {
+            self.fin_cursor.store(-1, Ordering::SeqCst);
+        } else if self.fin_cursor.load(Ordering::SeqCst) < 0 {
+            self.fin_cursor
+                .store(now - FINISH_SLACK_MS, Ordering::SeqCst);
+        }
+    }
+    fn finished_since(&mut self) -> Option<Vec<TaskId>> {
+        let from = self.fin_cursor.load(Ordering::SeqCst);
+        if from < 0 {
+            return None;
+        }
+        let mut st = self
+            .reader
+            .prepare_cached(
+                "SELECT id, completed_at FROM tasks WHERE state IN (3, 4, 6) AND completed_at >= ?1",
+            )
+            .ok()?;
+        let rows: Vec<(String, i64)> = st
+            .query_map(params![from], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ok()?
+            .collect::<rusqlite::Result<_>>()
+            .ok()?;
+        let newest = rows.iter().map(|r| r.1).max().unwrap_or(from);
+        self.fin_cursor
+            .store(from.max(newest - FINISH_SLACK_MS), Ordering::SeqCst);
+        Some(
+            rows.into_iter()
+                .filter_map(|(id, _)| uuid::Uuid::try_parse(&id).ok())
+                .collect(),
+        )
     }
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
         SqliteStore::state(self, id)

@@ -13,7 +13,7 @@ if f[1] == '0' or f[1] == '5' then
   count(f[1], f[4], -1)
   count(6, f[4], 1)
   flush_counts()
-  redis.call('PUBLISH', P .. ':ev', 'f')
+  announce_finished({ id })
   return 'revoked'
 end
 if f[1] == '1' or f[1] == '2' then

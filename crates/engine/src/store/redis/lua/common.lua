@@ -28,3 +28,9 @@ local function each_chunk(cmd, key, list, step)
     redis.call(cmd, key, unpack(list, i, math.min(i + step - 1, #list)))
   end
 end
+-- Tasks reached a final state: logged for processes awaiting many tasks (one stream entry
+-- per batch, ids joined by commas; about the last 100,000 batches kept), then announced.
+local function announce_finished(ids)
+  redis.call('XADD', P .. ':fin', 'MAXLEN', '~', 100000, '*', 'ids', table.concat(ids, ','))
+  redis.call('PUBLISH', P .. ':ev', 'f')
+end

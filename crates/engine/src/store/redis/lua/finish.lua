@@ -33,7 +33,7 @@ if #fin > 0 then
   each_chunk('SREM', owned_key(worker), fin)
   for name, k in pairs(running) do redis.call('HINCRBY', P .. ':running', name, -k) end
   for name, d in pairs(done) do each_chunk('ZADD', done_key(name), d, 1000) end
-  redis.call('PUBLISH', P .. ':ev', 'f')
+  announce_finished(fin)
 end
 flush_counts()
 return #fin

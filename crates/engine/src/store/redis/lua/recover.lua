@@ -32,5 +32,5 @@ for _, w in ipairs(dead) do
 end
 flush_counts()
 if ready then redis.call('PUBLISH', P .. ':ev', 'w') end
-if #fin > 0 then redis.call('PUBLISH', P .. ':ev', 'f') end
+if #fin > 0 then announce_finished(fin) end
 return recovered
