@@ -59,8 +59,10 @@ export declare class NativeExecutor {
   /**
    * The task's info JSON when it has finished; otherwise null, and a `settled`
    * event follows when it does.
+   * `submitted`: this executor submitted the task (it exists), so a durable store
+   * looks it up with the next poll, batched, instead of at once.
    */
-  watch(id: string): string | null
+  watch(id: string, submitted?: boolean | undefined | null): string | null
   state(id: string): string
   info(id: string): string
   progress(slot: number, percent: number, message?: string | undefined | null): void

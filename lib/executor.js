@@ -269,7 +269,7 @@ class Executor extends EventEmitter {
     const ticket = this.#native.takeTicket()
     if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
     else this.#dispatcher.kick()
-    return new TaskHandle(this, id)
+    return new TaskHandle(this, id, -1, true)
   }
 
   /** A workflow runs as one coordinator task, whose payload is the workflow's spec. */
@@ -285,7 +285,7 @@ class Executor extends EventEmitter {
     const ticket = this.#native.takeTicket()
     if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
     else this.#dispatcher.kick()
-    return new WorkflowHandle(this, id)
+    return new WorkflowHandle(this, id, -1, true)
   }
 
   /** The members of workflow `id`: `{ member, name, path, id, state }` each, in order. */
@@ -374,7 +374,7 @@ class Executor extends EventEmitter {
     if (ticket >= 0) await this.#dispatcher.whenCommitted(ticket)
     else this.#dispatcher.kick()
     const handles = new Array(payloads.length)
-    for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids, i)
+    for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids, i, true)
     return handles
   }
 
@@ -451,10 +451,11 @@ class Executor extends EventEmitter {
 
   // ---- handles call these ------------------------------------------------------------------
 
-  async _result(id, options = {}) {
+  async _result(id, options = {}, submitted = false) {
     checkObject(options, 'result() options')
     const timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
-    const final = native(() => this.#native.watch(id))
+    // Once closed nothing polls: look it up at once.
+    const final = native(() => this.#native.watch(id, submitted && this.#closing === null))
     if (final !== null) {
       const o = outcome(JSON.parse(final))
       if (o.ok) return o.value

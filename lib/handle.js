@@ -9,11 +9,14 @@ class TaskHandle {
   #id
   /** …and this handle's place in them; -1 once `#id` is the id itself. */
   #index
+  /** This executor submitted the task (so it exists): awaiting it needs no read at once. */
+  #submitted
 
-  constructor(executor, ids, index = -1) {
+  constructor(executor, ids, index = -1, submitted = false) {
     this.#executor = executor
     this.#id = ids
     this.#index = index
+    this.#submitted = submitted
   }
 
   /** The task's id (a UUID v7). Handles from `submitMany` cut it from the batch on first use. */
@@ -32,7 +35,7 @@ class TaskHandle {
 
   /** The task's return value once it succeeds; rejects if it fails or is cancelled. */
   result(options) {
-    return this.#executor._result(this.id, options)
+    return this.#executor._result(this.id, options, this.#submitted)
   }
 
   /** The task's current state. */

@@ -180,8 +180,12 @@ impl NativeExecutor {
     /// The task's info JSON when it has finished; otherwise null, and a `settled`
     /// event follows when it does.
     #[napi]
-    pub fn watch(&mut self, id: String) -> Result<Option<String>, String> {
-        self.engine.watch(&id).map_err(js_error)
+    /// `submitted`: this executor submitted the task (it exists), so a durable store
+    /// looks it up with the next poll, batched, instead of at once.
+    pub fn watch(&mut self, id: String, submitted: Option<bool>) -> Result<Option<String>, String> {
+        self.engine
+            .watch_task(&id, submitted.unwrap_or(false))
+            .map_err(js_error)
     }
 
     #[napi]

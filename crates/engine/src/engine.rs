@@ -1012,8 +1012,19 @@ impl Engine {
     /// Asks for a `Settled` event when the task finishes. Returns its info (JSON) when
     /// it has finished already; then no event follows.
     pub fn watch(&mut self, id: &str) -> Result<Option<String>> {
+        self.watch_task(id, false)
+    }
+
+    /// `watch`, for a task this process submitted (`submitted`): with a durable store
+    /// it is looked up with the next poll, in one read with every other such task,
+    /// instead of at once.
+    pub fn watch_task(&mut self, id: &str, submitted: bool) -> Result<Option<String>> {
         let Some(slot) = self.local_slot(id)? else {
-            return self.durable_watch(id);
+            return if submitted {
+                self.durable_watch_submitted(id)
+            } else {
+                self.durable_watch(id)
+            };
         };
         let r = self.store.get_mut(slot).expect("slot exists");
         if r.state.is_final() && !r.committing {

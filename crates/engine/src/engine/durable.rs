@@ -69,6 +69,8 @@ pub(crate) struct Durable {
     leaving: Vec<u32>,
     last_poll: u64,
     last_full_poll: u64,
+    /// Awaited tasks this process submitted, not looked up yet (see `watch_task`).
+    unverified: Vec<TaskId>,
 }
 
 impl Durable {
@@ -127,6 +129,7 @@ impl Durable {
             started_before: Vec::new(),
             last_poll: 0,
             last_full_poll: 0,
+            unverified: Vec::new(),
         }
     }
 
@@ -599,6 +602,21 @@ impl Engine {
         Ok(None)
     }
 
+    /// `durable_watch` for a task this process submitted (so it exists): no read now;
+    /// the next poll looks it up together with the others (see `poll_remote_watches`).
+    pub(super) fn durable_watch_submitted(&mut self, id: &str) -> Result<Option<String>> {
+        let parsed = parse_task_id(id)?;
+        let Some(d) = &mut self.durable else {
+            return Err(EngineError::NotFound(id.to_string()));
+        };
+        // Before the lookup: a finish announced after it still wakes.
+        d.store.set_watching(true);
+        if d.remote_watches.insert(parsed) {
+            d.unverified.push(parsed);
+        }
+        Ok(None)
+    }
+
     pub(super) fn durable_state(&self, id: &str) -> Result<TaskState> {
         let parsed = parse_task_id(id)?;
         let d = self
@@ -660,11 +678,16 @@ impl Engine {
     fn poll_remote_watches(&mut self, now: u64) {
         let Some(d) = &mut self.durable else { return };
         if d.remote_watches.is_empty() {
+            d.unverified.clear();
             return;
         }
+        // Newly awaited tasks this process submitted: looked up now, all in one read.
+        let mut ids: Vec<TaskId> = std::mem::take(&mut d.unverified);
+        ids.retain(|id| d.remote_watches.contains(id));
         // A store that announces finished tasks (Redis) is looked at on each notice; a
         // file is read at most every WATCH_POLL_MS.
         if (!d.store.notifies() && now < d.last_poll + WATCH_POLL_MS) || !d.store.changed() {
+            self.settle_remote(ids);
             return;
         }
         d.last_poll = now;
@@ -673,21 +696,29 @@ impl Engine {
         let many = d.remote_watches.len() > FEW_WATCHES;
         let full = !many || now >= d.last_full_poll + FULL_POLL_MS;
         let logged = if full { None } else { d.store.finished_since() };
-        let ids: Vec<TaskId> = match logged {
-            Some(fin) => fin
-                .into_iter()
-                .filter(|id| d.remote_watches.contains(id))
-                .collect(),
+        match logged {
+            Some(fin) => ids.extend(fin.into_iter().filter(|id| d.remote_watches.contains(id))),
             None => {
                 if many {
                     d.last_full_poll = now;
                     // Skip what the log holds up to now: the full look covers it.
                     d.store.finished_since();
                 }
-                d.remote_watches.iter().copied().collect()
+                ids = d.remote_watches.iter().copied().collect();
             }
-        };
+        }
+        self.settle_remote(ids);
+    }
+
+    /// Of the awaited tasks `ids`, settles those that have finished.
+    fn settle_remote(&mut self, ids: Vec<TaskId>) {
+        let Some(d) = &mut self.durable else { return };
+        if ids.is_empty() {
+            return;
+        }
         let Ok(done) = d.store.finished_among(&ids) else {
+            // Looked up again with the next poll.
+            d.unverified.extend(ids);
             return;
         };
         for mut info in done {
