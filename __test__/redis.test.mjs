@@ -11,9 +11,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor, StoreError } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
+import { sleep, until, lines } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/redis-worker.mjs', import.meta.url))
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 let redis
 let namespaces = 0
 
@@ -38,15 +38,6 @@ function startWorker(server, p, { concurrency = 8, leaseMs = 30_000, mode = 'run
   return child
 }
 
-/** The log's lines as [what, id, pid]. */
-function lines(log) {
-  if (!fs.existsSync(log)) return []
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' '))
-}
 
 function runsById(log) {
   const byId = new Map()
@@ -58,13 +49,6 @@ function runsById(log) {
   return byId
 }
 
-async function until(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 function producer(server, p, options = {}) {
   const ex = new Executor({ store: server.url, namespace: p.namespace, worker: false, ...options })

@@ -10,9 +10,9 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor, TaskCancelledError, sig, chain, group, chord } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
+import { until, lines } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/workflow-worker.mjs', import.meta.url))
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 let redis
 let places = 0
 
@@ -54,23 +54,7 @@ async function stop(children) {
   return Promise.all(children.map((c) => c.exited))
 }
 
-/** The log's lines as [what, id, pid]. */
-function lines(log) {
-  if (!fs.existsSync(log)) return []
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.split(' '))
-}
 
-async function until(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 async function allTasks(ex, name) {
   const out = []

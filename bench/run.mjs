@@ -104,20 +104,6 @@ if (wanted('sqlite')) {
     const r = sq('delayed', impl, impl === 'liteque' ? 500 : 2000)
     console.log(`  ${impl.padEnd(9)} p50 ${String(r.p50ms).padStart(4)} ms   p99 ${String(r.p99ms).padStart(4)} ms   (${r.count} tasks)`)
   }
-  // Workflows: taskloom's chord against a BullMQ flow (a parent job over its children).
-  // bee-queue has no workflows.
-  const CH = { taskloom: 2_000, bullmq: 1_000 }
-  const chN = (impl) => Math.max(50, Math.round(CH[impl] * Math.min(1, N / 1_000_000)))
-  console.log(`\nRedis: chords of 10 tasks and a callback summing their results, 1 worker process (median of ${RUNS})`)
-  const chSamples = { taskloom: [], bullmq: [] }
-  for (let round = 0; round < RUNS; round++) {
-    for (const impl of ['taskloom', 'bullmq']) chSamples[impl].push(rd('chords', impl, chN(impl)).perSec)
-  }
-  const chMed = { taskloom: median(chSamples.taskloom), bullmq: median(chSamples.bullmq) }
-  for (const impl of ['taskloom', 'bullmq']) {
-    const ratio = impl === 'taskloom' ? `   ${(chMed.taskloom / chMed.bullmq).toFixed(1)}× BullMQ flows` : ''
-    console.log(`  ${impl.padEnd(9)} ${fmt(chMed[impl]).padStart(9)} chords/s (${fmt(chN(impl))} chords)${ratio}`)
-  }
   const deep = Math.min(1_000_000, N)
   console.log(`\nSQLite: claim and run 50,000 tasks from the head of a ${fmt(deep)}-task backlog (inserts not timed)`)
   console.log(`  taskloom  ${fmt(sq('backlog', 'taskloom', deep).perSec).padStart(9)} tasks/s`)
