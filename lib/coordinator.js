@@ -67,6 +67,11 @@ async function coordinate(ex, plan, ctx) {
       })
       wake = null
     }
+  } catch (err) {
+    // Anything but the workflow's own verdict or cancel (the store failed, the executor
+    // closed) stops this run only: the coordinator runs again and picks up.
+    if (err instanceof WorkflowError || err instanceof TaskCancelledError || err instanceof WorkflowInterruptedError) throw err
+    throw new WorkflowInterruptedError(`the coordinator stopped: ${err?.message ?? err}`)
   } finally {
     ctx.signal.removeEventListener('abort', onAbort)
   }

@@ -131,12 +131,12 @@ class Executor extends EventEmitter {
 
   /** Workflows run as tasks of this internal definition (see lib/workflow.js). */
   #registerCoordinator() {
-    const plan = (ctx) => (outcomes) => JSON.parse(this.#native.workflowPlan(ctx.id, ctx._spec, JSON.stringify(outcomes)))
     this.register(
       WORKFLOW_TASK,
       (spec, ctx) => {
-        ctx._spec = JSON.stringify(spec)
-        return coordinate(this, plan(ctx), ctx)
+        const text = JSON.stringify(spec)
+        const plan = (outcomes) => JSON.parse(this.#native.workflowPlan(ctx.id, text, JSON.stringify(outcomes)))
+        return coordinate(this, plan, ctx)
       },
       {
         queue: WORKFLOW_TASK,
