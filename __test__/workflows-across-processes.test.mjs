@@ -157,4 +157,44 @@ for (const kind of ['sqlite', 'redis']) {
     await ex.close()
   })
 
+
+  test(`${kind}: a workflow cancelled while its worker is dead is revoked by the next worker, members too`, async () => {
+    const p = place(kind)
+    const a = await startWorker(p, { leaseMs: 1000 })
+    const ex = executor(p, { worker: false })
+    const h = await ex.submit(chain(sig('step', ['a']), group(sig('hold', [60_000]), sig('hold', [60_000])), sig('step', ['c'])))
+    const count = (what) => lines(p.log).filter(([w]) => w === what).length
+    await until(() => count('hold-start') === 2, 20_000, 'both members to run')
+    a.kill('SIGKILL')
+    await a.exited
+    assert.equal(await h.cancel(), true, 'requested: the worker holding it is gone')
+    const b = await startWorker(p, { leaseMs: 1000 })
+    await assert.rejects(h.result({ timeoutMs: 30_000 }), TaskCancelledError)
+    const settled = async () => (await h.members()).every((m) => ['SUCCESS', 'FAILURE', 'REVOKED'].includes(m.state))
+    await until(settled, 30_000, 'the members to be revoked')
+    assert.deepEqual(
+      (await h.members()).map((m) => m.state),
+      ['SUCCESS', 'REVOKED', 'REVOKED', 'REVOKED'],
+    )
+    assert.equal(count('step-c'), 0, 'the step after the group never ran')
+    await stop([b])
+    await ex.close()
+  })
+
+  test(`${kind}: a task cancelled while its worker is dead is revoked, not run again`, async () => {
+    const p = place(kind)
+    const a = await startWorker(p, { leaseMs: 1000 })
+    const ex = executor(p, { worker: false })
+    const t = await ex.submit('hold', [60_000])
+    await until(() => lines(p.log).some(([w]) => w === 'hold-start'), 20_000, 'the task to run')
+    a.kill('SIGKILL')
+    await a.exited
+    assert.equal(await t.cancel(), true)
+    const b = await startWorker(p, { leaseMs: 1000 })
+    await assert.rejects(t.result({ timeoutMs: 30_000 }), TaskCancelledError)
+    assert.equal(lines(p.log).filter(([w]) => w === 'hold-start').length, 1, 'it did not run again')
+    await stop([b])
+    await ex.close()
+  })
+
 }

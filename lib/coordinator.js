@@ -31,7 +31,7 @@ async function coordinate(ex, plan, ctx) {
   ctx.signal.addEventListener('abort', onAbort)
   try {
     for (;;) {
-      if (ctx.signal.aborted) throw await stopped(ctx, handles, outcomes)
+      if (ctx.signal.aborted) throw await stopped(ex, ctx, handles, outcomes)
       if (trouble !== null) throw new WorkflowInterruptedError(`a member could not be awaited: ${trouble.message}`)
       const next = plan([...outcomes.values()])
       if (next.spawn.length > 0) {
@@ -81,13 +81,17 @@ async function coordinate(ex, plan, ctx) {
  * The coordinator's signal aborted. A cancel of the workflow cancels every member that
  * has not finished; the executor closing leaves them be (the workflow goes on later).
  */
-async function stopped(ctx, handles, outcomes) {
+async function stopped(ex, ctx, handles, outcomes) {
   const reason = ctx.signal.reason
   if (!(reason instanceof TaskCancelledError)) {
     return new WorkflowInterruptedError(`the coordinator stopped (${reason?.message ?? reason}); the workflow goes on in its next run`)
   }
-  const unfinished = [...handles].filter(([m]) => outcomes.get(m)?.[1] === 'R').map(([, h]) => h)
-  await Promise.all(unfinished.map((h) => h.cancel().catch(() => false)))
+  // Every member started so far, by its key: this run's, and those of an earlier run
+  // (a coordinator cancelled while its worker was dead starts aborted, knowing none).
+  const members = await ex._members(ctx.id).catch(() => [])
+  const ids = new Set(members.filter((m) => m.id !== null).map((m) => m.id))
+  for (const [m, h] of handles) if (outcomes.get(m)?.[1] === 'R') ids.add(h.id)
+  await Promise.all([...ids].map((id) => ex.task(id).cancel().catch(() => false)))
   return reason
 }
 

@@ -695,6 +695,11 @@ impl Engine {
             r.attempt += 1;
             r.started_at = now;
             r.trial = trial;
+            if r.cancel_requested {
+                // Cancelled before it started, to start aborted (a workflow coordinator,
+                // see `cancel_from_elsewhere`): its handler sees its signal abort at once.
+                self.events.push(Event::Abort { slot });
+            }
             if claimed > 0 {
                 out.push(',');
             }

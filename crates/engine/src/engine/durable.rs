@@ -330,8 +330,16 @@ impl Engine {
                 Reply::Rejected { ticket, error } => self.ticket_done(ticket, Err(error)),
                 Reply::Adopted(rows) => {
                     self.durable.as_mut().expect("durable").adopting = false;
+                    let mut revoke = Vec::new();
                     for row in rows {
+                        if row.cancel_requested {
+                            revoke.push(row.id);
+                        }
                         self.take_in(row, now);
+                    }
+                    // Cancelled while the worker that held them died.
+                    for id in revoke {
+                        self.cancel_from_elsewhere(id);
                     }
                 }
                 Reply::Settled(slots) => {
@@ -359,11 +367,7 @@ impl Engine {
                 }
                 Reply::CancelRequested(ids) => {
                     for id in ids {
-                        let _ = self.cancel(&id.to_string()).map(|o| {
-                            if let CancelOutcome::AbortRunning(slot) = o {
-                                self.events.push(Event::Abort { slot });
-                            }
-                        });
+                        self.cancel_from_elsewhere(id);
                     }
                 }
             }
@@ -373,6 +377,24 @@ impl Engine {
             self.events.push(Event::Remote(events));
         }
         self.poll_remote_watches(now);
+    }
+
+    /// A cancel asked in another process reached a task this process holds. A running
+    /// task has its signal aborted; one waiting here is revoked without running — but a
+    /// workflow coordinator starts with its signal aborted, so that it cancels its
+    /// members (which it finds by their keys).
+    fn cancel_from_elsewhere(&mut self, id: TaskId) {
+        if let Some(slot) = self.durable.as_ref().and_then(|d| d.slot_of(&id)) {
+            let r = self.store.get_mut(slot).expect("slot exists");
+            let waiting = matches!(r.state, TaskState::Pending | TaskState::Retry);
+            if waiting && self.registry.get(r.def).name == super::WORKFLOW_TASK {
+                r.cancel_requested = true; // aborted as it starts (see `claim_at`)
+                return;
+            }
+        }
+        if let Ok(CancelOutcome::AbortRunning(slot)) = self.cancel(&id.to_string()) {
+            self.events.push(Event::Abort { slot });
+        }
     }
 
     fn ticket_done(&mut self, ticket: u64, outcome: std::result::Result<Option<String>, String>) {

@@ -52,6 +52,9 @@ pub struct Adopted {
     pub key: Option<String>,
     /// The error the previous attempt left, as JSON.
     pub error: Option<String>,
+    /// Someone asked to cancel it while a worker that then died held it: it is revoked
+    /// instead of run (stores that keep the request elsewhere say false).
+    pub cancel_requested: bool,
 }
 
 #[derive(Debug)]

@@ -934,6 +934,7 @@ impl Writer {
                 run_at: opt(6).and_then(|s| s.parse().ok()),
                 key: opt(7),
                 error: opt(8),
+                cancel_requested: f.len() > 10 && text(10) == "1",
             });
         }
         // Highest priority first, then FIFO, across names.

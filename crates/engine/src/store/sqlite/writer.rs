@@ -729,9 +729,10 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
     let defs: rustc_hash::FxHashMap<i64, u32> = heads.iter().map(|h| (h.1, h.2)).collect();
     let seqs = serde_json::to_string(&heads.iter().map(|h| h.1).collect::<Vec<_>>()).expect("seqs");
     let mut take = tx.prepare_cached(
-        "UPDATE tasks SET state = 1, owner = ?1, attempt = attempt + 1, started_at = NULL
+        "UPDATE tasks SET state = 1, owner = ?1, attempt = attempt + 1, started_at = NULL,
+           cancel_requested = CASE WHEN cancel_requested = 0 THEN 0 ELSE 2 END
          WHERE seq IN (SELECT value FROM json_each(?2))
-         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error",
+         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error, cancel_requested",
     )?;
     let rows = take.query_map(params![me, seqs], |r| {
         let seq: i64 = r.get(0)?;
@@ -747,6 +748,8 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
             run_at: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
             key: r.get(7)?,
             error: r.get(8)?,
+            // Asked while a worker that then died held it (handed over: 2).
+            cancel_requested: r.get::<_, i64>(9)? != 0,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;

@@ -58,7 +58,7 @@ for i = 1, math.min(#cands, limit) do
   local c = cands[i]
   local id = string.sub(c[2], 17)
   local t = task_key(id)
-  local f = redis.call('HMGET', t, 's', 'q', 'a', 'd', 'c', 'r', 'k', 'err', 'seq', 'p')
+  local f = redis.call('HMGET', t, 's', 'q', 'a', 'd', 'c', 'r', 'k', 'err', 'seq', 'p', 'x')
   if f[1] == '0' or f[1] == '5' then
     local attempt = tonumber(f[3]) + 1
     redis.call('HSET', t, 's', 1, 'o', worker, 'a', attempt)
@@ -67,7 +67,8 @@ for i = 1, math.min(#cands, limit) do
     count(1, f[2], 1)
     owned[#owned + 1] = id
     taken[c[3]] = (taken[c[3]] or 0) + 1
-    out[#out + 1] = { c[3], id, f[10], attempt, f[4], f[5], f[6] or '', f[7] or '', f[8] or '', f[9] }
+    -- x: a cancel was asked while it was held by a worker that then died.
+    out[#out + 1] = { c[3], id, f[10], attempt, f[4], f[5], f[6] or '', f[7] or '', f[8] or '', f[9], f[11] or '' }
   end
 end
 for name, k in pairs(taken) do redis.call('HINCRBY', P .. ':running', name, k) end
