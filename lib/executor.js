@@ -264,12 +264,26 @@ class Executor extends EventEmitter {
     if (isWorkflow(name)) return this.#submitWorkflow(name, payload)
     const def = this.#def(name)
     const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
-    const opts = submitOptionsJson(options)
-    let id = native(() => this.#native.submit(def.index, text, opts))
-    const ticket = this.#native.takeTicket()
-    if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
-    else this.#dispatcher.kick()
+    let id = this.#enqueue(def, text, submitOptionsJson(options))
+    if (typeof id !== 'string') id = await id
     return new TaskHandle(this, id, -1, true)
+  }
+
+  /**
+   * Hands payload texts (newline separated) to the engine; resolves once they are stored
+   * (committed, with a durable store) to the engine's ids — or, when an idempotency key
+   * matched, to the existing task's id. With the memory store it returns the ids
+   * themselves, not a promise: awaiting would let the tasks run (and be trimmed) before
+   * the caller holds their handles.
+   */
+  #enqueue(def, texts, opts) {
+    const ids = native(() => this.#native.submit(def.index, texts, opts))
+    const ticket = this.#native.takeTicket()
+    if (ticket < 0) {
+      this.#dispatcher.kick()
+      return ids
+    }
+    return this.#dispatcher.whenCommitted(ticket).then((existing) => existing ?? ids)
   }
 
   /** A workflow runs as one coordinator task, whose payload is the workflow's spec. */
@@ -280,11 +294,8 @@ class Executor extends EventEmitter {
     }
     const spec = toJsonText(workflow, 'the workflow', 'payload')
     native(() => this.#native.workflowMembers(spec, null))
-    const def = this.#byName.get(WORKFLOW_TASK)
-    let id = native(() => this.#native.submit(def.index, spec, submitOptionsJson(options)))
-    const ticket = this.#native.takeTicket()
-    if (ticket >= 0) id = (await this.#dispatcher.whenCommitted(ticket)) ?? id
-    else this.#dispatcher.kick()
+    let id = this.#enqueue(this.#byName.get(WORKFLOW_TASK), spec, submitOptionsJson(options))
+    if (typeof id !== 'string') id = await id
     return new WorkflowHandle(this, id, -1, true)
   }
 
@@ -369,10 +380,9 @@ class Executor extends EventEmitter {
     } catch (err) {
       throw new TypeError(`the payload at index ${i} of task '${name}' is not JSON: ${err.problem}`)
     }
-    const ids = native(() => this.#native.submit(def.index, texts.join('\n'), opts))
-    const ticket = this.#native.takeTicket()
-    if (ticket >= 0) await this.#dispatcher.whenCommitted(ticket)
-    else this.#dispatcher.kick()
+    // No key here: the ids are the engine's.
+    let ids = this.#enqueue(def, texts.join('\n'), opts)
+    if (typeof ids !== 'string') ids = await ids
     const handles = new Array(payloads.length)
     for (let i = 0; i < handles.length; i++) handles[i] = new TaskHandle(this, ids, i, true)
     return handles
