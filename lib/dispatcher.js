@@ -105,6 +105,9 @@ class Dispatcher {
           case 'remote': // progress, status and logs of tasks running elsewhere
             this.hooks.remote(e[1])
             break
+          case 'storeError': // the store's writes began failing (once per episode)
+            this.hooks.storeError(new StoreError(e[1]))
+            break
         }
       }
     } else {

@@ -10,7 +10,7 @@ const { TaskHandle, WorkflowHandle } = require('./handle.js')
 const { WORKFLOW_TASK, isWorkflow } = require('./workflow.js')
 const { coordinate } = require('./coordinator.js')
 const { Schedules } = require('./schedules.js')
-const { toJsonText } = require('./json.js')
+const { toJsonText, fromJsonText } = require('./json.js')
 const { submitOptionsJson, checkTimeoutOption, checkObject, rejectNonFinite, UUID } = require('./options.js')
 const {
   TaskFailedError,
@@ -38,12 +38,15 @@ const DATE_FIELDS = ['createdAt', 'runAt', 'startedAt', 'completedAt']
 const REMOTE_EVENTS = ['progress', 'status', 'log']
 
 function toTaskInfo(raw) {
+  raw.payload = fromJsonText(raw.payload)
+  raw.result = fromJsonText(raw.result)
   for (const f of DATE_FIELDS) raw[f] = raw[f] == null ? null : new Date(raw[f])
   for (const l of raw.logs) l.time = new Date(l.time)
   return raw
 }
 
 function toScheduleInfo(raw) {
+  raw.payload = fromJsonText(raw.payload)
   raw.nextRunAt = raw.nextRunAt == null ? null : new Date(raw.nextRunAt)
   raw.createdAt = new Date(raw.createdAt)
   return raw
@@ -58,7 +61,7 @@ function checkScheduleId(id) {
 function outcome(info) {
   switch (info.state) {
     case 'SUCCESS':
-      return { ok: true, value: info.result }
+      return { ok: true, value: fromJsonText(info.result) }
     case 'FAILURE':
       if (info.error?.type === 'CircuitOpenError') return { ok: false, error: new CircuitOpenError(info) }
       return { ok: false, error: new TaskFailedError(info) }
@@ -110,6 +113,7 @@ class Executor extends EventEmitter {
       breaker: (name, from, to) => this.emit('breaker', { name, from, to }),
       rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
       remote: (events) => this.#emitRemote(events),
+      storeError: (err) => this.#reportError(err),
       pumped: () => this.#checkIdle(),
     })
     if (this.#native.durable) this.#native.setWaker(() => this.#dispatcher.kick())
@@ -163,7 +167,16 @@ class Executor extends EventEmitter {
 
   /** A schedule tick could not be submitted (the store failed): reported, tried again. */
   #scheduleError(err) {
+    this.#reportError(err)
+  }
+
+  /**
+   * A fault in the background (the store failing, a tick not submitted): an `'error'`
+   * event for whoever listens, else a process warning — never an uncaught throw.
+   */
+  #reportError(err) {
     if (this.listenerCount('error') > 0) this.emit('error', err)
+    else process.emitWarning(err.message, { type: 'TaskloomStoreWarning', code: err.code })
   }
 
   /** This executor's worker id (recorded as `workerId` on the tasks it runs). */

@@ -89,6 +89,8 @@ pub enum Event {
     },
     /// A rate limit holds tasks back until `until` (ms).
     RateLimited { scope: LimitScope, until: u64 },
+    /// The durable store's writes began failing (once per episode): why.
+    StoreFault(String),
 }
 
 /// Which limit held tasks back.
@@ -302,8 +304,11 @@ struct TaskInfoView<'a> {
     name: &'a str,
     queue: &'a str,
     state: TaskState,
-    payload: &'a serde_json::value::RawValue,
-    result: Option<&'a serde_json::value::RawValue>,
+    /// Payload and result travel as their JSON *texts* (JSON strings holding JSON): they
+    /// are never parsed here, so any value JS wrote comes back exactly, at any depth and
+    /// with any string (lone surrogates included). The JS layer parses them.
+    payload: &'a str,
+    result: Option<&'a str>,
     error: Option<&'a TaskError>,
     attempt: u32,
     retries: u32,
@@ -327,10 +332,6 @@ struct BreakerBrief {
     failures: u64,
 }
 
-fn raw(json: &str) -> &serde_json::value::RawValue {
-    // Stored payloads and results are JSON texts written by JSON.stringify or serde.
-    serde_json::from_str(json).unwrap_or_else(|_| serde_json::from_str("null").unwrap())
-}
 
 pub struct Engine {
     cfg: EngineConfig,
@@ -1156,8 +1157,8 @@ impl Engine {
             name: &d.name,
             queue: &d.queue,
             state: r.state,
-            payload: raw(&r.payload),
-            result: r.result.as_deref().map(raw),
+            payload: &r.payload,
+            result: r.result.as_deref(),
             error: x.and_then(|x| x.error.as_ref()),
             attempt: r.attempt,
             retries,
@@ -1345,6 +1346,11 @@ impl Engine {
                 }
                 Event::Abort { slot } => {
                     let _ = write!(out, "[\"abort\",{slot}]");
+                }
+                Event::StoreFault(ref message) => {
+                    out.push_str("[\"storeError\",");
+                    push_json_str(out, message);
+                    out.push(']');
                 }
                 Event::Remote(ref events) => {
                     out.push_str("[\"remote\",");

@@ -97,6 +97,16 @@ pub struct Workflow {
     members: Vec<Member>,
 }
 
+/// Parses JSON as deep as payloads may nest (the JS layer refuses more than 1,000 levels),
+/// past serde_json's default limit of 128.
+fn parse_deep<T: serde::de::DeserializeOwned>(json: &str) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// The idempotency key of member `member` of workflow `workflow_id`.
 pub fn member_key(workflow_id: &str, member: usize) -> String {
     format!("wf:{workflow_id}:{member}")
@@ -106,7 +116,7 @@ impl Workflow {
     /// Parses and checks a spec (JSON as built by `sig`, `chain`, `group`, `chord`).
     /// Errors name the member at fault.
     pub fn parse(json: &str) -> Result<Workflow> {
-        let value: Value = serde_json::from_str(json)
+        let value: Value = parse_deep(json)
             .map_err(|e| EngineError::invalid(format!("a workflow spec is not JSON: {e}")))?;
         let mut members = Vec::new();
         let root = parse_node(&value, "", false, &mut members)?;
@@ -433,7 +443,7 @@ pub fn plan_json(workflow_id: &str, plan: &Plan) -> Value {
 /// Reads the coordinator's outcomes: `[[member, "R"] | [member, "S", result] |
 /// [member, "F", id, state, message]]`.
 pub fn parse_outcomes(json: &str) -> Result<FxHashMap<usize, Outcome>> {
-    let rows: Vec<Vec<Value>> = serde_json::from_str(json)
+    let rows: Vec<Vec<Value>> = parse_deep(json)
         .map_err(|e| EngineError::invalid(format!("workflow outcomes are not valid: {e}")))?;
     let mut out = FxHashMap::default();
     for row in rows {

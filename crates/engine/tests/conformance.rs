@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::redis_server::RedisServer;
-use common::{Claimed, T0};
+use common::{result_of, Claimed, T0};
 use serde_json::Value;
 use taskloom_engine::engine::EngineConfig;
 use taskloom_engine::{
@@ -315,9 +315,9 @@ fn watchers_hear_the_outcome(kind: Kind) {
     assert_eq!(settled.len(), 1);
     assert_eq!(settled[0][1]["id"], id.as_str());
     assert_eq!(settled[0][1]["state"], "SUCCESS");
-    assert_eq!(settled[0][1]["result"]["ok"], true);
+    assert_eq!(result_of(&settled[0][1])["ok"], true);
     let done: Value = serde_json::from_str(&h.e.watch(&id).unwrap().expect("final now")).unwrap();
-    assert_eq!(done["result"]["ok"], true);
+    assert_eq!(result_of(&done)["ok"], true);
 }
 
 fn max_parallel_holds_a_name_back(kind: Kind) {
@@ -353,7 +353,7 @@ fn progress_status_and_logs_are_recorded(kind: Kind) {
     assert_eq!(info["status"], "busy");
     assert_eq!(info["logs"][0]["message"], "hello");
     assert_eq!(info["logs"][0]["level"], "info");
-    assert_eq!(info["result"], 2);
+    assert_eq!(result_of(&info), 2);
 }
 
 fn list_pages_and_counts_per_state_and_queue(kind: Kind) {
@@ -449,7 +449,7 @@ fn reopening_continues_every_unfinished_task_and_keeps_outcomes(kind: Kind) {
     let mut b = open_at(&place, "", ManualClock::new(T0));
     b.register("t", r#"{"retry":{"maxRetries":1,"delayMs":1000}}"#);
     let info = b.info(&done);
-    assert_eq!(info["result"], 42);
+    assert_eq!(result_of(&info), 42);
     assert_eq!(info["logs"][0]["message"], "did it");
     assert_eq!(b.state(&retrying), TaskState::Retry);
     assert_eq!(b.state(&delayed), TaskState::Pending);
@@ -487,7 +487,7 @@ fn a_task_whose_worker_died_runs_again_after_its_lease_and_the_late_outcome_is_i
     b.complete(again[0].slot, Completion::Success("\"b\"".into()));
     a.complete(held[0].slot, Completion::Success("\"a\"".into()));
     assert_eq!(
-        b.info(&id)["result"],
+        result_of(&b.info(&id)),
         "b",
         "A's late outcome does not overwrite B's"
     );

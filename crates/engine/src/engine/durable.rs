@@ -296,15 +296,10 @@ impl Engine {
                     });
                     return Ok(ids);
                 }
-                // Unreachable, and submits made offline wait: the writer keeps it.
-                Err(_) if self.cfg.queue_offline_submits => {}
-                Err(e) => {
-                    self.events.push(Event::Committed {
-                        ticket,
-                        outcome: Err(e.to_string()),
-                    });
-                    return Ok(ids);
-                }
+                // Failed here (disk full, Redis unreachable): the writer takes it over. It
+                // commits it or rejects it, reports the fault once per episode and backs
+                // off (with Redis and offline submits queued, it keeps it until it is back).
+                Err(_) => {}
             }
             let dur = self.durable.as_mut().expect("durable");
             dur.tickets_out += 1;
@@ -370,6 +365,7 @@ impl Engine {
                         self.cancel_from_elsewhere(id);
                     }
                 }
+                Reply::Fault(message) => self.events.push(Event::StoreFault(message)),
             }
         }
         let d = self.durable.as_ref().expect("durable");

@@ -223,7 +223,7 @@ fn schedule_info(def: &ScheduleDef, next_at: u64) -> Value {
         "name": def.name,
         "cron": def.cron,
         "tz": def.tz,
-        "payload": serde_json::from_str::<Value>(&def.payload).unwrap_or(Value::Null),
+        "payload": def.payload, // its JSON text (see `TaskInfoView`)
         "missed": def.missed,
         "paused": def.paused,
         "nextRunAt": (!def.paused && next_at < u64::MAX / 2).then_some(next_at),

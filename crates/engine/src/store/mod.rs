@@ -1,6 +1,7 @@
 //! Where tasks live. `memory` is the in-process store; the durable stores (SQLite,
 //! Redis) speak the [`protocol`] with the engine and keep the same semantics.
 
+pub mod fault;
 pub mod memory;
 pub mod protocol;
 pub mod redis;

@@ -144,6 +144,9 @@ pub enum Reply {
     Requeued(Vec<u32>),
     /// Running tasks of this worker that someone asked (from another process) to cancel.
     CancelRequested(Vec<TaskId>),
+    /// The store's writes began failing (disk full, corruption, a refused command): said
+    /// once per episode, with the cause. The thread backs off and keeps trying.
+    Fault(String),
 }
 
 /// What the writer and the engine share.
@@ -160,6 +163,9 @@ pub struct Shared {
     pub stale_marks: AtomicU64,
     /// The earliest `due_at` in the database (ms), 0 when none.
     pub next_due: AtomicU64,
+    /// The background thread is in a fault episode (writes failing): everything goes
+    /// through it, so that it alone decides when the store has recovered.
+    pub failing: AtomicBool,
 }
 
 impl Shared {

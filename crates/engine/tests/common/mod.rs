@@ -77,3 +77,10 @@ pub fn events(e: &mut Engine) -> Vec<serde_json::Value> {
     out.push(']');
     serde_json::from_str(&out).unwrap()
 }
+
+/// A task's `result` as info shows it (its JSON text), parsed.
+#[allow(dead_code)]
+pub fn result_of(info: &serde_json::Value) -> serde_json::Value {
+    let text = info["result"].as_str().expect("the result is a JSON text");
+    serde_json::from_str(text).expect("the result text is JSON")
+}

@@ -187,7 +187,12 @@ impl RedisStore {
                 }
             }
             match f(guard.as_mut().expect("connected")) {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    if self.thread.is_none() {
+                        *guard = None; // closed: a read after close() keeps no socket
+                    }
+                    return Ok(v);
+                }
                 Err(e) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {
                     *guard = None;
                 }
@@ -253,8 +258,9 @@ fn hash_info(id: &str, fields: &[(String, String)]) -> serde_json::Value {
         "name": get("n"),
         "queue": get("q"),
         "state": state.as_str(),
-        "payload": json_of("d"),
-        "result": json_of("res"),
+        // Texts, never parsed here (see `TaskInfoView`).
+        "payload": get("d").unwrap_or("null"),
+        "result": get("res"),
         "error": json_of("err"),
         "attempt": attempt,
         "retries": retries,
@@ -308,7 +314,9 @@ impl DurableStore for RedisStore {
             self.send(Op::Stop);
             let _ = t.join();
         }
+        // The subscriber sees this within its read timeout and drops its connection.
         self.flags.stop.store(true, Ordering::SeqCst);
+        *self.reader.lock().expect("reader lock") = None;
     }
 
     fn changed(&mut self) -> bool {

@@ -108,6 +108,9 @@ pub struct Writer {
     backoff_ms: u64,
     next_connect_at: u64,
     down_reported: bool,
+    /// Commands Redis refused in a row (MOVED, CROSSSLOT, NOPERM, OOM…): reported once
+    /// per episode, and the writer backs off instead of spinning.
+    refused: crate::store::fault::FaultEpisode,
 }
 
 impl Writer {
@@ -152,6 +155,7 @@ impl Writer {
             backoff_ms: 50,
             next_connect_at: 0,
             down_reported: false,
+            refused: crate::store::fault::FaultEpisode::default(),
         }
     }
 
@@ -197,6 +201,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if self.refused.failing() {
+                std::thread::sleep(self.refused.backoff());
+            }
             let mut ops = std::mem::take(&mut self.carry);
             let mut replies = Vec::new();
             for m in msgs {
@@ -233,9 +240,6 @@ impl Writer {
         if self.con.is_none() && now >= self.next_connect_at {
             match super::connect(&self.client, &self.scripts) {
                 Ok(c) => {
-                    if self.down_reported {
-                        eprintln!("taskloom: reconnected to the Redis store");
-                    }
                     self.con = Some(c);
                     self.reconcile = true;
                     self.backoff_ms = 50;
@@ -251,7 +255,9 @@ impl Writer {
 
     fn went_down(&mut self, now: u64, e: &redis::RedisError) {
         if !self.down_reported {
-            eprintln!("taskloom: the Redis store is unreachable, reconnecting: {e}");
+            self.shared.deliver(vec![Reply::Fault(format!(
+                "the Redis store is unreachable: {e}; reconnecting with backoff"
+            ))]);
             self.down_reported = true;
         }
         self.con = None;
@@ -647,6 +653,7 @@ impl Writer {
         if maintenance {
             self.last_maintenance = now;
         }
+        let mut refused: Option<String> = None;
         let mut adopted = Vec::new();
         let mut failed_ops = false;
         let mut existing: FxHashMap<u64, Option<String>> = FxHashMap::default();
@@ -665,9 +672,7 @@ impl Writer {
                         Part::Finish(_) | Part::Retry(_) => failed_ops = true,
                         _ => {}
                     }
-                    if !self.down_reported {
-                        eprintln!("taskloom: a Redis store command failed: {e}");
-                    }
+                    refused = Some(e);
                     continue;
                 }
             };
@@ -736,6 +741,15 @@ impl Writer {
                     }
                 }
                 Part::Quiet => {}
+            }
+        }
+        match refused {
+            Some(e) if self.refused.failed() => replies.push(Reply::Fault(format!(
+                "the Redis store refused a command: {e}; retrying with backoff"
+            ))),
+            Some(_) => {}
+            None => {
+                self.refused.succeeded();
             }
         }
         if !failed_ops {

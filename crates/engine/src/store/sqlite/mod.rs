@@ -7,6 +7,7 @@
 //! never wait for the writer. Several processes may open one file: each claims tasks
 //! under its own lease, renewed while it lives.
 
+pub mod errors;
 pub mod schema;
 pub mod writer;
 
@@ -37,7 +38,9 @@ pub struct SqliteSettings {
 pub struct SqliteStore {
     tx: Sender<Op>,
     shared: Arc<Shared>,
-    reader: Connection,
+    /// The caller's connection; None once stopped (reads after `close()` open one that
+    /// is dropped right after, so a closed executor holds no file open).
+    reader: Option<Connection>,
     thread: Option<JoinHandle<()>>,
     path: PathBuf,
     seen_version: i64,
@@ -58,7 +61,27 @@ fn state_of(code: i64) -> TaskState {
 }
 
 fn query_error(path: &Path, e: rusqlite::Error) -> EngineError {
-    EngineError::Store(format!("the SQLite store '{}' failed: {e}", path.display()))
+    EngineError::Store(format!(
+        "the SQLite store '{}' failed: {}",
+        path.display(),
+        errors::describe(&e)
+    ))
+}
+
+/// A read connection: the store's own, or one opened for a read after `stop`.
+enum ReaderRef<'a> {
+    Open(&'a Connection),
+    Once(Connection),
+}
+
+impl std::ops::Deref for ReaderRef<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            ReaderRef::Open(c) => c,
+            ReaderRef::Once(c) => c,
+        }
+    }
 }
 
 /// The columns `info` reads, in the order `row_info` expects.
@@ -82,7 +105,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             tx,
             shared,
-            reader,
+            reader: Some(reader),
             thread: Some(thread),
             path: settings.path,
             seen_version: -1,
@@ -116,6 +139,10 @@ impl SqliteStore {
     /// single submits runs at the speed of a commit. The writer is then poked, to claim
     /// them if this process runs them. Returns the existing id if a key matched.
     pub fn insert_now(&mut self, tasks: &[NewTask], now: u64) -> Result<Option<String>> {
+        if self.shared.failing.load(Ordering::SeqCst) {
+            // The writer checkpoints before it writes again: it takes this submit.
+            return Err(EngineError::Store("the store is recovering from a fault".into()));
+        }
         let existing = self.write_here(|tx| writer::insert_tasks(tx, tasks, now))?;
         self.shared.mark_stale(|| self.send(Op::Poke));
         Ok(existing)
@@ -143,13 +170,24 @@ impl SqliteStore {
             self.send(Op::Stop);
             let _ = t.join();
         }
+        self.reader = None;
+    }
+
+    /// The connection for reads: the caller's own while open; once stopped, a fresh one
+    /// that closes when the read is done.
+    fn reader(&self) -> Result<ReaderRef<'_>> {
+        match &self.reader {
+            Some(c) => Ok(ReaderRef::Open(c)),
+            None => schema::connect(&self.path, schema::READER_CACHE_KIB).map(ReaderRef::Once),
+        }
     }
 
     /// Whether anyone committed to the file since the last call (cheap: no table read).
     pub fn changed(&mut self) -> bool {
         let v: i64 = self
             .reader
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .as_ref()
+            .and_then(|c| c.query_row("PRAGMA data_version", [], |r| r.get(0)).ok())
             .unwrap_or(0);
         let changed = v != self.seen_version;
         self.seen_version = v;
@@ -157,7 +195,7 @@ impl SqliteStore {
     }
 
     pub fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
-        self.reader
+        self.reader()?
             .prepare_cached("SELECT state FROM tasks WHERE id = ?1")
             .and_then(|mut st| {
                 st.query_row(params![id.to_string()], |r| r.get::<_, i64>(0))
@@ -171,13 +209,13 @@ impl SqliteStore {
     pub fn info(&self, id: &TaskId) -> Result<Option<Value>> {
         let sql = format!("SELECT {INFO_COLUMNS} FROM tasks WHERE id = ?1");
         let row = self
-            .reader
+            .reader()?
             .prepare_cached(&sql)
             .and_then(|mut st| st.query_row(params![id.to_string()], row_info).optional())
             .map_err(|e| query_error(&self.path, e))?;
         let Some(mut info) = row else { return Ok(None) };
         let logs = self
-            .reader
+            .reader()?
             .prepare_cached("SELECT time, level, message FROM task_logs WHERE task_id = ?1 ORDER BY rowid")
             .and_then(|mut st| {
                 st.query_map(params![id.to_string()], |r| {
@@ -201,7 +239,7 @@ impl SqliteStore {
                 serde_json::to_string(&chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>())
                     .expect("ids");
             let found: Vec<String> = self
-                .reader
+                .reader()?
                 .prepare_cached(
                     "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) AND state IN (3, 4, 6)",
                 )
@@ -232,6 +270,8 @@ impl SqliteStore {
         let path = self.path.clone();
         let tx = self
             .reader
+            .as_mut()
+            .ok_or(EngineError::Closed)?
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| query_error(&path, e))?;
         let out = f(&tx).map_err(|e| query_error(&path, e))?;
@@ -243,7 +283,7 @@ impl SqliteStore {
 impl SqliteStore {
     pub fn id_by_key(&self, key: &str) -> Result<Option<TaskId>> {
         let id: Option<String> = self
-            .reader
+            .reader()?
             .prepare_cached("SELECT id FROM tasks WHERE key = ?1")
             .and_then(|mut st| st.query_row(params![key], |r| r.get(0)).optional())
             .map_err(|e| query_error(&self.path, e))?;
@@ -251,8 +291,8 @@ impl SqliteStore {
     }
 
     pub fn schedules(&self) -> Result<Vec<(String, u64)>> {
-        let mut st = self
-            .reader
+        let reader = self.reader()?;
+        let mut st = reader
             .prepare_cached("SELECT doc, next_at FROM schedules ORDER BY id")
             .map_err(|e| query_error(&self.path, e))?;
         let rows = st
@@ -347,7 +387,7 @@ impl SqliteStore {
         let code =
             state.map(|s| TaskState::ALL.iter().position(|x| *x == s).expect("state") as i64);
         let rows: Vec<Value> = self
-            .reader
+            .reader()?
             .prepare_cached(&sql)
             .and_then(|mut st| {
                 st.query_map(
@@ -362,7 +402,7 @@ impl SqliteStore {
 
     /// Tasks per state, in total and per queue.
     pub fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
-        self.reader
+        self.reader()?
             .prepare_cached("SELECT queue, state, count(*) FROM tasks GROUP BY queue, state")
             .and_then(|mut st| {
                 st.query_map([], |r| {
@@ -396,8 +436,9 @@ fn row_info(r: &rusqlite::Row) -> rusqlite::Result<Value> {
         "name": r.get::<_, String>(1)?,
         "queue": r.get::<_, String>(2)?,
         "state": state.as_str(),
-        "payload": raw_json(r.get(4)?),
-        "result": raw_json(r.get(5)?),
+        // Texts, never parsed here (see `TaskInfoView`).
+        "payload": r.get::<_, String>(4)?,
+        "result": r.get::<_, Option<String>>(5)?,
         "error": raw_json(r.get(6)?),
         "attempt": attempt,
         "retries": retries,
@@ -464,8 +505,8 @@ impl crate::store::protocol::DurableStore for SqliteStore {
         if from < 0 {
             return None;
         }
-        let mut st = self
-            .reader
+        let reader = self.reader().ok()?;
+        let mut st = reader
             .prepare_cached(
                 "SELECT id, completed_at FROM tasks WHERE state IN (3, 4, 6) AND completed_at >= ?1",
             )

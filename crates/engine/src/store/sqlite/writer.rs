@@ -15,7 +15,9 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::schema::{FAILURE, RETRY};
+use super::errors;
 use crate::clock::Clock;
+use crate::store::fault::FaultEpisode;
 use crate::store::protocol::{
     state_code, worker_lost_error, Adopted, NewTask, Op, Reply, Shared, Want,
 };
@@ -73,6 +75,8 @@ pub struct Writer {
     marks_taken: u64,
     /// The host marked the outlook stale again during the last round: work it out anew.
     recheck_outlook: bool,
+    /// Transactions failing in a row (disk full, corruption): reported once, backed off.
+    fault: FaultEpisode,
 }
 
 impl Writer {
@@ -102,6 +106,7 @@ impl Writer {
             outlook_dirty: false,
             marks_taken: 0,
             recheck_outlook: false,
+            fault: FaultEpisode::default(),
         }
     }
 
@@ -168,8 +173,11 @@ impl Writer {
                 continue;
             }
             let mut batch = std::mem::take(&mut self.carry);
-            if !batch.is_empty() {
-                std::thread::sleep(Duration::from_millis(100)); // back off before retrying
+            if self.fault.failing() {
+                // Back off before trying again; then move the WAL into the file and cut it
+                // to nothing first, so that space freed meanwhile is not eaten by the WAL.
+                std::thread::sleep(self.fault.backoff());
+                let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
             }
             batch.append(&mut ops);
             let inserted: usize = batch
@@ -200,10 +208,13 @@ impl Writer {
     /// is busy. A batch that fails for another reason is applied op by op, so that one
     /// bad op (which rejects its own ticket) cannot hold back the others.
     fn commit_batch(&mut self, ops: Vec<Op>, now: u64, changed: bool, stopping: bool) {
+        // A failed transaction may have pushed replies (a `Committed`) before it failed:
+        // they are void. Only a committed transaction's replies are ever delivered.
         let mut replies = Vec::new();
+        let mut first_error = None;
         match self.transaction(&ops, now, changed, stopping, &mut replies) {
             Ok(()) => {}
-            Err(_) if ops.len() > 1 => {
+            Err(e) if ops.len() > 1 && !errors::is_corruption(&e) => {
                 replies.clear();
                 for op in ops {
                     let one = [op];
@@ -211,13 +222,32 @@ impl Writer {
                     if let Err(e) = self.transaction(&one, now, false, stopping, &mut r) {
                         let [op] = one;
                         r = self.failed(op, &e, stopping);
+                        first_error.get_or_insert(e);
                     }
                     replies.extend(r);
                 }
             }
             Err(e) => {
+                replies.clear();
                 for op in ops {
                     replies.extend(self.failed(op, &e, stopping));
+                }
+                first_error = Some(e);
+            }
+        }
+        match first_error {
+            Some(e) => {
+                self.shared.failing.store(true, Ordering::SeqCst);
+                if self.fault.failed() {
+                    replies.push(Reply::Fault(format!(
+                        "writes to the SQLite store failed: {}; retrying with backoff",
+                        errors::describe(&e)
+                    )));
+                }
+            }
+            None => {
+                if self.fault.succeeded() {
+                    self.shared.failing.store(false, Ordering::SeqCst);
                 }
             }
         }
@@ -235,9 +265,6 @@ impl Writer {
             Op::Finish { .. } | Op::Retry { .. } | Op::Started { .. } | Op::Release { .. }
         );
         if keep && !stopping {
-            if self.carry.is_empty() {
-                eprintln!("taskloom: a write to the SQLite store failed, retrying: {e}");
-            }
             self.carry.push(op);
             return Vec::new();
         }
@@ -625,7 +652,10 @@ fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
         match op {
             Op::Insert { ticket, .. } | Op::Flush { ticket } => out.push(Reply::Rejected {
                 ticket: *ticket,
-                error: format!("the SQLite store failed to commit: {e}"),
+                error: format!(
+                    "the SQLite store failed to commit: {}",
+                    errors::describe(e)
+                ),
             }),
             Op::Finish { slot, .. } => out.push(Reply::Settled(vec![*slot])),
             Op::Retry { slot, .. } => out.push(Reply::Requeued(vec![*slot])),
