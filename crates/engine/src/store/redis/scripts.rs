@@ -13,6 +13,10 @@ macro_rules! lua {
     };
 }
 
+/// The insert script's source, for `EVAL` inside a transaction (where a NOSCRIPT answer
+/// would come only at EXEC, too late to load it).
+const INSERT_SOURCE: &str = lua!("lua/insert.lua");
+
 pub struct Scripts {
     pub insert: Script,
     pub claim: Script,
@@ -36,7 +40,7 @@ impl Default for Scripts {
 impl Scripts {
     pub fn new() -> Scripts {
         Scripts {
-            insert: Script::new(lua!("lua/insert.lua")),
+            insert: Script::new(INSERT_SOURCE),
             claim: Script::new(lua!("lua/claim.lua")),
             finish: Script::new(lua!("lua/finish.lua")),
             retry: Script::new(lua!("lua/retry.lua")),
@@ -77,23 +81,14 @@ impl Scripts {
     /// The insert script's call for `tasks` (one submit: they share name, queue,
     /// priority, attempts and times).
     pub fn insert_call(&self, prefix: &str, now: u64, tasks: &[NewTask]) -> redis::Cmd {
-        let t = &tasks[0];
-        let mut c = self.call(&self.insert, prefix);
-        c.arg(now)
-            .arg(&*t.name)
-            .arg(&*t.queue)
-            .arg(t.priority)
-            .arg(t.max_attempts)
-            .arg(t.created_at)
-            .arg(t.run_at)
-            .arg(tasks.len());
-        let mut buf = uuid::Uuid::encode_buffer();
-        for task in tasks {
-            c.arg(&*task.id.hyphenated().encode_lower(&mut buf))
-                .arg(task.payload.as_str())
-                .arg(task.key.as_deref().unwrap_or(""));
-        }
-        c
+        insert_args(self.call(&self.insert, prefix), now, tasks)
+    }
+
+    /// The same call by source (`EVAL`), for a chunk of a batch sent as one transaction.
+    pub fn insert_call_inline(&self, prefix: &str, now: u64, tasks: &[NewTask]) -> redis::Cmd {
+        let mut c = redis::cmd("EVAL");
+        c.arg(INSERT_SOURCE).arg(1).arg(prefix).arg(prefix);
+        insert_args(c, now, tasks)
     }
 
     /// Loads every script on `con` (one round trip).
@@ -104,4 +99,24 @@ impl Scripts {
         }
         pipe.query::<Vec<String>>(con).map(|_| ())
     }
+}
+
+/// The insert script's arguments after its key (see `lua/insert.lua`).
+fn insert_args(mut c: redis::Cmd, now: u64, tasks: &[NewTask]) -> redis::Cmd {
+    let t = &tasks[0];
+    c.arg(now)
+        .arg(&*t.name)
+        .arg(&*t.queue)
+        .arg(t.priority)
+        .arg(t.max_attempts)
+        .arg(t.created_at)
+        .arg(t.run_at)
+        .arg(tasks.len());
+    let mut buf = uuid::Uuid::encode_buffer();
+    for task in tasks {
+        c.arg(&*task.id.hyphenated().encode_lower(&mut buf))
+            .arg(task.payload.as_str())
+            .arg(task.key.as_deref().unwrap_or(""));
+    }
+    c
 }

@@ -54,11 +54,23 @@ const MAX_BACKOFF_MS: u64 = 2_000;
 /// The most tasks sent in one insert script call (a bigger submit is split).
 const INSERT_CHUNK: usize = 2_000;
 
+/// A round that did not get its answers back.
+struct Unsent {
+    error: String,
+    /// The commands may have reached Redis (the connection broke after sending).
+    maybe_sent: bool,
+}
+
 /// What an entry of the round's pipeline stands for.
 enum Part {
     Insert {
         ticket: u64,
         last: bool,
+    },
+    /// A command queued in a submit's MULTI (answered QUEUED, or refused: then EXEC
+    /// aborts the whole transaction).
+    Queued {
+        ticket: u64,
     },
     Claim,
     Finish(Vec<u32>),
@@ -108,6 +120,9 @@ pub struct Writer {
     backoff_ms: u64,
     next_connect_at: u64,
     down_reported: bool,
+    /// Submits kept for later (`offlineSubmits: 'queue'`) whose round broke after it was
+    /// sent: whether they were stored is looked up before they are sent again.
+    unknown: Vec<Op>,
     /// Commands Redis refused in a row (MOVED, CROSSSLOT, NOPERM, OOM…): reported once
     /// per episode, and the writer backs off instead of spinning.
     refused: crate::store::fault::FaultEpisode,
@@ -156,6 +171,7 @@ impl Writer {
             next_connect_at: 0,
             down_reported: false,
             refused: crate::store::fault::FaultEpisode::default(),
+            unknown: Vec::new(),
         }
     }
 
@@ -172,7 +188,7 @@ impl Writer {
                     }
                 }
             }
-            if !self.carry.is_empty() || self.con.is_none() {
+            if !self.carry.is_empty() || !self.unknown.is_empty() || self.con.is_none() {
                 wait = wait.min(self.backoff_ms);
             }
             // A round asked for the outlook: the next one comes at once (unless Redis is
@@ -228,6 +244,9 @@ impl Writer {
                 }
             }
             let now = self.clock.now_ms();
+            if !self.unknown.is_empty() && !stop {
+                ops.extend(self.resolve_unknown(now, &mut replies));
+            }
             self.round(ops, now, stop, &mut replies);
             self.shared.deliver(replies);
         }
@@ -355,18 +374,21 @@ impl Writer {
             match op {
                 Op::Insert { ticket, tasks } => {
                     inserted = true;
-                    let chunks: Vec<_> = tasks.chunks(INSERT_CHUNK).collect();
-                    let n = chunks.len();
-                    for (i, chunk) in chunks.into_iter().enumerate() {
-                        let c = self.scripts.insert_call(&self.cfg.prefix, now, chunk);
-                        parts.push((
-                            Part::Insert {
-                                ticket: *ticket,
-                                last: i + 1 == n,
-                            },
-                            c,
-                        ));
+                    let ticket = *ticket;
+                    if tasks.len() <= INSERT_CHUNK {
+                        let c = self.scripts.insert_call(&self.cfg.prefix, now, tasks);
+                        parts.push((Part::Insert { ticket, last: true }, c));
+                        continue;
                     }
+                    // A bigger submit is several script calls in one MULTI/EXEC: Redis
+                    // runs them as one step, and a connection lost before EXEC leaves
+                    // nothing behind. All of it or none.
+                    parts.push((Part::Quiet, redis::cmd("MULTI")));
+                    for chunk in tasks.chunks(INSERT_CHUNK) {
+                        let c = self.scripts.insert_call_inline(&self.cfg.prefix, now, chunk);
+                        parts.push((Part::Queued { ticket }, c));
+                    }
+                    parts.push((Part::Insert { ticket, last: true }, redis::cmd("EXEC")));
                 }
                 Op::Adopt { wants, limit } => new_request = Some((wants.clone(), *limit)),
                 Op::Finish {
@@ -639,7 +661,7 @@ impl Writer {
         let answers = match self.send(commands, now) {
             Ok(a) => a,
             Err(e) => {
-                self.unsent(ops, &e, stopping, replies);
+                self.unsent(ops, e, stopping, replies);
                 return;
             }
         };
@@ -663,11 +685,10 @@ impl Writer {
                 Ok(v) => v,
                 Err(e) => {
                     match part {
-                        Part::Insert { ticket, .. } => {
-                            rejected.insert(
-                                *ticket,
-                                format!("the Redis store refused the submit: {e}"),
-                            );
+                        Part::Insert { ticket, .. } | Part::Queued { ticket } => {
+                            rejected.entry(*ticket).or_insert_with(|| {
+                                format!("the Redis store refused the submit (nothing was stored): {e}")
+                            });
                         }
                         Part::Finish(_) | Part::Retry(_) => failed_ops = true,
                         _ => {}
@@ -677,13 +698,27 @@ impl Writer {
                 }
             };
             match part {
-                Part::Insert { ticket, .. } => {
-                    if let Value::BulkString(b) = &answer {
-                        if !b.is_empty() {
-                            existing.insert(*ticket, Some(String::from_utf8_lossy(b).into_owned()));
+                Part::Insert { ticket, .. } => match &answer {
+                    Value::BulkString(b) if !b.is_empty() => {
+                        existing.insert(*ticket, Some(String::from_utf8_lossy(b).into_owned()));
+                    }
+                    // EXEC of a big submit: a script that failed inside it (Redis out of
+                    // memory mid-transaction) leaves the chunks before it stored.
+                    Value::Array(results) => {
+                        if let Some(Value::ServerError(e)) =
+                            results.iter().find(|r| matches!(r, Value::ServerError(_)))
+                        {
+                            let e = format!("{e:?}");
+                            rejected.insert(
+                                *ticket,
+                                format!("the Redis store stored only part of the submit, then failed: {e}"),
+                            );
+                            refused = Some(e);
                         }
                     }
-                }
+                    _ => {}
+                },
+                Part::Queued { .. } => {}
                 Part::Claim => {
                     let Value::Array(mut a) = answer else {
                         continue;
@@ -810,10 +845,13 @@ impl Writer {
 
     /// Sends the round's pipeline; scripts Redis forgot (NOSCRIPT) are loaded and those
     /// entries sent again. Err only when the connection failed.
-    fn send(&mut self, commands: Vec<Cmd>, now: u64) -> Result<Vec<Result<Value, String>>, String> {
+    fn send(&mut self, commands: Vec<Cmd>, now: u64) -> Result<Vec<Result<Value, String>>, Unsent> {
         let scripts = self.scripts.clone();
         let Some(con) = self.connection(now) else {
-            return Err("the Redis store is unreachable (reconnecting)".into());
+            return Err(Unsent {
+                error: "the Redis store is unreachable (reconnecting)".into(),
+                maybe_sent: false,
+            });
         };
         let mut pipe = redis::Pipeline::with_capacity(commands.len());
         pipe.ignore_errors();
@@ -828,7 +866,10 @@ impl Writer {
                 .collect(),
             Err(e) => {
                 self.went_down(now, &e);
-                return Err(format!("the Redis store is unreachable: {e}"));
+                return Err(Unsent {
+                    error: format!("the connection to the Redis store broke: {e}"),
+                    maybe_sent: true,
+                });
             }
         };
         let forgotten: Vec<usize> = answers
@@ -858,7 +899,10 @@ impl Writer {
                 }
                 Err(e) => {
                     self.went_down(now, &e);
-                    return Err(format!("the Redis store is unreachable: {e}"));
+                    return Err(Unsent {
+                        error: format!("the connection to the Redis store broke: {e}"),
+                        maybe_sent: true,
+                    });
                 }
             }
         }
@@ -867,15 +911,31 @@ impl Writer {
 
     /// The round could not be sent (Redis unreachable): submits are rejected, so their
     /// callers know; outcomes and state changes are kept for the next round.
-    fn unsent(&mut self, ops: Vec<Op>, error: &str, stopping: bool, replies: &mut Vec<Reply>) {
+    ///
+    /// When the connection broke after the round went out (`maybe_sent`), a submit's
+    /// outcome is unknown: it was stored whole or not at all, and its caller is told so.
+    /// Sending it again is only safe when every task carries an idempotency key.
+    fn unsent(&mut self, ops: Vec<Op>, unsent: Unsent, stopping: bool, replies: &mut Vec<Reply>) {
+        let Unsent { error, maybe_sent } = unsent;
         for op in ops {
             match op {
                 op @ Op::Insert { .. } if self.cfg.queue_offline_submits && !stopping => {
-                    self.carry.push(op);
+                    if maybe_sent {
+                        self.unknown.push(op);
+                    } else {
+                        self.carry.push(op);
+                    }
                 }
+                Op::Insert { ticket, .. } if maybe_sent => replies.push(Reply::Rejected {
+                    ticket,
+                    error: format!(
+                        "{error}; the outcome of this submit is unknown: it was stored whole or not at all \
+                         (look it up, or submit again with an idempotency key, which is safe to repeat)"
+                    ),
+                }),
                 Op::Insert { ticket, .. } | Op::Flush { ticket } => replies.push(Reply::Rejected {
                     ticket,
-                    error: error.to_string(),
+                    error: format!("{error}; nothing was stored"),
                 }),
                 Op::Adopt { wants, limit } => {
                     self.parked = wants;
@@ -906,6 +966,45 @@ impl Writer {
                 Op::Poke | Op::Stop => {}
             }
         }
+    }
+
+    /// Looks up whether the submits in `unknown` were stored (a batch is stored whole or
+    /// not at all, and its ids are made here, so its first task tells): those stored are
+    /// answered as committed, the others are returned to be sent. Without a connection
+    /// they wait for the next round.
+    fn resolve_unknown(&mut self, now: u64, replies: &mut Vec<Reply>) -> Vec<Op> {
+        let prefix = self.cfg.prefix.clone();
+        if self.connection(now).is_none() {
+            return Vec::new();
+        }
+        let mut pipe = redis::pipe();
+        for op in &self.unknown {
+            let Op::Insert { tasks, .. } = op else { continue };
+            match &tasks[0].key {
+                Some(key) => pipe.cmd("HGET").arg(format!("{prefix}:keys")).arg(key),
+                None => pipe.cmd("HGET").arg(format!("{prefix}:t:{}", tasks[0].id)).arg("s"),
+            };
+        }
+        let con = self.con.as_mut().expect("connected");
+        let Ok(found) = pipe.query::<Vec<Option<String>>>(con) else {
+            return Vec::new(); // still unknown: asked again next round
+        };
+        let mut resend = Vec::new();
+        for (op, found) in std::mem::take(&mut self.unknown).into_iter().zip(found) {
+            let Op::Insert { ticket, ref tasks } = op else { continue };
+            match (found, &tasks[0].key) {
+                (None, _) => resend.push(op),
+                (Some(id), Some(_)) if id != tasks[0].id.to_string() => replies.push(Reply::Committed {
+                    ticket,
+                    existing_id: Some(id),
+                }),
+                (Some(_), _) => replies.push(Reply::Committed {
+                    ticket,
+                    existing_id: None,
+                }),
+            }
+        }
+        resend
     }
 
     /// The claim script's rows, as the engine takes them in.
