@@ -1,4 +1,5 @@
 'use strict'
+const { describeGiven } = require('./options.js')
 // The `ctx` a handler receives: who it is, a signal that aborts on cancel / timeout /
 // close, and the controls that report progress, status and logs.
 
@@ -65,21 +66,34 @@ class TaskContext {
   }
 
   log(message, level = 'info') {
+    checkText(message, 'a log message')
     if (!LEVELS.has(level)) {
-      throw new TypeError(`log level must be 'debug', 'info', 'warning' or 'error', got ${JSON.stringify(level)}`)
+      throw new TypeError(`log level must be 'debug', 'info', 'warning' or 'error', got ${describeGiven(level)}`)
     }
-    this.#sink.log(this, level === 'warn' ? 'warning' : level, String(message))
+    this.#sink.log(this, level === 'warn' ? 'warning' : level, message)
   }
 
   progress(percent, message) {
-    if (typeof percent !== 'number' || !Number.isFinite(percent) || percent < 0 || percent > 100) {
-      throw new RangeError(`progress must be a number from 0 to 100, got ${String(percent)}`)
+    if (typeof percent !== 'number') {
+      throw new TypeError(`progress must be a number from 0 to 100, got ${describeGiven(percent)}`)
     }
-    this.#sink.progress(this, percent, message === undefined ? undefined : String(message))
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+      throw new RangeError(`progress must be a number from 0 to 100, got ${percent}`)
+    }
+    if (message !== undefined) checkText(message, 'a progress message')
+    this.#sink.progress(this, percent, message)
   }
 
   status(message) {
-    this.#sink.status(this, String(message))
+    checkText(message, 'a status')
+    this.#sink.status(this, message)
+  }
+}
+
+/** Messages are strings: anything else would be stored as '[object Object]'. */
+function checkText(value, what) {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${what} must be a string, got ${describeGiven(value)} (convert it first, e.g. with JSON.stringify or String)`)
   }
 }
 

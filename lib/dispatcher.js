@@ -6,6 +6,7 @@
 const { TaskContext } = require('./context.js')
 const { WorkflowInterruptedError } = require('./coordinator.js')
 const { toJsonText } = require('./json.js')
+const { setLongTimeout, clearLongTimeout, clampDelay } = require('./timers.js')
 const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError } = require('./errors.js')
 
 /** After this many back-to-back microtask pumps, yield one macrotask turn to I/O. */
@@ -146,10 +147,11 @@ class Dispatcher {
     if (this.timer !== null && this.timerDue <= due) return
     if (this.timer !== null) clearTimeout(this.timer)
     this.timerDue = due
+    // Clamped: a timer that fires early pumps, and the pump arms it again for the rest.
     this.timer = setTimeout(() => {
       this.timer = null
       this.kick()
-    }, Math.max(0, due - Date.now()))
+    }, clampDelay(due - Date.now()))
   }
 
   start(slot, id, defIndex, attempt, payload) {
@@ -160,7 +162,7 @@ class Dispatcher {
     // (or workflows could fill every slot and wait for members that cannot start).
     ctx.counted = def.coordinator !== true
     if (ctx.counted) this.running++
-    if (def.timeoutMs !== null) ctx.timer = setTimeout(timedOut, def.timeoutMs, this, ctx, def)
+    if (def.timeoutMs !== null) ctx.timer = setLongTimeout(() => timedOut(this, ctx, def), def.timeoutMs)
     let r
     try {
       r = def.handler(payload, ctx)
@@ -180,7 +182,7 @@ class Dispatcher {
 
   finish(ctx) {
     ctx.done = true
-    if (ctx.timer !== undefined) clearTimeout(ctx.timer)
+    if (ctx.timer !== undefined) clearLongTimeout(ctx.timer)
     this.runs[ctx.slot] = undefined
     if (ctx.counted) this.running--
     if (this.running === 0 && this.onDrained !== null) this.onDrained()
@@ -233,7 +235,7 @@ class Dispatcher {
     }
     if (this.running > 0) {
       await new Promise((resolve) => {
-        const deadline = setTimeout(() => {
+        const deadline = setLongTimeout(() => {
           for (const ctx of this.runs) {
             if (ctx === undefined) continue
             const reason = new ExecutorClosedError(`the executor closed before task '${ctx.name}' finished`)
@@ -243,7 +245,7 @@ class Dispatcher {
           resolve()
         }, timeoutMs)
         this.onDrained = () => {
-          clearTimeout(deadline)
+          clearLongTimeout(deadline)
           resolve()
         }
       })

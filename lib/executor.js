@@ -11,7 +11,8 @@ const { WORKFLOW_TASK, isWorkflow } = require('./workflow.js')
 const { coordinate } = require('./coordinator.js')
 const { Schedules } = require('./schedules.js')
 const { toJsonText, fromJsonText } = require('./json.js')
-const { submitOptionsJson, checkTimeoutOption, checkObject, rejectNonFinite, UUID } = require('./options.js')
+const { setLongTimeout, clearLongTimeout } = require('./timers.js')
+const { submitOptionsJson, checkTimeoutOption, checkObject, checkKeys, rejectNonFinite, UUID } = require('./options.js')
 const {
   TaskFailedError,
   CircuitOpenError,
@@ -222,6 +223,7 @@ class Executor extends EventEmitter {
   /** Registered tasks carrying every tag in `tags`. */
   tasks(filter = {}) {
     checkObject(filter, 'tasks() filter')
+    checkKeys(filter, ['tags'], 'tasks()')
     const tags = filter.tags ?? []
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
       throw new TypeError('`tags` must be an array of strings')
@@ -257,6 +259,11 @@ class Executor extends EventEmitter {
 
   #def(name) {
     if (typeof name !== 'string') throw new TypeError(`expected a task name (string), got ${typeof name}`)
+    if (name === WORKFLOW_TASK) {
+      throw Object.assign(new TypeError(`task name '${WORKFLOW_TASK}' is reserved for workflows: submit a workflow (chain, group, chord) instead`), {
+        code: 'ERR_RESERVED_TASK',
+      })
+    }
     const def = this.#byName.get(name)
     if (def === undefined) {
       throw Object.assign(new TypeError(`unknown task '${name}': register it first with ex.register('${name}', handler)`), {
@@ -429,7 +436,7 @@ class Executor extends EventEmitter {
           if (err instanceof TaskTimeoutError) error.timeout = true
           throw new TaskFailedError({ id, name, error, retries: attempt - 1 })
         }
-        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
+        if (delay > 0) await new Promise((resolve) => setLongTimeout(resolve, delay))
       }
     }
   }
@@ -445,7 +452,7 @@ class Executor extends EventEmitter {
         const error = { type: 'CircuitOpenError', message: `the circuit breaker of task '${def.name}' is open`, stack: null }
         throw new CircuitOpenError({ id, name: def.name, error, retries: attempt - 1 })
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(1, r - Date.now())))
+      await new Promise((resolve) => setLongTimeout(resolve, Math.max(1, r - Date.now())))
     }
   }
 
@@ -476,6 +483,7 @@ class Executor extends EventEmitter {
 
   async _result(id, options = {}, submitted = false) {
     checkObject(options, 'result() options')
+    checkKeys(options, ['timeoutMs'], 'result()')
     const timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
     // Once closed nothing polls: look it up at once.
     const final = native(() => this.#native.watch(id, submitted && this.#closing === null))
@@ -494,7 +502,7 @@ class Executor extends EventEmitter {
       if (list === undefined) this.#waiters.set(id, (list = []))
       list.push(waiter)
       if (timeoutMs !== undefined) {
-        waiter.timer = setTimeout(() => {
+        waiter.timer = setLongTimeout(() => {
           const l = this.#waiters.get(id)
           if (l !== undefined) {
             l.splice(l.indexOf(waiter), 1)
@@ -512,7 +520,7 @@ class Executor extends EventEmitter {
     this.#waiters.delete(info.id)
     const o = outcome(info)
     for (const w of list) {
-      if (w.timer !== null) clearTimeout(w.timer)
+      if (w.timer !== null) clearLongTimeout(w.timer)
       if (o.ok) w.resolve(o.value)
       else w.reject(o.error)
     }
@@ -571,6 +579,7 @@ class Executor extends EventEmitter {
   close(options = {}) {
     if (this.#closing) return this.#closing
     checkObject(options, 'close() options')
+    checkKeys(options, ['timeoutMs'], 'close()')
     const timeoutMs = checkTimeoutOption(options.timeoutMs, 'close() timeoutMs') ?? 10_000
     this.#closing = (async () => {
       this.#schedules.stop()
@@ -579,7 +588,7 @@ class Executor extends EventEmitter {
       this.#dispatcher.pump() // outcomes committed while closing settle their waiters
       for (const [id, list] of this.#waiters) {
         for (const w of list) {
-          if (w.timer !== null) clearTimeout(w.timer)
+          if (w.timer !== null) clearLongTimeout(w.timer)
           w.reject(new ExecutorClosedError(`the executor closed before task ${id} finished`))
         }
       }
@@ -601,18 +610,18 @@ function runDirect(def, payload, ctx) {
   const result = Promise.resolve().then(() => def.handler(payload, ctx))
   if (def.timeoutMs === null) return result
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       const reason = new TaskTimeoutError(def.name, def.timeoutMs)
       ctx.abort(reason)
       reject(reason)
     }, def.timeoutMs)
     result.then(
       (v) => {
-        clearTimeout(timer)
+        clearLongTimeout(timer)
         resolve(v)
       },
       (e) => {
-        clearTimeout(timer)
+        clearLongTimeout(timer)
         reject(e)
       },
     )

@@ -10,6 +10,46 @@ function checkObject(value, what) {
   }
 }
 
+/** Rejects keys of `options` not in `allowed`, naming the first (a typo must not be ignored). */
+function checkKeys(options, allowed, what) {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(`unknown ${what} option '${key}' (expected ${allowed.join(', ')})`)
+    }
+  }
+}
+
+/** A value as an error message shows what was given: `the string '50'`, `an object`, `null`. */
+function describeGiven(value) {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value)}`
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `the ${typeof value} ${String(value)}`
+    case 'undefined':
+      return 'undefined'
+    case 'object':
+      return `an object (${value.constructor?.name ?? 'no prototype'})`
+    default:
+      return `a ${typeof value}`
+  }
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** Whether an ISO 8601 string names a real calendar date and time (no Feb 30, no 24:61). */
+function isRealDate(text) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(text)
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1).map((v) => (v === undefined ? undefined : Number(v)))
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]
+  return month >= 1 && month <= 12 && day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59
+}
+
 /**
  * Options cross to the engine as JSON, where Infinity and NaN would turn into null and
  * silently mean "not given". Rejects them here, naming the option.
@@ -44,7 +84,8 @@ function runAtMs(runAt) {
       throw new TypeError(`\`runAt\` '${runAt}' is not an ISO 8601 date`)
     }
     const ms = Date.parse(runAt)
-    if (Number.isNaN(ms)) throw new TypeError(`\`runAt\` '${runAt}' is not a valid date`)
+    // Date.parse rolls '2026-02-30' over to March 2: a date that does not exist is refused.
+    if (Number.isNaN(ms) || !isRealDate(runAt)) throw new TypeError(`\`runAt\` '${runAt}' is not a valid date`)
     return ms
   }
   if (typeof runAt === 'number') return runAt // the engine checks range
@@ -60,4 +101,4 @@ function submitOptionsJson(options) {
   return JSON.stringify({ ...options, runAt: runAtMs(options.runAt) })
 }
 
-module.exports = { UUID, checkObject, checkTimeoutOption, rejectNonFinite, submitOptionsJson }
+module.exports = { UUID, checkObject, checkKeys, checkTimeoutOption, describeGiven, rejectNonFinite, submitOptionsJson }

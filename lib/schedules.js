@@ -1,4 +1,5 @@
 'use strict'
+const { clampDelay } = require('./timers.js')
 // Keeps one timer for an executor's cron schedules: at each due tick it asks the engine
 // to submit what came due (crates/engine/src/engine/schedules.rs decides, and keys
 // each tick's task so that every process on the store submits it once between them).
@@ -52,7 +53,8 @@ class Schedules {
 
   arm(at, hold) {
     if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.tick(), Math.max(0, at - Date.now()))
+    // Clamped: a tick looked at early finds nothing due and arms again for the rest.
+    this.timer = setTimeout(() => this.tick(), clampDelay(at - Date.now()))
     if (!hold) this.timer.unref()
   }
 
