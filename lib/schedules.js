@@ -20,6 +20,7 @@ class Schedules {
     this.kick = kick
     this.onError = onError
     this.timer = null
+    this.failing = false
     this.stopped = !native.worker
     this.durable = native.durable
     if (!this.stopped && this.durable) this.arm(Date.now() + SCHEDULE_POLL_MS, false)
@@ -38,10 +39,13 @@ class Schedules {
     try {
       next = this.native.fireSchedules()
     } catch (err) {
-      this.onError(err)
+      // Reported once per run of failures (the store's own fault is reported too).
+      if (!this.failing) this.onError(err)
+      this.failing = true
       this.arm(Date.now() + RETRY_MS, false)
       return
     }
+    this.failing = false
     this.kick()
     const now = Date.now()
     let due = next >= 0 ? next : Infinity

@@ -134,6 +134,51 @@ fn check_existing(path: &Path) -> Result<()> {
             format!("the database has schema version {version}, newer than this taskloom's ({SCHEMA_VERSION}); upgrade taskloom"),
         ));
     }
+    check_structure(&conn, len).map_err(|problem| {
+        open_error(
+            path,
+            format!("the database is corrupt ({problem}); restore it from a backup, or recover it with the sqlite3 command's .recover"),
+        )
+    })
+}
+
+/// Files up to this size get SQLite's full `quick_check` when opened (tens of
+/// milliseconds); larger ones have every table's first page read.
+const FULL_CHECK_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A check for damage that a worker would otherwise meet only mid-run: every page of a
+/// small file, the root pages of a large one. Corruption found later is reported by the
+/// writer (once, with `SQLITE_CORRUPT`) and backed off.
+fn check_structure(conn: &Connection, len: u64) -> std::result::Result<(), String> {
+    let describe = |e: rusqlite::Error| super::errors::describe(&e);
+    if len <= FULL_CHECK_MAX_BYTES {
+        let mut st = conn.prepare("PRAGMA quick_check(5)").map_err(describe)?;
+        let problems: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(describe)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(describe)?;
+        if problems.len() == 1 && problems[0] == "ok" {
+            return Ok(());
+        }
+        return Err(problems.join("; "));
+    }
+    let mut st = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .map_err(describe)?;
+    let tables: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(describe)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(describe)?;
+    for table in tables {
+        // Names come from the file's own schema; quoted, never spliced raw.
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        conn.query_row(&format!("SELECT count(*) FROM (SELECT 1 FROM {quoted} LIMIT 1)"), [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| format!("table {table}: {}", describe(e)))?;
+    }
     Ok(())
 }
 
