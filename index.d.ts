@@ -168,6 +168,13 @@ export interface ExecutorOptions {
    */
   leaseMs?: number
   /**
+   * Durable stores: how long tasks this process claimed may wait for its JS thread to
+   * take them (a handler that blocks the thread synchronously, say) before they go back
+   * to the store for other workers. A task whose handler has started keeps its lease
+   * however long it blocks (the lease is renewed by a background thread). Default 1,000 ms.
+   */
+  claimHoldMs?: number
+  /**
    * SQLite store: how often to look for tasks submitted by other processes (tasks
    * submitted here are picked up at once). Default 50 ms. The Redis store needs no
    * polling: workers are notified of new tasks.
@@ -527,7 +534,13 @@ export interface ExecutorEvents {
   breaker: [BreakerEvent]
   /** A rate limit started holding tasks back. */
   rateLimited: [RateLimitedEvent]
-  /** A schedule tick could not be submitted (the store failed); it is tried again. */
+  /**
+   * Something failed in the background, reported once per episode, not once per retry:
+   * the store's writes began failing (a `StoreError` naming the cause: `SQLITE_FULL`,
+   * `SQLITE_CORRUPT`, Redis unreachable or refusing a command) while the store backs off
+   * and keeps trying, or a schedule tick could not be submitted. Without a listener it
+   * is a process warning (`TaskloomStoreWarning`), never an uncaught exception.
+   */
   error: [Error]
 }
 
@@ -558,9 +571,15 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   breaker(name: string): BreakerInfo | undefined
 
   /**
-   * Enqueues one task. Rejects with TypeError, enqueuing nothing, for an unknown name,
-   * a payload that is not JSON (function, BigInt, symbol, cycle — the path is named) or
-   * bad options.
+   * Enqueues one task. Rejects with TypeError, enqueuing nothing, for an unknown or
+   * reserved name, bad options, or a payload JSON cannot hold exactly — a function,
+   * BigInt, symbol, cycle, `NaN`/`±Infinity`, `undefined` in an array, a Map, Set, typed
+   * array or class instance without `toJSON()`, an invalid Date, or nesting deeper than
+   * 1,000 levels; the message names the path (`payload.items[2] is NaN`). Properties
+   * whose value is `undefined` are left out, as `JSON.stringify` does, and `-0` is stored
+   * as `0`. Resolves once the task is committed (durable stores); rejects with
+   * StoreError when the commit fails, naming the cause (`SQLITE_FULL`…), or saying that
+   * the outcome is unknown (the Redis connection broke after sending).
    */
   submit<Result = any>(name: string, payload?: unknown, options?: SubmitOptions): Promise<TaskHandle<Result>>
   /**
@@ -590,7 +609,11 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   resumeSchedule(id: string): Promise<ScheduleInfo>
   /** Removes a schedule; false if there was none with this id. */
   removeSchedule(id: string): Promise<boolean>
-  /** Enqueues one task per payload in one engine call; all or nothing. `key` is not allowed. */
+  /**
+   * Enqueues one task per payload in one engine call; all or nothing, on every store
+   * (a Redis batch of several script calls is one MULTI/EXEC). `key` is not allowed.
+   * Payloads are checked as in `submit`; the error names the index.
+   */
   submitMany<Result = any>(name: string, payloads: unknown[], options?: Omit<SubmitOptions, 'key'>): Promise<TaskHandle<Result>[]>
   /**
    * Runs the handler directly — no queue, no store, no concurrency slot — with the

@@ -122,6 +122,9 @@ pub struct EngineConfigSpec {
     pub lease_ms: Option<f64>,
     /// Durable stores: how often to look for tasks other processes submitted.
     pub poll_interval_ms: Option<f64>,
+    /// Durable stores: how long claimed tasks wait for this process's JS thread to take
+    /// them before they go back to the store for other workers.
+    pub claim_hold_ms: Option<f64>,
     /// The Redis store: the namespace every key lives under.
     pub namespace: Option<String>,
     /// The Redis store: what a submit does while Redis is unreachable.
@@ -175,6 +178,8 @@ pub struct EngineConfig {
     pub store: StoreKind,
     pub lease_ms: u64,
     pub poll_ms: u64,
+    /// See `EngineConfigSpec::claim_hold_ms`.
+    pub claim_hold_ms: u64,
     /// The Redis store's namespace (keys start with `{namespace}`).
     pub namespace: String,
     /// The Redis store: submits made while Redis is unreachable wait in memory until it
@@ -202,6 +207,8 @@ fn validate_namespace(ns: &str) -> Result<()> {
 pub const DEFAULT_KEEP_RESULTS: usize = 100_000;
 /// How often a durable store looks for work other processes submitted.
 pub const DEFAULT_POLL_MS: u64 = 50;
+/// How long claimed tasks wait for the JS thread before they are released to others.
+pub const DEFAULT_CLAIM_HOLD_MS: u64 = 1_000;
 /// Most log lines kept per task; older lines are dropped first.
 pub const MAX_LOGS_PER_TASK: usize = 1_000;
 
@@ -220,6 +227,7 @@ impl Default for EngineConfig {
             store: StoreKind::Memory,
             lease_ms: DEFAULT_LEASE_MS,
             poll_ms: DEFAULT_POLL_MS,
+            claim_hold_ms: DEFAULT_CLAIM_HOLD_MS,
             namespace: DEFAULT_NAMESPACE.to_string(),
             queue_offline_submits: false,
         }
@@ -253,6 +261,9 @@ impl EngineConfig {
                 )))
             }
         };
+        if let Some(h) = spec.claim_hold_ms {
+            cfg.claim_hold_ms = positive_whole_number("claimHoldMs", h)?;
+        }
         if let Some(p) = spec.poll_interval_ms {
             cfg.poll_ms = positive_whole_number("pollIntervalMs", p)?;
         }

@@ -166,6 +166,15 @@ pub struct Shared {
     /// The background thread is in a fault episode (writes failing): everything goes
     /// through it, so that it alone decides when the store has recovered.
     pub failing: AtomicBool,
+    /// When (`monotonic_ms`, 0: not now) claimed tasks were put in the inbox that the
+    /// host has not taken yet (see `recall_untaken`).
+    pub adopted_at: AtomicU64,
+}
+
+/// Milliseconds of a monotonic clock (real time: how long the host's thread is away).
+pub fn monotonic_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 impl Shared {
@@ -182,8 +191,55 @@ impl Shared {
         if replies.is_empty() {
             return;
         }
-        self.replies.lock().expect("inbox lock").extend(replies);
+        let claims = replies
+            .iter()
+            .any(|r| matches!(r, Reply::Adopted(rows) if !rows.is_empty()));
+        let mut inbox = self.replies.lock().expect("inbox lock");
+        inbox.extend(replies);
+        if claims {
+            use std::sync::atomic::Ordering::SeqCst;
+            let _ = self
+                .adopted_at
+                .compare_exchange(0, monotonic_ms(), SeqCst, SeqCst);
+        }
+        drop(inbox);
         self.wake();
+    }
+
+    /// The host takes everything in the inbox.
+    pub fn take(&self) -> Vec<Reply> {
+        let mut inbox = self.replies.lock().expect("inbox lock");
+        self.adopted_at
+            .store(0, std::sync::atomic::Ordering::SeqCst);
+        std::mem::take(&mut *inbox)
+    }
+
+    /// Claimed tasks the host has left in the inbox for `hold_ms` or more (its JS thread
+    /// is blocked, say): they are taken back — the host finds an empty answer to its
+    /// claim instead — and returned, for the background thread to release to other
+    /// workers. Under the inbox's lock, so a task is either taken by the host or
+    /// recalled, never both.
+    pub fn recall_untaken(&self, hold_ms: u64) -> Vec<TaskId> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let since = self.adopted_at.load(SeqCst);
+        if since == 0 || monotonic_ms() < since + hold_ms {
+            return Vec::new();
+        }
+        let mut inbox = self.replies.lock().expect("inbox lock");
+        let mut ids = Vec::new();
+        for reply in inbox.iter_mut() {
+            if let Reply::Adopted(rows) = reply {
+                ids.extend(rows.drain(..).map(|r| r.id));
+            }
+        }
+        self.adopted_at.store(0, SeqCst);
+        ids
+    }
+
+    /// How long until untaken claims are due for recall, if any wait.
+    pub fn recall_due_in(&self, hold_ms: u64) -> Option<u64> {
+        let since = self.adopted_at.load(std::sync::atomic::Ordering::SeqCst);
+        (since != 0).then(|| (since + hold_ms).saturating_sub(monotonic_ms()))
     }
 
     pub fn wake(&self) {

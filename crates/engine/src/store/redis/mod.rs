@@ -285,7 +285,7 @@ impl DurableStore for RedisStore {
     }
 
     fn take_replies(&self) -> Vec<Reply> {
-        std::mem::take(&mut *self.shared.replies.lock().expect("inbox lock"))
+        self.shared.take()
     }
 
     fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {

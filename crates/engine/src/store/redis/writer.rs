@@ -31,6 +31,8 @@ pub struct RedisConfig {
     pub worker_id: String,
     pub worker: bool,
     pub lease_ms: u64,
+    /// Claims left untaken by the host this long are released (`Shared::recall_untaken`).
+    pub claim_hold_ms: u64,
     pub keep_count: usize,
     pub keep_age_ms: Option<u64>,
     /// Submits made while Redis is unreachable wait for it (else they are rejected).
@@ -191,6 +193,9 @@ impl Writer {
             if !self.carry.is_empty() || !self.unknown.is_empty() || self.con.is_none() {
                 wait = wait.min(self.backoff_ms);
             }
+            if let Some(due) = self.shared.recall_due_in(self.cfg.claim_hold_ms) {
+                wait = wait.min(due);
+            }
             // A round asked for the outlook: the next one comes at once (unless Redis is
             // unreachable: then the backoff sets the pace).
             let connected = self.con.is_some() && self.carry.is_empty();
@@ -244,6 +249,11 @@ impl Writer {
                 }
             }
             let now = self.clock.now_ms();
+            let recalled = self.shared.recall_untaken(self.cfg.claim_hold_ms);
+            if !recalled.is_empty() {
+                self.parked.clear(); // the host asks again once it is back
+                ops.push(Op::Release { ids: recalled });
+            }
             if !self.unknown.is_empty() && !stop {
                 ops.extend(self.resolve_unknown(now, &mut replies));
             }

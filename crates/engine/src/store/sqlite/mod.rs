@@ -120,7 +120,7 @@ impl SqliteStore {
     }
 
     pub fn take_replies(&self) -> Vec<Reply> {
-        std::mem::take(&mut *self.shared.replies.lock().expect("inbox lock"))
+        self.shared.take()
     }
 
     pub fn set_waker(&self, waker: Box<dyn Fn() + Send + Sync>) {

@@ -28,6 +28,8 @@ pub struct WriterConfig {
     pub worker: bool,
     pub lease_ms: u64,
     pub poll_ms: u64,
+    /// Claims left untaken by the host this long are released (`Shared::recall_untaken`).
+    pub claim_hold_ms: u64,
     pub keep_count: usize,
     pub keep_age_ms: Option<u64>,
 }
@@ -121,6 +123,9 @@ impl Writer {
             if !self.parked.is_empty() && due != 0 {
                 wait = wait.min(due.saturating_sub(self.clock.now_ms()));
             }
+            if let Some(due) = self.shared.recall_due_in(self.cfg.claim_hold_ms) {
+                wait = wait.min(due.max(1));
+            }
             let timeout = Duration::from_millis(wait);
             // Before taking ops in: a stale mark counted after this comes with an op that
             // may not be among them (see `Shared::mark_stale`).
@@ -153,6 +158,11 @@ impl Writer {
             }
             if ops.iter().any(|op| matches!(op, Op::Stop)) {
                 stop = true;
+            }
+            let recalled = self.shared.recall_untaken(self.cfg.claim_hold_ms);
+            if !recalled.is_empty() {
+                self.parked.clear(); // the host asks again once it is back
+                ops.push(Op::Release { ids: recalled });
             }
             let now = self.clock.now_ms();
             let version = self.data_version();
