@@ -33,8 +33,8 @@ function answers(port) {
   })
 }
 
-function launch(port, dir, aof, tls) {
-  const args = ['--bind', '127.0.0.1', '--save', '', '--dir', dir]
+function launch(port, dir, aof, tls, extra = []) {
+  const args = ['--bind', '127.0.0.1', '--save', '', '--dir', dir, ...extra]
   if (tls) {
     args.push('--port', '0', '--tls-port', String(port), '--tls-auth-clients', 'no')
     args.push('--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.cert)
@@ -73,13 +73,14 @@ async function waitReady(port, child, tls, ms = 5000) {
  * Starts a redis-server. With `aof`, every write is fsynced to an append-only file, so a
  * restart loses nothing. With `tls: { cert, key }` (PEM files) it serves TLS only, and
  * `url` is `rediss://…/#insecure` (the certificate is self-signed).
+ * `args` are passed on to redis-server (e.g. `--cluster-enabled yes`).
  * Returns `{ url, port, pid, kill(), start(), stop() }`.
  */
-export async function startRedis({ aof = false, tls = null } = {}) {
+export async function startRedis({ aof = false, tls = null, args = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-redis-'))
   for (let i = 0; i < 10; i++) {
     const port = await freePort()
-    let child = launch(port, dir, aof, tls)
+    let child = launch(port, dir, aof, tls, args)
     if (!(await waitReady(port, child, tls))) {
       child.kill('SIGKILL')
       continue
@@ -101,7 +102,7 @@ export async function startRedis({ aof = false, tls = null } = {}) {
       async start() {
         const deadline = Date.now() + 10_000
         for (;;) {
-          child = launch(port, dir, aof, tls)
+          child = launch(port, dir, aof, tls, args)
           if (await waitReady(port, child, tls)) return
           child.kill('SIGKILL')
           if (Date.now() > deadline) throw new Error('redis-server did not come back')

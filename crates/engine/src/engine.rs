@@ -154,11 +154,14 @@ impl StoreKind {
             }
             return Ok(StoreKind::Sqlite(path.into()));
         }
-        if text.starts_with("redis://") || text.starts_with("rediss://") {
+        if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
+            .iter()
+            .any(|s| text.starts_with(s))
+        {
             return Ok(StoreKind::Redis(text.to_string()));
         }
         Err(EngineError::invalid(format!(
-            "unsupported store '{text}': expected 'memory', 'sqlite:<path>' or 'redis://host:port'"
+            "unsupported store '{text}': expected 'memory', 'sqlite:<path>', 'redis://host:port' or 'redis+cluster://host:port'"
         )))
     }
 }

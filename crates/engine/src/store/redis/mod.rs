@@ -32,6 +32,7 @@
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
 //! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
 
+pub mod endpoint;
 pub mod scripts;
 pub mod writer;
 
@@ -49,6 +50,7 @@ use crate::store::protocol::{
     page, DurableStore, ListQuery, NewTask, Op, Reply, Shared, StoredCancel,
 };
 use crate::task::{TaskId, TaskState};
+use endpoint::Endpoint;
 use scripts::Scripts;
 pub use writer::RedisConfig;
 use writer::{Msg, Writer};
@@ -87,7 +89,7 @@ pub struct RedisStore {
     tx: Sender<Msg>,
     shared: Arc<Shared>,
     flags: Arc<RedisFlags>,
-    client: redis::Client,
+    endpoint: Arc<Endpoint>,
     reader: Mutex<Option<redis::Connection>>,
     scripts: Arc<Scripts>,
     prefix: String,
@@ -95,6 +97,19 @@ pub struct RedisStore {
     address: String,
     /// While watching: the last entry of the finish log (`{ns}:fin`) looked at.
     fin_cursor: Mutex<Option<String>>,
+}
+
+/// At construction: the namespace's keys can be read and written with this connection's
+/// user (an ACL that leaves out the bare `{ns}` key, say, is named now, not on every
+/// round later). `INCRBY … 0` changes nothing.
+fn check_access(con: &mut redis::Connection, prefix: &str) -> redis::RedisResult<()> {
+    redis::pipe()
+        .cmd("EXISTS")
+        .arg(prefix)
+        .cmd("INCRBY")
+        .arg(format!("{prefix}:seq"))
+        .arg(0)
+        .query::<()>(con)
 }
 
 /// `redis://user:secret@host` shown without the secret.
@@ -109,23 +124,27 @@ fn store_error(address: &str, e: impl std::fmt::Display) -> EngineError {
     EngineError::Store(format!("the Redis store at '{address}' failed: {e}"))
 }
 
-fn connect(client: &redis::Client, scripts: &Scripts) -> redis::RedisResult<redis::Connection> {
-    let mut c = client.get_connection_with_timeout(Duration::from_secs(2))?;
-    c.set_read_timeout(Some(Duration::from_secs(10)))?;
-    scripts.load(&mut c)?;
-    Ok(c)
-}
 
 impl RedisStore {
     /// Connects (failing with a `StoreError` if Redis cannot be reached now) and starts
     /// the writer and subscriber threads.
     pub fn open(cfg: RedisConfig, clock: Arc<dyn Clock>) -> Result<RedisStore> {
         let address = redacted(&cfg.url);
-        let client = redis::Client::open(cfg.url.as_str())
+        let (url, cluster) = endpoint::cluster_url(&cfg.url);
+        let client = redis::Client::open(url.as_str())
             .map_err(|e| EngineError::invalid(format!("store '{address}': {e}")))?;
+        let endpoint = Arc::new(Endpoint::new(client, cluster, cfg.prefix.clone()));
+        {
+            let mut probe = endpoint
+                .seed()
+                .get_connection_with_timeout(Duration::from_secs(2))
+                .map_err(|e| store_error(&address, e))?;
+            endpoint.check_mode(&mut probe).map_err(|e| store_error(&address, e))?;
+        }
         let scripts = Arc::new(Scripts::new());
-        let writer_con = connect(&client, &scripts).map_err(|e| store_error(&address, e))?;
-        let reader = connect(&client, &scripts).map_err(|e| store_error(&address, e))?;
+        let mut writer_con = endpoint.connect(&scripts).map_err(|e| store_error(&address, e))?;
+        check_access(&mut writer_con, &cfg.prefix).map_err(|e| store_error(&address, e))?;
+        let reader = endpoint.connect(&scripts).map_err(|e| store_error(&address, e))?;
         let shared = Arc::new(Shared::default());
         shared.outlook_stale.store(true, Ordering::SeqCst);
         let flags = Arc::new(RedisFlags::default());
@@ -133,7 +152,7 @@ impl RedisStore {
         let prefix = cfg.prefix.clone();
         let me = cfg.worker_id.clone();
         let w = Writer::new(
-            client.clone(),
+            endpoint.clone(),
             writer_con,
             scripts.clone(),
             cfg,
@@ -147,7 +166,7 @@ impl RedisStore {
             .spawn(move || w.run())
             .map_err(|e| store_error(&address, e))?;
         let sub = Subscriber {
-            client: client.clone(),
+            client: endpoint.seed().clone(),
             channel: format!("{prefix}:ev"),
             me,
             tx: tx.clone(),
@@ -162,7 +181,7 @@ impl RedisStore {
             tx,
             shared,
             flags,
-            client,
+            endpoint,
             reader: Mutex::new(Some(reader)),
             scripts,
             prefix,
@@ -181,7 +200,7 @@ impl RedisStore {
         let mut guard = self.reader.lock().expect("reader lock");
         for attempt in 0..2 {
             if guard.is_none() {
-                match connect(&self.client, &self.scripts) {
+                match self.endpoint.connect(&self.scripts) {
                     Ok(c) => *guard = Some(c),
                     Err(e) => return Err(store_error(&self.address, e)),
                 }
@@ -193,7 +212,12 @@ impl RedisStore {
                     }
                     return Ok(v);
                 }
-                Err(e) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {
+                // A broken connection, or a cluster that moved the slot: connect again
+                // (to the slot's owner as it is now).
+                Err(e)
+                    if attempt == 0
+                        && (e.is_io_error() || e.is_connection_dropped() || endpoint::is_redirect(&e)) =>
+                {
                     *guard = None;
                 }
                 Err(e)

@@ -61,6 +61,9 @@ struct Unsent {
     error: String,
     /// The commands may have reached Redis (the connection broke after sending).
     maybe_sent: bool,
+    /// None of them ran and sending them again is routine (a cluster redirect): even
+    /// submits are kept for the next round instead of being rejected.
+    resend: bool,
 }
 
 /// What an entry of the round's pipeline stands for.
@@ -84,7 +87,7 @@ enum Part {
 }
 
 pub struct Writer {
-    client: redis::Client,
+    endpoint: Arc<super::endpoint::Endpoint>,
     con: Option<redis::Connection>,
     scripts: Arc<Scripts>,
     cfg: RedisConfig,
@@ -133,7 +136,7 @@ pub struct Writer {
 impl Writer {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        client: redis::Client,
+        endpoint: Arc<super::endpoint::Endpoint>,
         con: redis::Connection,
         scripts: Arc<Scripts>,
         cfg: RedisConfig,
@@ -143,7 +146,7 @@ impl Writer {
         rx: Receiver<Msg>,
     ) -> Writer {
         Writer {
-            client,
+            endpoint,
             con: Some(con),
             scripts,
             cfg,
@@ -267,7 +270,7 @@ impl Writer {
     /// A connection, reconnecting (with backoff) if the last one broke.
     fn connection(&mut self, now: u64) -> Option<&mut redis::Connection> {
         if self.con.is_none() && now >= self.next_connect_at {
-            match super::connect(&self.client, &self.scripts) {
+            match self.endpoint.connect(&self.scripts) {
                 Ok(c) => {
                     self.con = Some(c);
                     self.reconcile = true;
@@ -861,8 +864,10 @@ impl Writer {
             return Err(Unsent {
                 error: "the Redis store is unreachable (reconnecting)".into(),
                 maybe_sent: false,
+                resend: false,
             });
         };
+        let commands_sent = commands.len();
         let mut pipe = redis::Pipeline::with_capacity(commands.len());
         pipe.ignore_errors();
         for c in commands {
@@ -870,15 +875,30 @@ impl Writer {
         }
         let result: redis::RedisResult<Vec<redis::RedisResult<Value>>> = pipe.query(con);
         let mut answers: Vec<Result<Value, String>> = match result {
-            Ok(a) => a
-                .into_iter()
-                .map(|r| r.map_err(|e| e.to_string()))
-                .collect(),
+            Ok(a) => {
+                // The cluster moved the namespace's slot (a failover, a resharding): those
+                // commands did not run here. Connect again, to the slot's new owner.
+                let redirected = a.iter().filter(|r| r.as_ref().is_err_and(super::endpoint::is_redirect)).count();
+                if redirected > 0 {
+                    let e = a.into_iter().find_map(|r| r.err().filter(super::endpoint::is_redirect)).expect("a redirect");
+                    // Routine in a cluster, not an outage: no fault, no backoff.
+                    self.con = None;
+                    self.next_connect_at = now + 20; // a resharding in progress answers ASK for a while
+                    let all = redirected == commands_sent;
+                    return Err(Unsent {
+                        error: format!("the Redis Cluster moved the namespace's slot: {e}"),
+                        maybe_sent: !all,
+                        resend: all,
+                    });
+                }
+                a.into_iter().map(|r| r.map_err(|e| e.to_string())).collect()
+            }
             Err(e) => {
                 self.went_down(now, &e);
                 return Err(Unsent {
                     error: format!("the connection to the Redis store broke: {e}"),
                     maybe_sent: true,
+                    resend: false,
                 });
             }
         };
@@ -912,6 +932,7 @@ impl Writer {
                     return Err(Unsent {
                         error: format!("the connection to the Redis store broke: {e}"),
                         maybe_sent: true,
+                        resend: false,
                     });
                 }
             }
@@ -926,9 +947,10 @@ impl Writer {
     /// outcome is unknown: it was stored whole or not at all, and its caller is told so.
     /// Sending it again is only safe when every task carries an idempotency key.
     fn unsent(&mut self, ops: Vec<Op>, unsent: Unsent, stopping: bool, replies: &mut Vec<Reply>) {
-        let Unsent { error, maybe_sent } = unsent;
+        let Unsent { error, maybe_sent, resend } = unsent;
         for op in ops {
             match op {
+                op @ Op::Insert { .. } if resend && !stopping => self.carry.push(op),
                 op @ Op::Insert { .. } if self.cfg.queue_offline_submits && !stopping => {
                     if maybe_sent {
                         self.unknown.push(op);
