@@ -76,15 +76,19 @@ test('property: arbitrary JSON values round-trip through the default store', asy
   await ex.close()
 })
 
-test('a chain carries deeply nested values from step to step', async () => {
-  const { chain, sig } = await import('../index.mjs')
+test('workflows carry hard values exactly: chain steps, group results, chord callbacks', async () => {
+  const { chain, group, chord, sig } = await import('../index.mjs')
   const ex = new Executor()
   ex.register('echo', (p) => p)
   ex.register('wrap', (args) => ({ got: args }))
   // The workflow's spec wraps each payload in a few levels of its own.
-  for (const value of [HARD_VALUES[0], nested(990, 1), HARD_VALUES[4]]) {
+  for (const value of [...HARD_VALUES.slice(0, 1), nested(990, 1), ...HARD_VALUES.slice(2)]) {
     const wf = await ex.submit(chain(sig('echo', value), sig('wrap')))
     assert.deepEqual(await wf.result(), { got: [roundTrip(value)] })
+    const g = await ex.submit(group(sig('echo', value), sig('echo', [value, '\udfff'])))
+    assert.deepEqual(await g.result(), [roundTrip(value), [roundTrip(value), '\udfff']])
+    const c = await ex.submit(chord([sig('echo', value)], sig('wrap', ['\ud800'])))
+    assert.deepEqual(await c.result(), { got: [[roundTrip(value)], '\ud800'] })
   }
   await ex.close()
 })

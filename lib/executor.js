@@ -9,6 +9,7 @@ const { TaskContext } = require('./context.js')
 const { TaskHandle, WorkflowHandle } = require('./handle.js')
 const { WORKFLOW_TASK, isWorkflow } = require('./workflow.js')
 const { coordinate } = require('./coordinator.js')
+const { WorkflowValues, engineSpecText } = require('./workflow-values.js')
 const { Schedules } = require('./schedules.js')
 const { toJsonText, fromJsonText } = require('./json.js')
 const { setLongTimeout, clearLongTimeout } = require('./timers.js')
@@ -139,8 +140,21 @@ class Executor extends EventEmitter {
     this.register(
       WORKFLOW_TASK,
       (spec, ctx) => {
-        const text = JSON.stringify(spec)
-        const plan = (outcomes) => JSON.parse(this.#native.workflowPlan(ctx.id, text, JSON.stringify(outcomes)))
+        // The engine plans with stand-ins for payloads and results (lib/workflow-values.js).
+        const values = new WorkflowValues()
+        const text = JSON.stringify(values.spec(spec))
+        const resultRefs = new Map()
+        const asRefs = (o) => {
+          if (o[1] !== 'S') return o
+          if (!resultRefs.has(o[0])) resultRefs.set(o[0], values.ref(o[2]))
+          return [o[0], 'S', resultRefs.get(o[0])]
+        }
+        const plan = (outcomes) => {
+          const next = JSON.parse(this.#native.workflowPlan(ctx.id, text, JSON.stringify(outcomes.map(asRefs))))
+          for (const s of next.spawn) s.payload = values.resolve(s.payload)
+          if (next.verdict?.ok) next.verdict.result = values.resolve(next.verdict.result)
+          return next
+        }
         return coordinate(this, plan, ctx)
       },
       {
@@ -162,7 +176,7 @@ class Executor extends EventEmitter {
     const info = this._info(ctx.id)
     const m = /^wf:([0-9a-f-]{36}):(\d+)$/.exec(info.key ?? '')
     if (m === null) return undefined
-    const spec = JSON.stringify(this._info(m[1]).payload)
+    const spec = engineSpecText(this._info(m[1]).payload)
     return this.#native.workflowMemberHasPrevious(spec, Number(m[2])) ? info.payload[0] : undefined
   }
 
@@ -313,7 +327,7 @@ class Executor extends EventEmitter {
       return this.submit(workflow.sig, workflow.payload, { ...workflow.options, ...options })
     }
     const spec = toJsonText(workflow, 'the workflow', 'payload')
-    native(() => this.#native.workflowMembers(spec, null))
+    native(() => this.#native.workflowMembers(engineSpecText(workflow), null))
     let id = this.#enqueue(this.#byName.get(WORKFLOW_TASK), spec, submitOptionsJson(options))
     if (typeof id !== 'string') id = await id
     return new WorkflowHandle(this, id, -1, true)
@@ -323,7 +337,7 @@ class Executor extends EventEmitter {
   async _members(id) {
     const info = this._info(id)
     if (info.name !== WORKFLOW_TASK) throw new TypeError(`task ${id} is not a workflow`)
-    const members = JSON.parse(native(() => this.#native.workflowMembers(JSON.stringify(info.payload), id)))
+    const members = JSON.parse(native(() => this.#native.workflowMembers(engineSpecText(info.payload), id)))
     const decided = info.state === 'SUCCESS' || info.state === 'FAILURE' || info.state === 'REVOKED'
     return members.map((m) => {
       const memberId = native(() => this.#native.idByKey(m.key))
