@@ -1,5 +1,5 @@
 // close() releases what the executor holds: files, sockets, threads. The descriptor
-// count of this process stays flat across many create/close cycles on every store.
+// and thread counts of this process stay flat across many create/close cycles on every store.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -12,6 +12,7 @@ import { sleep } from './support/processes.mjs'
 
 const CYCLES = 1000
 const openDescriptors = () => fs.readdirSync('/proc/self/fd').length
+const threads = () => Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1])
 
 /** Creates, uses and closes `CYCLES` executors on `store`; the descriptors before and after. */
 async function cycles(store) {
@@ -26,12 +27,14 @@ async function cycles(store) {
   await once(-1) // the first cycle loads what stays loaded (the addon, thread pools)
   await sleep(300)
   const before = openDescriptors()
+  const threadsBefore = threads()
   for (let i = 0; i < CYCLES; i++) await once(i)
   await sleep(300) // Redis subscribers notice the close within their read timeout
+  assert.ok(threads() <= threadsBefore + 1, `threads: ${threadsBefore} before, ${threads()} after`)
   return { before, after: openDescriptors() }
 }
 
-test(`SQLite: descriptors stay flat across ${CYCLES} create/close cycles`, async () => {
+test(`SQLite: descriptors and threads stay flat across ${CYCLES} create/close cycles`, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-fds-'))
   try {
     const { before, after } = await cycles(`sqlite:${path.join(dir, 'tasks.db')}`)
@@ -41,7 +44,7 @@ test(`SQLite: descriptors stay flat across ${CYCLES} create/close cycles`, async
   }
 })
 
-test(`Redis: descriptors and server clients stay flat across ${CYCLES} create/close cycles`, async () => {
+test(`Redis: descriptors, threads and server clients stay flat across ${CYCLES} create/close cycles`, async () => {
   const redis = await startRedis()
   try {
     const clients = () => execFileSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'LIST']).toString().trim().split('\n').length
