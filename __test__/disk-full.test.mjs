@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Executor, StoreError } from '../index.mjs'
 import { mountTmpfs, fillUp } from './support/tmpfs.mjs'
+import { sleep, until } from './support/processes.mjs'
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 const KB = 'x'.repeat(1000)
 
 /** Submits batches of 100 until `failures` of them were refused; the ids acknowledged. */
@@ -24,15 +24,6 @@ async function submitUntilFull(ex, failures) {
     }
   }
   return { acknowledged, errors }
-}
-
-async function until(check, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
 }
 
 test('disk full, producer only: nothing acknowledged is lost; the store recovers when space returns', async (t) => {
