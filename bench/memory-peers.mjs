@@ -1,5 +1,5 @@
 // One in-memory measurement in this process; prints one JSON line.
-//   node bench/memory-peers.mjs <throughput|rss|latency> <ceiling|taskloom|taskloom-policies|p-queue> [n]
+//   node bench/memory-peers.mjs <throughput|awaited|singles|rss|latency> <ceiling|taskloom|taskloom-policies|p-queue> [n]
 // Run by bench/run.mjs, which compares the results.
 import { Executor } from '../index.mjs'
 import PQueue from 'p-queue'
@@ -40,6 +40,42 @@ async function throughput() {
     return report({ perSec: N / ((performance.now() - t0) / 1000) })
   }
   throw new Error(`unknown impl ${impl}`)
+}
+
+/**
+ * The paths users write: every result awaited. `awaited`: submitMany in chunks of 10,000,
+ * then Promise.all over every handle's result() — against Promise.all over q.add
+ * promises. `singles`: one submit() per task in a loop, each .then(h => h.result()).
+ * Both report throughput and the peak RSS.
+ */
+async function awaitedPaths(kind) {
+  let perSec
+  const t0 = performance.now()
+  if (impl === 'taskloom') {
+    const ex = new Executor({ concurrency: CONCURRENCY })
+    ex.register('noop', noop)
+    if (kind === 'awaited') {
+      const handles = []
+      const chunk = new Array(10_000).fill(null)
+      for (let done = 0; done < N; done += chunk.length) handles.push(...(await ex.submitMany('noop', chunk)))
+      await Promise.all(handles.map((h) => h.result()))
+    } else {
+      const results = new Array(N)
+      for (let i = 0; i < N; i++) results[i] = ex.submit('noop', null).then((h) => h.result())
+      await Promise.all(results)
+    }
+    perSec = N / ((performance.now() - t0) / 1000)
+    await ex.close()
+  } else if (impl === 'p-queue') {
+    const q = new PQueue({ concurrency: CONCURRENCY })
+    const results = new Array(N)
+    for (let i = 0; i < N; i++) results[i] = q.add(noop)
+    await Promise.all(results)
+    perSec = N / ((performance.now() - t0) / 1000)
+  } else {
+    throw new Error(`unknown impl ${impl}`)
+  }
+  report({ perSec, peakMb: process.resourceUsage().maxRSS / 1024 })
 }
 
 /** Peak RSS with N tasks queued and none run. */
@@ -91,4 +127,4 @@ async function latency() {
   report({ p50us: at(50), p99us: at(99) })
 }
 
-await { throughput, rss, latency }[kind]()
+await { throughput, rss, latency, awaited: () => awaitedPaths('awaited'), singles: () => awaitedPaths('singles') }[kind]()

@@ -42,6 +42,22 @@ if (wanted('memory')) {
   console.log(`  taskloom                      ${fmt(tp.taskloom).padStart(12)} tasks/s   ${(tp.taskloom / tp['p-queue']).toFixed(2)}× p-queue`)
   console.log(`  p-queue                       ${fmt(tp['p-queue']).padStart(12)} tasks/s`)
 
+  // The paths users write: every result awaited (p-queue: Promise.all over q.add).
+  for (const [kind, n, what] of [
+    ['awaited', N, `${fmt(N)} tasks, submitMany in chunks of 10,000, every result awaited (Promise.all)`],
+    ['singles', Math.round(0.3 * N), `${fmt(0.3 * N)} single submit() calls in a loop, each result awaited`],
+  ]) {
+    const runs = { taskloom: [], 'p-queue': [] }
+    for (let round = 0; round < RUNS; round++) for (const impl of Object.keys(runs)) runs[impl].push(measure(kind, impl, n))
+    const per = (impl) => median(runs[impl].map((r) => r.perSec))
+    const mb = (impl) => median(runs[impl].map((r) => r.peakMb))
+    console.log(`\n${what} (median of ${RUNS}; p-queue: Promise.all over q.add)`)
+    console.log(`  taskloom ${fmt(per('taskloom')).padStart(12)} tasks/s   ${(per('taskloom') / per('p-queue')).toFixed(2)}× p-queue` +
+      (kind === 'awaited' ? `, ${((per('taskloom') / tp.taskloom) * 100).toFixed(0)}% of its own onIdle() throughput` : '') +
+      `   peak RSS ${fmt(mb('taskloom'))} MB (${((mb('taskloom') / mb('p-queue')) * 100).toFixed(0)}% of p-queue)`)
+    console.log(`  p-queue  ${fmt(per('p-queue')).padStart(12)} tasks/s                                        peak RSS ${fmt(mb('p-queue'))} MB`)
+  }
+
   console.log(`\nPeak RSS with ${fmt(N)} tasks queued (none run)`)
   const rss = { taskloom: measure('rss', 'taskloom', N).peakMb, 'p-queue': measure('rss', 'p-queue', N).peakMb }
   console.log(`  taskloom ${fmt(rss.taskloom).padStart(8)} MB   ${((rss.taskloom / rss['p-queue']) * 100).toFixed(0)}% of p-queue`)

@@ -85,7 +85,13 @@ class Dispatcher {
       for (let i = 0; i < events.length; i++) {
         const e = events[i]
         switch (e[0]) {
-          case 'settled':
+          case 'ok': // a success held here: [slot, result text]
+            this.hooks.settledHere(e[1], true, e[2])
+            break
+          case 'done': // any other outcome held here: [slot, outcome]
+            this.hooks.settledHere(e[1], false, e[2])
+            break
+          case 'settled': // a task held elsewhere: its info
             this.hooks.settled(e[1])
             break
           case 'state':

@@ -80,8 +80,13 @@ class Executor extends EventEmitter {
   /** Definitions by engine index: `{ index, name, queue, handler, timeoutMs }`. */
   #defs = []
   #byName = new Map()
-  /** Result waiters by task id. */
+  /** Result waiters of tasks held elsewhere, by task id (a waiter, or an array of them). */
   #waiters = new Map()
+  /**
+   * Result waiters of tasks held here, by engine slot: no id string is hashed per task.
+   * A slot is reused only after its task's settle event was handled.
+   */
+  #slotWaiters = []
   #idleWaiters = []
   #closing = null
 
@@ -95,6 +100,7 @@ class Executor extends EventEmitter {
     this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
     this.#dispatcher = new Dispatcher(this.#native, this.#defs, {
       settled: (info) => this.#settle(info),
+      settledHere: (slot, ok, x) => this.#settleHere(slot, ok, x),
       state: (id, name, state) => this.emit('state', { id, name, state }),
       progress: (ctx, percent, message) => {
         if (ctx.done) return
@@ -495,49 +501,67 @@ class Executor extends EventEmitter {
 
   // ---- handles call these ------------------------------------------------------------------
 
-  async _result(id, options = {}, submitted = false) {
-    checkObject(options, 'result() options')
-    checkKeys(options, ['timeoutMs'], 'result()')
-    const timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
-    // Once closed nothing polls: look it up at once.
-    const final = native(() => this.#native.watch(id, submitted && this.#closing === null))
-    if (final !== null) {
-      const o = outcome(JSON.parse(final))
-      if (o.ok) return o.value
-      throw o.error
-    }
-    if (this.#closing) throw new ExecutorClosedError(`the executor is closed; task ${id} has not finished`)
-    // A task held elsewhere is now watched: a pump arms the poll (or the store's notice)
-    // that will see it finish, even if this executor was idle until now.
-    this.#dispatcher.kick()
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject, timer: null }
-      let list = this.#waiters.get(id)
-      if (list === undefined) this.#waiters.set(id, (list = []))
-      list.push(waiter)
-      if (timeoutMs !== undefined) {
-        waiter.timer = setLongTimeout(() => {
-          const l = this.#waiters.get(id)
-          if (l !== undefined) {
-            l.splice(l.indexOf(waiter), 1)
-            if (l.length === 0) this.#waiters.delete(id)
-          }
-          reject(new TimeoutError(id, timeoutMs))
-        }, timeoutMs)
+  /** Not `async`: one promise per awaited task, not two. */
+  _result(id, options, submitted = false) {
+    let timeoutMs
+    try {
+      if (options !== undefined) {
+        checkObject(options, 'result() options')
+        checkKeys(options, ['timeoutMs'], 'result()')
+        timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
       }
-    })
+      // Once closed nothing polls: look it up at once.
+      const where = native(() => this.#native.watchWhere(id, submitted && this.#closing === null))
+      if (typeof where === 'string') {
+        const o = outcome(JSON.parse(where))
+        return o.ok ? Promise.resolve(o.value) : Promise.reject(o.error)
+      }
+      if (this.#closing) throw new ExecutorClosedError(`the executor is closed; task ${id} has not finished`)
+      // A task held elsewhere is now watched: a pump arms the poll (or the store's notice)
+      // that will see it finish, even if this executor was idle until now.
+      if (where < 0) this.#dispatcher.kick()
+      return new Promise((resolve, reject) => {
+        const waiter = new Waiter(id, resolve, reject)
+        const table = where >= 0 ? this.#slotWaiters : null
+        if (table !== null) table[where] = addWaiter(table[where], waiter)
+        else this.#waiters.set(id, addWaiter(this.#waiters.get(id), waiter))
+        if (timeoutMs !== undefined) {
+          waiter.timer = setLongTimeout(() => {
+            if (table !== null) table[where] = dropWaiter(table[where], waiter)
+            else {
+              const rest = dropWaiter(this.#waiters.get(id), waiter)
+              if (rest === undefined) this.#waiters.delete(id)
+              else this.#waiters.set(id, rest)
+            }
+            reject(new TimeoutError(id, timeoutMs))
+          }, timeoutMs)
+        }
+      })
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
+  /** A task held elsewhere finished: its info settles the waiters of its id. */
   #settle(info) {
-    const list = this.#waiters.get(info.id)
-    if (list === undefined) return
+    const w = this.#waiters.get(info.id)
+    if (w === undefined) return
     this.#waiters.delete(info.id)
-    const o = outcome(info)
-    for (const w of list) {
+    settleWaiters(w, outcome(info))
+  }
+
+  /** A task held here finished: `ok` with its result text, or its outcome. */
+  #settleHere(slot, ok, x) {
+    const w = this.#slotWaiters[slot]
+    if (w === undefined) return
+    this.#slotWaiters[slot] = undefined
+    if (ok && !Array.isArray(w)) {
+      // The common case, kept lean: one waiter, a success.
       if (w.timer !== null) clearLongTimeout(w.timer)
-      if (o.ok) w.resolve(o.value)
-      else w.reject(o.error)
+      w.resolve(fromJsonText(x))
+      return
     }
+    settleWaiters(w, ok ? { ok: true, value: fromJsonText(x) } : outcome(x))
   }
 
   _state(id) {
@@ -600,13 +624,15 @@ class Executor extends EventEmitter {
       await this.#dispatcher.close(timeoutMs)
       this.#native.close()
       this.#dispatcher.pump() // outcomes committed while closing settle their waiters
-      for (const [id, list] of this.#waiters) {
-        for (const w of list) {
-          if (w.timer !== null) clearLongTimeout(w.timer)
-          w.reject(new ExecutorClosedError(`the executor closed before task ${id} finished`))
+      const closed = (w) => {
+        for (const waiter of Array.isArray(w) ? w : [w]) {
+          settleWaiters(waiter, { ok: false, error: new ExecutorClosedError(`the executor closed before task ${waiter.id} finished`) })
         }
       }
+      for (const w of this.#waiters.values()) closed(w)
       this.#waiters.clear()
+      for (const w of this.#slotWaiters) if (w !== undefined) closed(w)
+      this.#slotWaiters = []
       const idle = this.#idleWaiters
       this.#idleWaiters = []
       for (const w of idle) w()
@@ -616,6 +642,42 @@ class Executor extends EventEmitter {
 
   [disposeSymbol]() {
     return this.close()
+  }
+}
+
+/** One `result()` call waiting: its promise's functions, and its timeout if any. */
+class Waiter {
+  constructor(id, resolve, reject) {
+    this.id = id
+    this.resolve = resolve
+    this.reject = reject
+    this.timer = null
+  }
+}
+
+/** Waiters of one task: one Waiter, or an array once a second one comes. */
+function addWaiter(existing, waiter) {
+  if (existing === undefined) return waiter
+  if (Array.isArray(existing)) {
+    existing.push(waiter)
+    return existing
+  }
+  return [existing, waiter]
+}
+
+/** `existing` without `waiter` (undefined when none is left). */
+function dropWaiter(existing, waiter) {
+  if (existing === waiter || existing === undefined) return undefined
+  if (!Array.isArray(existing)) return existing
+  const rest = existing.filter((w) => w !== waiter)
+  return rest.length === 0 ? undefined : rest
+}
+
+function settleWaiters(w, o) {
+  for (const waiter of Array.isArray(w) ? w : [w]) {
+    if (waiter.timer !== null) clearLongTimeout(waiter.timer)
+    if (o.ok) waiter.resolve(o.value)
+    else waiter.reject(o.error)
   }
 }
 

@@ -188,6 +188,19 @@ impl NativeExecutor {
             .map_err(js_error)
     }
 
+    /// `watch`, saying where the outcome comes from: the outcome JSON when the task has
+    /// finished; its slot (>= 0) when it is held here (an `ok` / `done` event names the
+    /// slot); -1 when it is held elsewhere (a `settled` event carries its info).
+    #[napi]
+    pub fn watch_where(&mut self, id: String, submitted: bool) -> Result<Either<i32, String>, String> {
+        use taskloom_engine::engine::Watch;
+        Ok(match self.engine.watch_where(&id, submitted).map_err(js_error)? {
+            Watch::Final(json) => Either::B(json),
+            Watch::Here(slot) => Either::A(slot as i32),
+            Watch::Elsewhere => Either::A(-1),
+        })
+    }
+
     #[napi]
     pub fn state(&self, id: String) -> Result<String, String> {
         Ok(self

@@ -93,6 +93,17 @@ pub enum Event {
     StoreFault(String),
 }
 
+/// Where a watched task's outcome comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Watch {
+    /// It has finished: its outcome (JSON).
+    Final(String),
+    /// It is held here, in this slot: a `done` / `ok` event naming the slot follows.
+    Here(u32),
+    /// It is held elsewhere (a durable store): a `settled` event with its info follows.
+    Elsewhere,
+}
+
 /// Which limit held tasks back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitScope {
@@ -1035,6 +1046,30 @@ impl Engine {
         self.watch_task(id, false)
     }
 
+    /// `watch_task`, saying where the outcome will come from: a task held here settles
+    /// with an event naming its slot (the host keys its waiters by slot, not by id).
+    pub fn watch_where(&mut self, id: &str, submitted: bool) -> Result<Watch> {
+        let Some(slot) = self.local_slot(id)? else {
+            let found = if submitted {
+                self.durable_watch_submitted(id)?
+            } else {
+                self.durable_watch(id)?
+            };
+            return Ok(found.map_or(Watch::Elsewhere, Watch::Final));
+        };
+        let r = self.store.get_mut(slot).expect("slot exists");
+        if r.state.is_final() && !r.committing {
+            return Ok(Watch::Final(self.slot_outcome_json(slot)));
+        }
+        r.watched = true;
+        // With a durable store a task held here may still leave (a retry, a claim given
+        // back): its outcome may then come by id, so it is watched by id.
+        if self.durable.is_some() {
+            return Ok(Watch::Elsewhere);
+        }
+        Ok(Watch::Here(slot))
+    }
+
     /// `watch`, for a task this process submitted (`submitted`): with a durable store
     /// it is looked up with the next poll, in one read with every other such task,
     /// instead of at once.
@@ -1048,7 +1083,7 @@ impl Engine {
         };
         let r = self.store.get_mut(slot).expect("slot exists");
         if r.state.is_final() && !r.committing {
-            return Ok(Some(self.slot_info_json(slot)));
+            return Ok(Some(self.slot_outcome_json(slot)));
         }
         r.watched = true;
         Ok(None)
@@ -1156,6 +1191,34 @@ impl Engine {
     }
 
     /// Full info of the task in `slot` as JSON (see `TaskInfoView`).
+    /// What settles a `result()`: `{ id, name, state, result, error, retries }` (the
+    /// result as its JSON text). Written directly, without the rest of the info (payload,
+    /// logs, times): this runs once per awaited task.
+    pub fn slot_outcome_json(&self, slot: u32) -> String {
+        let r = self.store.get(slot).expect("slot exists");
+        let d = self.registry.get(r.def);
+        let retries = if r.state == TaskState::Retry {
+            r.attempt
+        } else {
+            r.attempt.saturating_sub(1)
+        };
+        let mut out = String::with_capacity(96 + r.result.as_ref().map_or(0, |t| t.len()));
+        let _ = write!(out, "{{\"id\":\"{}\",\"name\":", r.id);
+        push_json_str(&mut out, &d.name);
+        let _ = write!(out, ",\"state\":\"{}\",\"result\":", r.state.as_str());
+        match r.result.as_deref() {
+            Some(text) => push_json_str(&mut out, text),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"error\":");
+        match r.extra.as_deref().and_then(|x| x.error.as_ref()) {
+            Some(e) => out.push_str(&serde_json::to_string(e).expect("an error serializes")),
+            None => out.push_str("null"),
+        }
+        let _ = write!(out, ",\"retries\":{retries}}}");
+        out
+    }
+
     pub fn slot_info_json(&self, slot: u32) -> String {
         let r = self.store.get(slot).expect("slot exists");
         let d = self.registry.get(r.def);
@@ -1344,9 +1407,28 @@ impl Engine {
             }
             match *e {
                 Event::Settled { slot } => {
-                    out.push_str("[\"settled\",");
-                    out.push_str(&self.slot_info_json(slot));
-                    out.push(']');
+                    // The memory store: a success is `["ok", slot, "<result text>"]`,
+                    // anything else `["done", slot, {outcome}]`; a durable store:
+                    // `["settled", {outcome}]`, by id (see `slot_outcome_json`).
+                    let r = self.store.get(slot).expect("slot exists");
+                    match (r.state, r.result.as_deref()) {
+                        _ if self.durable.is_some() => {
+                            // Watched by id there (see `watch_where`).
+                            out.push_str("[\"settled\",");
+                            out.push_str(&self.slot_outcome_json(slot));
+                            out.push(']');
+                        }
+                        (TaskState::Success, Some(text)) => {
+                            let _ = write!(out, "[\"ok\",{slot},");
+                            push_json_str(out, text);
+                            out.push(']');
+                        }
+                        _ => {
+                            let _ = write!(out, "[\"done\",{slot},");
+                            out.push_str(&self.slot_outcome_json(slot));
+                            out.push(']');
+                        }
+                    }
                 }
                 Event::StateOf { id, def, state } => {
                     let _ = write!(out, "[\"state\",\"{id}\",");

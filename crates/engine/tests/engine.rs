@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{claim, engine, register, result_of, submit, Claimed, T0};
+use common::{claim, engine, register, submit, Claimed, T0};
 use taskloom_engine::engine::EngineConfig;
 use taskloom_engine::{CancelOutcome, Completion, SubmitOptions, TaskError, TaskState};
 
@@ -255,9 +255,10 @@ fn watchers_get_a_settled_event_with_the_outcome() {
     assert_eq!(e.drain_events(&mut out), 1);
     out.push(']');
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v[0][0], "settled");
-    assert_eq!(v[0][1]["state"], "SUCCESS");
-    assert_eq!(result_of(&v[0][1])["sum"], 3);
+    assert_eq!(v[0][0], "ok");
+    assert_eq!(v[0][1].as_u64(), Some(slot as u64));
+    let result: serde_json::Value = serde_json::from_str(v[0][2].as_str().unwrap()).unwrap();
+    assert_eq!(result["sum"], 3);
     assert!(e.watch(&id).unwrap().is_some(), "already final");
 }
 
