@@ -63,6 +63,12 @@ export declare class NativeExecutor {
    * looks it up with the next poll, batched, instead of at once.
    */
   watch(id: string, submitted?: boolean | undefined | null): string | null
+  /**
+   * `watch`, saying where the outcome comes from: the outcome JSON when the task has
+   * finished; its slot (>= 0) when it is held here (an `ok` / `done` event names the
+   * slot); -1 when it is held elsewhere (a `settled` event carries its info).
+   */
+  watchWhere(id: string, submitted: boolean): number | string
   state(id: string): string
   info(id: string): string
   progress(slot: number, percent: number, message?: string | undefined | null): void
