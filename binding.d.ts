@@ -57,16 +57,11 @@ export declare class NativeExecutor {
    */
   cancel(id: string): number
   /**
-   * The task's info JSON when it has finished; otherwise null, and a `settled`
-   * event follows when it does.
-   * `submitted`: this executor submitted the task (it exists), so a durable store
-   * looks it up with the next poll, batched, instead of at once.
-   */
-  watch(id: string, submitted?: boolean | undefined | null): string | null
-  /**
-   * `watch`, saying where the outcome comes from: the outcome JSON when the task has
+   * Watches a task for `result()`: the outcome JSON when the task has
    * finished; its slot (>= 0) when it is held here (an `ok` / `done` event names the
    * slot); -1 when it is held elsewhere (a `settled` event carries its info).
+   * `submitted`: this executor submitted the task (it exists), so a durable store
+   * looks it up with the next poll, batched, instead of at once.
    */
   watchWhere(id: string, submitted: boolean): number | string
   state(id: string): string

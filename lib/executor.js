@@ -136,7 +136,7 @@ class Executor extends EventEmitter {
       }
     })
     this.#registerCoordinator()
-    this.#schedules = new Schedules(this.#native, () => this.#dispatcher.kick(), (err) => this.#scheduleError(err))
+    this.#schedules = new Schedules(this.#native, () => this.#dispatcher.kick(), (err) => this.#reportError(err))
   }
 
   #schedules
@@ -184,11 +184,6 @@ class Executor extends EventEmitter {
     if (m === null) return undefined
     const spec = engineSpecText(this._info(m[1]).payload)
     return this.#native.workflowMemberHasPrevious(spec, Number(m[2])) ? info.payload[0] : undefined
-  }
-
-  /** A schedule tick could not be submitted (the store failed): reported, tried again. */
-  #scheduleError(err) {
-    this.#reportError(err)
   }
 
   /**

@@ -120,4 +120,4 @@ function fromJsonText(text) {
   return text == null ? null : JSON.parse(text)
 }
 
-module.exports = { toJsonText, fromJsonText, MAX_DEPTH }
+module.exports = { toJsonText, fromJsonText }

@@ -177,20 +177,11 @@ impl NativeExecutor {
         })
     }
 
-    /// The task's info JSON when it has finished; otherwise null, and a `settled`
-    /// event follows when it does.
-    #[napi]
-    /// `submitted`: this executor submitted the task (it exists), so a durable store
-    /// looks it up with the next poll, batched, instead of at once.
-    pub fn watch(&mut self, id: String, submitted: Option<bool>) -> Result<Option<String>, String> {
-        self.engine
-            .watch_task(&id, submitted.unwrap_or(false))
-            .map_err(js_error)
-    }
-
-    /// `watch`, saying where the outcome comes from: the outcome JSON when the task has
+    /// Watches a task for `result()`: the outcome JSON when the task has
     /// finished; its slot (>= 0) when it is held here (an `ok` / `done` event names the
     /// slot); -1 when it is held elsewhere (a `settled` event carries its info).
+    /// `submitted`: this executor submitted the task (it exists), so a durable store
+    /// looks it up with the next poll, batched, instead of at once.
     #[napi]
     pub fn watch_where(&mut self, id: String, submitted: bool) -> Result<Either<i32, String>, String> {
         use taskloom_engine::engine::Watch;

@@ -6,7 +6,7 @@ import path from 'node:path'
 
 /**
  * Mounts a tmpfs of `size` (e.g. '3m'); returns `{ dir, unmount }`, or `{ reason }` when
- * this machine cannot mount one (not root, no mount command): the caller skips, saying why.
+ * this machine cannot mount one (not root, no mount command): the caller fails, saying why.
  */
 export function mountTmpfs(size) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-tmpfs-'))

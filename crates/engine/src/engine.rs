@@ -1074,19 +1074,10 @@ impl Engine {
     /// it is looked up with the next poll, in one read with every other such task,
     /// instead of at once.
     pub fn watch_task(&mut self, id: &str, submitted: bool) -> Result<Option<String>> {
-        let Some(slot) = self.local_slot(id)? else {
-            return if submitted {
-                self.durable_watch_submitted(id)
-            } else {
-                self.durable_watch(id)
-            };
-        };
-        let r = self.store.get_mut(slot).expect("slot exists");
-        if r.state.is_final() && !r.committing {
-            return Ok(Some(self.slot_outcome_json(slot)));
-        }
-        r.watched = true;
-        Ok(None)
+        Ok(match self.watch_where(id, submitted)? {
+            Watch::Final(outcome) => Some(outcome),
+            Watch::Here(_) | Watch::Elsewhere => None,
+        })
     }
 
     /// The running task in `slot`, if it is still running (controls sent after the
