@@ -64,6 +64,14 @@ export declare class NativeExecutor {
    * looks it up with the next poll, batched, instead of at once.
    */
   watchWhere(id: string, submitted: boolean): number | string
+  /**
+   * `watchWhere` for many tasks at once: `ids` concatenated (36 characters each),
+   * `positions` the id of each watch among them. A JSON array with, per position,
+   * its slot, -1, its outcome, or `{code, message}`.
+   */
+  watchMany(ids: string, positions: Uint32Array, submitted: boolean): string
+  /** The id of the task in `slot` (for messages about a waiter kept by slot). */
+  slotId(slot: number): string
   state(id: string): string
   info(id: string): string
   progress(slot: number, percent: number, message?: string | undefined | null): void

@@ -16,7 +16,7 @@ class Dispatcher {
   /**
    * @param native the NativeExecutor
    * @param defs   definitions by index: `{ name, queue, handler, timeoutMs }`
-   * @param hooks  `{ settled(info), state(id, name, state), breaker(name, from, to),
+   * @param hooks  `{ beforeCycle(), settled(info), settledHere(slot, ok, x), state(id, name, state), breaker(name, from, to),
    *                rateLimited(scope, name, until), progress/status/log(ctx, …), pumped() }`
    */
   constructor(native, defs, hooks) {
@@ -28,6 +28,8 @@ class Dispatcher {
     /** Running task contexts by engine slot. */
     this.runs = []
     this.completions = ''
+    /** Successes in `completions` whose waiters this side settles: slot, result text, … */
+    this.successes = []
     this.scheduled = false
     this.pumpsSinceYield = 0
     this.timer = null
@@ -72,8 +74,12 @@ class Dispatcher {
 
   pump() {
     this.scheduled = false
+    // Submits and result() calls of this tick reach the engine first, each kind in one call.
+    this.hooks.beforeCycle()
     const completions = this.completions
     this.completions = ''
+    const successes = this.successes
+    if (successes.length > 0) this.successes = []
     const capacity = this.closing ? 0 : this.concurrency - this.running
     const out = this.native.cycle(completions, capacity)
     if (out !== null) {
@@ -120,6 +126,9 @@ class Dispatcher {
     } else {
       this.arm(null)
     }
+    // After the events: a success that a cancel turned into REVOKED came as a 'done' event
+    // and has no waiters left here.
+    for (let i = 0; i < successes.length; i += 2) this.hooks.settledHere(successes[i], true, successes[i + 1])
     if (this.durable) this.holdOpen(!this.closing && this.native.unfinished > 0)
     this.hooks.pumped()
   }
@@ -204,7 +213,14 @@ class Dispatcher {
       return
     }
     this.finish(ctx)
-    this.completions += ctx.slot + 'S' + text + '\n'
+    if (this.durable) {
+      // Settled once the store has committed the outcome, by the store's notice.
+      this.completions += ctx.slot + 'S' + text + '\n'
+    } else {
+      // Recorded by the next cycle, then settled here from the text: no event, no re-read.
+      this.completions += ctx.slot + 'H' + text + '\n'
+      this.successes.push(ctx.slot, text)
+    }
     this.kick()
   }
 

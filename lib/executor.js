@@ -12,13 +12,13 @@ const { coordinate } = require('./coordinator.js')
 const { WorkflowValues, engineSpecText } = require('./workflow-values.js')
 const { Schedules } = require('./schedules.js')
 const { toJsonText, fromJsonText } = require('./json.js')
+const { ResultWaiters, outcome } = require('./results.js')
+const { SubmitBatcher } = require('./submits.js')
 const { setLongTimeout, clearLongTimeout } = require('./timers.js')
 const { submitOptionsJson, checkTimeoutOption, checkObject, checkKeys, rejectNonFinite, UUID } = require('./options.js')
 const {
   TaskFailedError,
   CircuitOpenError,
-  TaskCancelledError,
-  TimeoutError,
   TaskTimeoutError,
   NonRetryableError,
   ExecutorClosedError,
@@ -59,19 +59,6 @@ function checkScheduleId(id) {
   return id
 }
 
-/** A task's final outcome as a value, or the error to reject with. */
-function outcome(info) {
-  switch (info.state) {
-    case 'SUCCESS':
-      return { ok: true, value: fromJsonText(info.result) }
-    case 'FAILURE':
-      if (info.error?.type === 'CircuitOpenError') return { ok: false, error: new CircuitOpenError(info) }
-      return { ok: false, error: new TaskFailedError(info) }
-    default:
-      return { ok: false, error: new TaskCancelledError(info) }
-  }
-}
-
 const disposeSymbol = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
 
 class Executor extends EventEmitter {
@@ -80,13 +67,10 @@ class Executor extends EventEmitter {
   /** Definitions by engine index: `{ index, name, queue, handler, timeoutMs }`. */
   #defs = []
   #byName = new Map()
-  /** Result waiters of tasks held elsewhere, by task id (a waiter, or an array of them). */
-  #waiters = new Map()
-  /**
-   * Result waiters of tasks held here, by engine slot: no id string is hashed per task.
-   * A slot is reused only after its task's settle event was handled.
-   */
-  #slotWaiters = []
+  /** The waiters of `result()` calls (lib/results.js). */
+  #results
+  /** `submit()` calls of this tick, coalesced (lib/submits.js). */
+  #submits
   #idleWaiters = []
   #closing = null
 
@@ -98,9 +82,17 @@ class Executor extends EventEmitter {
     // Workflow coordinators run in every worker, whatever queues it works.
     if (Array.isArray(options.queues) && options.queues.length > 0) config.queues = [...options.queues, WORKFLOW_TASK]
     this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
+    const kick = () => this.#dispatcher.kick()
+    this.#results = new ResultWaiters(this.#native, kick)
+    this.#submits = new SubmitBatcher(
+      (def, texts, opts) => this.#enqueueNow(def, texts, opts),
+      (ids, index) => new TaskHandle(this, ids, index, true),
+      kick,
+    )
     this.#dispatcher = new Dispatcher(this.#native, this.#defs, {
-      settled: (info) => this.#settle(info),
-      settledHere: (slot, ok, x) => this.#settleHere(slot, ok, x),
+      beforeCycle: () => this.#flush(),
+      settled: (info) => this.#results.settleById(info),
+      settledHere: (slot, ok, x) => this.#results.settleHere(slot, ok, x),
       state: (id, name, state) => this.emit('state', { id, name, state }),
       progress: (ctx, percent, message) => {
         if (ctx.done) return
@@ -294,14 +286,32 @@ class Executor extends EventEmitter {
 
   // ---- submit and run ------------------------------------------------------------------
 
-  async submit(name, payload, options) {
-    this.#assertOpen()
-    if (isWorkflow(name)) return this.#submitWorkflow(name, payload)
-    const def = this.#def(name)
-    const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
-    let id = this.#enqueue(def, text, submitOptionsJson(options))
+  /** Not `async`: submits of one tick go to the engine together (lib/submits.js). */
+  submit(name, payload, options) {
+    try {
+      this.#assertOpen()
+      if (isWorkflow(name)) return this.#submitWorkflow(name, payload)
+      const def = this.#def(name)
+      const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
+      const opts = submitOptionsJson(options)
+      // A keyed submit may answer with an existing task: it goes on its own.
+      if (opts.includes('"key"')) return this.#submitOne(def, text, opts)
+      return this.#submits.add(def, text, opts)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async #submitOne(def, text, opts) {
+    let id = this.#enqueue(def, text, opts)
     if (typeof id !== 'string') id = await id
     return new TaskHandle(this, id, -1, true)
+  }
+
+  /** What this tick's submits and result() calls left for the engine, before anything reads it. */
+  #flush() {
+    this.#submits.flush()
+    this.#results.flush(this.#closing !== null)
   }
 
   /**
@@ -312,8 +322,14 @@ class Executor extends EventEmitter {
    * the caller holds their handles.
    */
   #enqueue(def, texts, opts) {
+    this.#submits.flush() // keeps FIFO order with the submit() calls made before
+    return this.#enqueueNow(def, texts, opts)
+  }
+
+  #enqueueNow(def, texts, opts) {
     const ids = native(() => this.#native.submit(def.index, texts, opts))
-    const ticket = this.#native.takeTicket()
+    // The memory store stores at once; a durable store's writer commits, then answers the ticket.
+    const ticket = this.#dispatcher.durable ? this.#native.takeTicket() : -1
     if (ticket < 0) {
       this.#dispatcher.kick()
       return ids
@@ -478,6 +494,7 @@ class Executor extends EventEmitter {
   async list(options = {}) {
     checkObject(options, 'list() options')
     rejectNonFinite(options, '')
+    this.#submits.flush()
     const page = JSON.parse(native(() => this.#native.list(JSON.stringify(options))))
     page.tasks = page.tasks.map(toTaskInfo)
     return page
@@ -485,6 +502,7 @@ class Executor extends EventEmitter {
 
   /** Stored tasks per state: `{ total: { PENDING: n, … }, queues: { name: { … } } }`. */
   async counts() {
+    this.#submits.flush()
     return JSON.parse(native(() => this.#native.counts()))
   }
 
@@ -496,8 +514,8 @@ class Executor extends EventEmitter {
 
   // ---- handles call these ------------------------------------------------------------------
 
-  /** Not `async`: one promise per awaited task, not two. */
-  _result(id, options, submitted = false) {
+  /** Not `async`: one promise per awaited task, not two. The id is `ids` or the index-th in it. */
+  _result(ids, index, options, submitted = false) {
     let timeoutMs
     try {
       if (options !== undefined) {
@@ -505,69 +523,28 @@ class Executor extends EventEmitter {
         checkKeys(options, ['timeoutMs'], 'result()')
         timeoutMs = checkTimeoutOption(options.timeoutMs, 'result() timeoutMs')
       }
-      // Once closed nothing polls: look it up at once.
-      const where = native(() => this.#native.watchWhere(id, submitted && this.#closing === null))
-      if (typeof where === 'string') {
-        const o = outcome(JSON.parse(where))
-        return o.ok ? Promise.resolve(o.value) : Promise.reject(o.error)
-      }
-      if (this.#closing) throw new ExecutorClosedError(`the executor is closed; task ${id} has not finished`)
-      // A task held elsewhere is now watched: a pump arms the poll (or the store's notice)
-      // that will see it finish, even if this executor was idle until now.
-      if (where < 0) this.#dispatcher.kick()
-      return new Promise((resolve, reject) => {
-        const waiter = new Waiter(id, resolve, reject)
-        const table = where >= 0 ? this.#slotWaiters : null
-        if (table !== null) table[where] = addWaiter(table[where], waiter)
-        else this.#waiters.set(id, addWaiter(this.#waiters.get(id), waiter))
-        if (timeoutMs !== undefined) {
-          waiter.timer = setLongTimeout(() => {
-            if (table !== null) table[where] = dropWaiter(table[where], waiter)
-            else {
-              const rest = dropWaiter(this.#waiters.get(id), waiter)
-              if (rest === undefined) this.#waiters.delete(id)
-              else this.#waiters.set(id, rest)
-            }
-            reject(new TimeoutError(id, timeoutMs))
-          }, timeoutMs)
-        }
-      })
     } catch (err) {
       return Promise.reject(err)
     }
-  }
-
-  /** A task held elsewhere finished: its info settles the waiters of its id. */
-  #settle(info) {
-    const w = this.#waiters.get(info.id)
-    if (w === undefined) return
-    this.#waiters.delete(info.id)
-    settleWaiters(w, outcome(info))
-  }
-
-  /** A task held here finished: `ok` with its result text, or its outcome. */
-  #settleHere(slot, ok, x) {
-    const w = this.#slotWaiters[slot]
-    if (w === undefined) return
-    this.#slotWaiters[slot] = undefined
-    if (ok && !Array.isArray(w)) {
-      // The common case, kept lean: one waiter, a success.
-      if (w.timer !== null) clearLongTimeout(w.timer)
-      w.resolve(fromJsonText(x))
-      return
-    }
-    settleWaiters(w, ok ? { ok: true, value: fromJsonText(x) } : outcome(x))
+    const p = this.#results.wait(ids, index, submitted, timeoutMs)
+    // Once closed nothing pumps on its own: look it up at once.
+    if (this.#closing) this.#flush()
+    return p
   }
 
   _state(id) {
+    this.#submits.flush()
     return native(() => this.#native.state(id))
   }
 
   _info(id) {
+    this.#submits.flush()
     return toTaskInfo(JSON.parse(native(() => this.#native.info(id))))
   }
 
   _cancel(id) {
+    // A result() waiting to be watched must be watched before the task can be revoked and trimmed.
+    this.#flush()
     const r = native(() => this.#native.cancel(id))
     if (r === -2) return false
     // -3: it runs in another process, whose worker aborts it.
@@ -585,7 +562,7 @@ class Executor extends EventEmitter {
   }
 
   #isIdle() {
-    return this.#native.unfinished === 0 && this.#dispatcher.running === 0
+    return !this.#submits.pending && this.#native.unfinished === 0 && this.#dispatcher.running === 0
   }
 
   /** Progress, status and logs of tasks that run in other processes (Redis store). */
@@ -614,20 +591,13 @@ class Executor extends EventEmitter {
     checkObject(options, 'close() options')
     checkKeys(options, ['timeoutMs'], 'close()')
     const timeoutMs = checkTimeoutOption(options.timeoutMs, 'close() timeoutMs') ?? 10_000
+    this.#flush() // submits and result() calls made before close() count as made while open
     this.#closing = (async () => {
       this.#schedules.stop()
       await this.#dispatcher.close(timeoutMs)
       this.#native.close()
       this.#dispatcher.pump() // outcomes committed while closing settle their waiters
-      const closed = (w) => {
-        for (const waiter of Array.isArray(w) ? w : [w]) {
-          settleWaiters(waiter, { ok: false, error: new ExecutorClosedError(`the executor closed before task ${waiter.id} finished`) })
-        }
-      }
-      for (const w of this.#waiters.values()) closed(w)
-      this.#waiters.clear()
-      for (const w of this.#slotWaiters) if (w !== undefined) closed(w)
-      this.#slotWaiters = []
+      this.#results.closeAll()
       const idle = this.#idleWaiters
       this.#idleWaiters = []
       for (const w of idle) w()
@@ -637,42 +607,6 @@ class Executor extends EventEmitter {
 
   [disposeSymbol]() {
     return this.close()
-  }
-}
-
-/** One `result()` call waiting: its promise's functions, and its timeout if any. */
-class Waiter {
-  constructor(id, resolve, reject) {
-    this.id = id
-    this.resolve = resolve
-    this.reject = reject
-    this.timer = null
-  }
-}
-
-/** Waiters of one task: one Waiter, or an array once a second one comes. */
-function addWaiter(existing, waiter) {
-  if (existing === undefined) return waiter
-  if (Array.isArray(existing)) {
-    existing.push(waiter)
-    return existing
-  }
-  return [existing, waiter]
-}
-
-/** `existing` without `waiter` (undefined when none is left). */
-function dropWaiter(existing, waiter) {
-  if (existing === waiter || existing === undefined) return undefined
-  if (!Array.isArray(existing)) return existing
-  const rest = existing.filter((w) => w !== waiter)
-  return rest.length === 0 ? undefined : rest
-}
-
-function settleWaiters(w, o) {
-  for (const waiter of Array.isArray(w) ? w : [w]) {
-    if (waiter.timer !== null) clearLongTimeout(waiter.timer)
-    if (o.ok) waiter.resolve(o.value)
-    else waiter.reject(o.error)
   }
 }
 

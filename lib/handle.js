@@ -35,7 +35,7 @@ class TaskHandle {
 
   /** The task's return value once it succeeds; rejects if it fails or is cancelled. */
   result(options) {
-    return this.#executor._result(this.id, options, this.#submitted)
+    return this.#executor._result(this.#id, this.#index, options, this.#submitted)
   }
 
   /** The task's current state. */

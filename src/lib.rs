@@ -192,6 +192,22 @@ impl NativeExecutor {
         })
     }
 
+    /// `watchWhere` for many tasks at once: `ids` concatenated (36 characters each),
+    /// `positions` the id of each watch among them. A JSON array with, per position,
+    /// its slot, -1, its outcome, or `{code, message}`.
+    #[napi]
+    pub fn watch_many(&mut self, ids: String, positions: Uint32Array, submitted: bool) -> String {
+        self.engine.watch_many(&ids, &positions, submitted)
+    }
+
+    /// The id of the task in `slot` (for messages about a waiter kept by slot).
+    #[napi]
+    pub fn slot_id(&self, slot: u32) -> Result<String, String> {
+        self.engine
+            .slot_id(slot)
+            .ok_or_else(|| js_error(EngineError::invalid(format!("no task in slot {slot}"))))
+    }
+
     #[napi]
     pub fn state(&self, id: String) -> Result<String, String> {
         Ok(self

@@ -38,6 +38,10 @@ pub use workflows::WORKFLOW_TASK;
 pub enum Completion {
     /// JSON text of the returned value.
     Success(compact_str::CompactString),
+    /// A success whose waiters the host settles itself, from the value it holds: no
+    /// settled event follows when the task ends SUCCESS (one does if it ends otherwise,
+    /// say REVOKED by a cancel that came while it ran). Memory store only.
+    SuccessSettledByHost(compact_str::CompactString),
     Failure(TaskError),
 }
 
@@ -906,12 +910,17 @@ impl Engine {
         }
         let def = r.def;
         let trial = std::mem::take(&mut r.trial);
+        let (completion, host_settles) = match completion {
+            Completion::SuccessSettledByHost(text) => (Completion::Success(text), self.durable.is_none()),
+            c => (c, false),
+        };
         if self.breakers[def as usize].is_some() {
             // A cancelled run says nothing about the task's health.
             let (failed, counts) = match (&completion, r.cancel_requested) {
                 (_, true) => (true, false),
                 (Completion::Success(_), false) => (false, true),
                 (Completion::Failure(e), false) => (true, !e.ignored_by_breaker),
+                (Completion::SuccessSettledByHost(_), false) => unreachable!("normalized above"),
             };
             let t = self.breakers[def as usize]
                 .as_mut()
@@ -929,8 +938,12 @@ impl Engine {
             match completion {
                 Completion::Success(result) => {
                     r.result = Some(result);
+                    if host_settles {
+                        r.watched = false;
+                    }
                     TaskState::Success
                 }
+                Completion::SuccessSettledByHost(_) => unreachable!("normalized above"),
                 Completion::Failure(error) => {
                     let policy = self.registry.retry_policy(def);
                     let decision = policy.decide(r.attempt, error.non_retryable, &mut self.rng);
@@ -1070,6 +1083,37 @@ impl Engine {
         Ok(Watch::Here(slot))
     }
 
+    /// `watch_where` for many tasks at once, so that a million `result()` calls cost a
+    /// few crossings, not a million: `ids` are concatenated (36 characters each, each
+    /// batch of handles sent once) and `positions` pick the id of each watch among them.
+    /// The answer is a JSON array with, per position, its slot (>= 0, held here), -1
+    /// (held elsewhere), its outcome object (finished), or `{"code","message"}`.
+    pub fn watch_many(&mut self, ids: &str, positions: &[u32], submitted: bool) -> String {
+        let mut out = String::with_capacity(positions.len() * 4 + 2);
+        out.push('[');
+        for (i, &p) in positions.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let at = p as usize * 36;
+            let id = ids.get(at..at + 36).unwrap_or("");
+            match self.watch_where(id, submitted) {
+                Ok(Watch::Here(slot)) => {
+                    let _ = write!(out, "{slot}");
+                }
+                Ok(Watch::Elsewhere) => out.push_str("-1"),
+                Ok(Watch::Final(outcome)) => out.push_str(&outcome),
+                Err(e) => {
+                    let _ = write!(out, "{{\"code\":\"{}\",\"message\":", e.code());
+                    push_json_str(&mut out, &e.to_string());
+                    out.push('}');
+                }
+            }
+        }
+        out.push(']');
+        out
+    }
+
     /// `watch`, for a task this process submitted (`submitted`): with a durable store
     /// it is looked up with the next poll, in one read with every other such task,
     /// instead of at once.
@@ -1185,6 +1229,11 @@ impl Engine {
     /// What settles a `result()`: `{ id, name, state, result, error, retries }` (the
     /// result as its JSON text). Written directly, without the rest of the info (payload,
     /// logs, times): this runs once per awaited task.
+    /// The id of the task held in `slot`, if any.
+    pub fn slot_id(&self, slot: u32) -> Option<String> {
+        self.store.get(slot).map(|r| r.id.to_string())
+    }
+
     pub fn slot_outcome_json(&self, slot: u32) -> String {
         let r = self.store.get(slot).expect("slot exists");
         let d = self.registry.get(r.def);

@@ -2,7 +2,8 @@
 //! one string per batch instead of one value (and one boundary crossing) per task.
 //!
 //! - payload lists: JSON texts separated by '\n' (JSON.stringify never emits a raw newline);
-//! - completions: one line per finished run, `<slot>S<result json>` or `<slot>F<error json>`;
+//! - completions: one line per finished run, `<slot>S<result json>` (`<slot>H<result json>`
+//!   when the host settles its waiters itself) or `<slot>F<error json>`;
 //! - claimed tasks: five JSON values per task, `slot,"id",def,attempt,payload` (see `Engine::claim`).
 
 use crate::engine::Completion;
@@ -34,6 +35,7 @@ pub fn parse_completions(text: &str) -> Result<Vec<(u32, Completion)>> {
         let rest = &line[digits..];
         let completion = match rest.as_bytes().first() {
             Some(b'S') => Completion::Success(rest[1..].into()),
+            Some(b'H') => Completion::SuccessSettledByHost(rest[1..].into()),
             Some(b'F') => {
                 let err: TaskError = serde_json::from_str(&rest[1..]).map_err(|_| bad())?;
                 Completion::Failure(err)

@@ -384,3 +384,58 @@ fn fifo_holds_across_many_task_names_and_caps() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// Events the engine has for its host, as one JSON array.
+fn drain_events(e: &mut taskloom_engine::Engine) -> serde_json::Value {
+    let mut out = String::from("[");
+    e.drain_events(&mut out);
+    out.push(']');
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn watch_many_answers_per_position_and_a_host_settled_success_sends_no_event() {
+    let (mut e, _) = engine("");
+    let d = register(&mut e, "t", "");
+    let a = submit(&mut e, d, "1", "");
+    let b = submit(&mut e, d, "2", "");
+    let unknown = "0190a5a4-0000-7000-8000-000000000000";
+    let ids = format!("{a}{b}{unknown}");
+    let claimed = claim(&mut e, 2);
+    // b, a, a again, and an unknown id: a slot each, then an error naming the id.
+    let answers: serde_json::Value =
+        serde_json::from_str(&e.watch_many(&ids, &[1, 0, 0, 2], true)).unwrap();
+    assert_eq!(answers[1], answers[2]);
+    assert!(answers[0].as_u64().is_some() && answers[1].as_u64().is_some());
+    assert_eq!(answers[3]["code"], "ERR_TASKLOOM_NOT_FOUND");
+    assert!(answers[3]["message"].as_str().unwrap().contains(unknown));
+    drain_events(&mut e);
+    // The host settles a's waiters itself: no event; b reports as before.
+    e.complete(claimed[0].slot, Completion::SuccessSettledByHost("10".into()));
+    e.complete(claimed[1].slot, Completion::Success("20".into()));
+    let events = drain_events(&mut e);
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    assert_eq!(events[0][0], "ok");
+    assert_eq!(events[0][2], "20");
+    assert_eq!(e.state(&a).unwrap(), TaskState::Success);
+    // Finished: the outcome itself.
+    let answers: serde_json::Value =
+        serde_json::from_str(&e.watch_many(&ids, &[0], true)).unwrap();
+    assert_eq!(answers[0]["state"], "SUCCESS");
+    assert_eq!(answers[0]["result"], "10");
+}
+
+#[test]
+fn a_host_settled_success_that_a_cancel_revoked_still_sends_its_outcome() {
+    let (mut e, _) = engine("");
+    let d = register(&mut e, "t", "");
+    let id = submit(&mut e, d, "1", "");
+    let slot = claim(&mut e, 1)[0].slot;
+    e.watch_many(&id, &[0], true);
+    assert_eq!(e.cancel(&id).unwrap(), CancelOutcome::AbortRunning(slot));
+    drain_events(&mut e);
+    e.complete(slot, Completion::SuccessSettledByHost("1".into()));
+    let events = drain_events(&mut e);
+    assert_eq!(events[0][0], "done");
+    assert_eq!(events[0][2]["state"], "REVOKED");
+}
