@@ -3,7 +3,7 @@
 // events. It translates and wires; the engine decides.
 
 const { EventEmitter } = require('node:events')
-const { NativeExecutor } = require('../binding.js')
+const { NativeExecutor } = require('./native.js')
 const { Dispatcher, countsForBreaker } = require('./dispatcher.js')
 const { TaskContext } = require('./context.js')
 const { TaskHandle, WorkflowHandle } = require('./handle.js')

@@ -138,33 +138,7 @@ class ResultWaiters {
       const batch = this.unsent[s]
       if (batch.length === 0) continue
       this.unsent[s] = []
-      // Each batch of ids (a submitMany's) goes once; positions pick the ids in it.
-      const bases = new Map()
-      let ids = ''
-      let count = 0
-      const positions = new Uint32Array(batch.length)
-      let n = 0
-      const place = (str, index) => {
-        let base = bases.get(str)
-        if (base === undefined) {
-          base = count
-          bases.set(str, base)
-          ids += str
-          count += str.length / ID_LENGTH
-        }
-        positions[n++] = base + (index < 0 ? 0 : index)
-      }
-      for (let i = 0; i < batch.length; ) {
-        const w = batch[i]
-        if (w instanceof Waiter) {
-          place(w.ids, w.index)
-          i += 1
-        } else {
-          place(w, batch[i + 1])
-          i += 4
-        }
-      }
-      const answers = JSON.parse(this.native.watchMany(ids, positions.subarray(0, n), s === 1 && !lookUpNow))
+      const answers = this.#watch(batch, s === 1 && !lookUpNow)
       for (let i = 0, k = 0; i < batch.length; k++) {
         let w = batch[i]
         let resolve = null
@@ -209,6 +183,48 @@ class ResultWaiters {
     }
     // A task held elsewhere is now watched: a pump arms the poll (or the store's notice).
     if (elsewhere) this.kick()
+  }
+
+  /** The engine's answer for each waiter of `batch` (see `Engine::watch_many`). */
+  #watch(batch, submitted) {
+    if (batch.length === 1 || (batch.length === 4 && !(batch[0] instanceof Waiter))) {
+      // One waiter (a serial submit → result): no typed array, no JSON for a slot.
+      const w = batch[0]
+      const id = w instanceof Waiter ? w.id : batch[1] < 0 ? w : w.slice(batch[1] * ID_LENGTH, (batch[1] + 1) * ID_LENGTH)
+      try {
+        const where = this.native.watchWhere(id, submitted)
+        return [typeof where === 'number' ? where : JSON.parse(where)]
+      } catch (err) {
+        return [{ code: err.code, message: err.message }]
+      }
+    }
+    // Each batch of ids (a submitMany's) goes once; positions pick the ids in it.
+    const bases = new Map()
+    let ids = ''
+    let count = 0
+    const positions = new Uint32Array(batch.length)
+    let n = 0
+    const place = (str, index) => {
+      let base = bases.get(str)
+      if (base === undefined) {
+        base = count
+        bases.set(str, base)
+        ids += str
+        count += str.length / ID_LENGTH
+      }
+      positions[n++] = base + (index < 0 ? 0 : index)
+    }
+    for (let i = 0; i < batch.length; ) {
+      const w = batch[i]
+      if (w instanceof Waiter) {
+        place(w.ids, w.index)
+        i += 1
+      } else {
+        place(w, batch[i + 1])
+        i += 4
+      }
+    }
+    return JSON.parse(this.native.watchMany(ids, positions.subarray(0, n), submitted))
   }
 
   /** The waiters at `slot` with a lean one turned into a Waiter (a second one joins it). */
