@@ -152,6 +152,12 @@ class ResultWaiters {
           i += 4
         }
         const a = answers[k]
+        if (typeof a === 'string') {
+          // A success: its result text.
+          if (resolve !== null) resolve(fromJsonText(a))
+          else w.settle({ ok: true, value: fromJsonText(a) })
+          continue
+        }
         if (typeof a === 'number' && a >= 0 && !lookUpNow) {
           const here = this.bySlot[a]
           if (resolve !== null && here === undefined) {

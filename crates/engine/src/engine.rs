@@ -1087,7 +1087,8 @@ impl Engine {
     /// few crossings, not a million: `ids` are concatenated (36 characters each, each
     /// batch of handles sent once) and `positions` pick the id of each watch among them.
     /// The answer is a JSON array with, per position, its slot (>= 0, held here), -1
-    /// (held elsewhere), its outcome object (finished), or `{"code","message"}`.
+    /// (held elsewhere), its result text as a JSON string (succeeded, memory store), its
+    /// outcome object (finished otherwise), or `{"code","message"}`.
     pub fn watch_many(&mut self, ids: &str, positions: &[u32], submitted: bool) -> String {
         let mut out = String::with_capacity(positions.len() * 4 + 2);
         out.push('[');
@@ -1097,6 +1098,11 @@ impl Engine {
             }
             let at = p as usize * 36;
             let id = ids.get(at..at + 36).unwrap_or("");
+            if let Some(text) = self.memory_success_text(id) {
+                // A success needs no outcome object: its result text alone (a JSON string).
+                push_json_str(&mut out, text);
+                continue;
+            }
             match self.watch_where(id, submitted) {
                 Ok(Watch::Here(slot)) => {
                     let _ = write!(out, "{slot}");
@@ -1112,6 +1118,16 @@ impl Engine {
         }
         out.push(']');
         out
+    }
+
+    /// The result text of a task that succeeded in the memory store.
+    fn memory_success_text(&self, id: &str) -> Option<&str> {
+        if self.durable.is_some() {
+            return None;
+        }
+        let slot = self.store.slot_of(&parse_task_id(id).ok()?)?;
+        let r = self.store.get(slot)?;
+        (r.state == TaskState::Success).then(|| r.result.as_deref()).flatten()
     }
 
     /// `watch`, for a task this process submitted (`submitted`): with a durable store

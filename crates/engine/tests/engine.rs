@@ -418,11 +418,16 @@ fn watch_many_answers_per_position_and_a_host_settled_success_sends_no_event() {
     assert_eq!(events[0][0], "ok");
     assert_eq!(events[0][2], "20");
     assert_eq!(e.state(&a).unwrap(), TaskState::Success);
-    // Finished: the outcome itself.
+    // Finished: a success is its result text; anything else its outcome.
     let answers: serde_json::Value =
         serde_json::from_str(&e.watch_many(&ids, &[0], true)).unwrap();
-    assert_eq!(answers[0]["state"], "SUCCESS");
-    assert_eq!(answers[0]["result"], "10");
+    assert_eq!(answers[0], "10");
+    let c = submit(&mut e, d, "3", "");
+    let slot = claim(&mut e, 1)[0].slot;
+    e.complete(slot, fail("no"));
+    let answers: serde_json::Value = serde_json::from_str(&e.watch_many(&c, &[0], true)).unwrap();
+    assert_eq!(answers[0]["state"], "FAILURE");
+    assert_eq!(answers[0]["error"]["message"], "no");
 }
 
 #[test]
