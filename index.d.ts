@@ -558,8 +558,11 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * @throws TypeError for a bad name or options; Error (`code: 'ERR_DUPLICATE_TASK'`) for a taken name.
    */
   register<Payload = any, Result = unknown>(name: string, handler: TaskHandler<Payload, Result>, options?: TaskOptions): this
-  /** Registered tasks carrying every tag in `tags` (all must match). */
-  tasks(filter?: { tags?: string[] }): TaskDefinitionInfo[]
+  /**
+   * Registered tasks carrying every tag in `tags` (all must match). The workflow coordinator
+   * (`taskloom-workflow`) is internal: listed only with `internal: true`.
+   */
+  tasks(filter?: { tags?: string[]; internal?: boolean }): TaskDefinitionInfo[]
   /** Whether a task of this name is registered. */
   has(name: string): boolean
   /** The registered definition of `name`, or undefined. */
@@ -637,8 +640,11 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * @throws TypeError for a bad limit, state or cursor.
    */
   list(options?: ListOptions): Promise<TaskPage>
-  /** Stored tasks per state, in total and per queue. */
-  counts(): Promise<TaskCounts>
+  /**
+   * Stored tasks per state, in total and per queue. Workflow coordinators (the internal
+   * `taskloom-workflow` queue) are left out of both unless `internal: true`.
+   */
+  counts(options?: { internal?: boolean }): Promise<TaskCounts>
   /**
    * Stops taking work and waits for running handlers; at `timeoutMs` aborts what is
    * left (those tasks fail with ExecutorClosedError). Queued tasks are not started.

@@ -230,12 +230,13 @@ class Executor extends EventEmitter {
   /** Registered tasks carrying every tag in `tags`. */
   tasks(filter = {}) {
     checkObject(filter, 'tasks() filter')
-    checkKeys(filter, ['tags'], 'tasks()')
+    checkKeys(filter, ['tags', 'internal'], 'tasks()')
     const tags = filter.tags ?? []
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
       throw new TypeError('`tags` must be an array of strings')
     }
-    return JSON.parse(this.#native.tasks(tags)).filter((t) => t.name !== WORKFLOW_TASK)
+    const all = JSON.parse(this.#native.tasks(tags))
+    return filter.internal === true ? all : all.filter((t) => t.name !== WORKFLOW_TASK)
   }
 
   /** Whether a task of this name is registered. */
@@ -501,9 +502,17 @@ class Executor extends EventEmitter {
   }
 
   /** Stored tasks per state: `{ total: { PENDING: n, … }, queues: { name: { … } } }`. */
-  async counts() {
+  async counts(options = {}) {
+    checkObject(options, 'counts() options')
+    checkKeys(options, ['internal'], 'counts()')
     this.#submits.flush()
-    return JSON.parse(native(() => this.#native.counts()))
+    const counts = JSON.parse(native(() => this.#native.counts()))
+    const internal = counts.queues[WORKFLOW_TASK]
+    if (options.internal === true || internal === undefined) return counts
+    // Workflow coordinators are taskloom's own bookkeeping: out of the totals unless asked for.
+    delete counts.queues[WORKFLOW_TASK]
+    for (const state of Object.keys(counts.total)) counts.total[state] -= internal[state] ?? 0
+    return counts
   }
 
   /** A handle for a task id obtained elsewhere. */
