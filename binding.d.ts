@@ -70,6 +70,8 @@ export declare class NativeExecutor {
    * its slot, -1, its outcome, or `{code, message}`.
    */
   watchMany(ids: string, positions: Uint32Array, submitted: boolean): string
+  /** What this process counted per task name, as JSON (see `Engine::metrics_json`). */
+  metrics(): string
   /** The id of the task in `slot` (for messages about a waiter kept by slot). */
   slotId(slot: number): string
   state(id: string): string

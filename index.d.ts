@@ -131,6 +131,73 @@ export interface TaskCounts {
   queues: Record<string, StateCounts>
 }
 
+/**
+ * A histogram over fixed buckets (upper bounds in seconds; the last bucket, +Inf, is
+ * implied): observations per bucket (not cumulative), their count and sum, and the
+ * p50/p95/p99 interpolated within buckets as Prometheus's `histogram_quantile` does
+ * (null without observations).
+ */
+export interface HistogramSnapshot {
+  buckets: number[]
+  /** One more entry than `buckets`: the last is the +Inf bucket. */
+  counts: number[]
+  count: number
+  sum: number
+  p50: number | null
+  p95: number | null
+  p99: number | null
+}
+
+/** What this process counted for one task name (`ex.metrics().tasks[name]`). */
+export interface TaskMetrics {
+  queue: string
+  /** Runs that ended SUCCESS. */
+  completed: number
+  /** Tasks that ended FAILURE: their last attempt failed, or an open breaker refused them. */
+  failed: number
+  /** Failed runs scheduled to run again. */
+  retried: number
+  /** Tasks that ended REVOKED. */
+  cancelled: number
+  /** Runs that exceeded `timeoutMs` (each also counts as failed or retried). */
+  timedOut: number
+  /** Times a ready task was held back by a rate limit (its own, its queue's, the executor's). */
+  rateLimited: number
+  /** Circuit breaker state changes. */
+  breakerTransitions: number
+  /** The breaker's state now; null without a breaker. */
+  breaker: 'closed' | 'open' | 'halfOpen' | null
+  /** Handlers running in this process now. */
+  running: number
+  /** Ready (due) → started, per run. */
+  waitSeconds: HistogramSnapshot
+  /** Started → finished, per run. */
+  runSeconds: HistogramSnapshot
+}
+
+/** One queue in `ex.metrics()`: this process's counters summed, and the store's depth. */
+export interface QueueMetrics {
+  /** Tasks per state in the store (with a durable store: every process's). */
+  depth: StateCounts
+  completed: number
+  failed: number
+  retried: number
+  cancelled: number
+  timedOut: number
+  running: number
+}
+
+/**
+ * `ex.metrics()`. Counters, histograms and `running` are this process's (since it
+ * started); `depth` and `total` come from the store (with SQLite or Redis: the whole
+ * store, every process). The internal workflow coordinator is left out.
+ */
+export interface MetricsSnapshot {
+  tasks: Record<string, TaskMetrics>
+  queues: Record<string, QueueMetrics>
+  total: StateCounts
+}
+
 export interface ExecutorOptions {
   /**
    * Where tasks are kept. Default: `process.env.TASKLOOM_STORE ?? 'memory'`.
@@ -645,6 +712,16 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * `taskloom-workflow` queue) are left out of both unless `internal: true`.
    */
   counts(options?: { internal?: boolean }): Promise<TaskCounts>
+  /** Metrics per task name and per queue; see {@link MetricsSnapshot} for what is whose. */
+  metrics(): Promise<MetricsSnapshot>
+  /**
+   * `metrics()` in the Prometheus text exposition format (checked by `promtool check
+   * metrics`): `taskloom_tasks_completed_total{task,queue}` and the other `_total`
+   * counters, `taskloom_tasks_running`, `taskloom_breaker_state{state}`,
+   * `taskloom_task_wait_seconds` and `taskloom_task_run_seconds` histograms, and
+   * `taskloom_queue_tasks{queue,state}`. Serve it at `/metrics`.
+   */
+  metricsText(): Promise<string>
   /**
    * Stops taking work and waits for running handlers; at `timeoutMs` aborts what is
    * left (those tasks fail with ExecutorClosedError). Queued tasks are not started.

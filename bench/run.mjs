@@ -184,3 +184,19 @@ if (wanted('redis')) {
   }
 
 }
+
+// ---- Durable stores: awaiting every result against onIdle() --------------------------
+const durableScript = fileURLToPath(new URL('./durable-awaited.mjs', import.meta.url))
+for (const store of ['sqlite', 'redis']) {
+  if (!wanted(store)) continue
+  const n = Math.max(1000, Math.round(20_000 * Math.min(1, N / 1_000_000)))
+  const samples = { idle: [], awaited: [] }
+  for (let round = 0; round < RUNS; round++) {
+    for (const kind of Object.keys(samples)) samples[kind].push(run(durableScript, [store, kind, String(n)]).perSec)
+  }
+  const idle = median(samples.idle)
+  const awaited = median(samples.awaited)
+  console.log(`\n${store === 'sqlite' ? 'SQLite' : 'Redis'}: ${fmt(n)} tasks at concurrency 50, every result awaited against onIdle() (median of ${RUNS})`)
+  console.log(`  onIdle()          ${fmt(idle).padStart(10)} tasks/s`)
+  console.log(`  results awaited   ${fmt(awaited).padStart(10)} tasks/s   ${((awaited / idle) * 100).toFixed(0)}% of onIdle()`)
+}

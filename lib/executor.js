@@ -14,6 +14,7 @@ const { Schedules } = require('./schedules.js')
 const { toJsonText, fromJsonText } = require('./json.js')
 const { ResultWaiters, outcome } = require('./results.js')
 const { SubmitBatcher } = require('./submits.js')
+const metrics = require('./metrics.js')
 const { setLongTimeout, clearLongTimeout } = require('./timers.js')
 const { submitOptionsJson, checkTimeoutOption, checkObject, checkKeys, rejectNonFinite, UUID } = require('./options.js')
 const {
@@ -513,6 +514,22 @@ class Executor extends EventEmitter {
     delete counts.queues[WORKFLOW_TASK]
     for (const state of Object.keys(counts.total)) counts.total[state] -= internal[state] ?? 0
     return counts
+  }
+
+  /**
+   * Metrics: per task name, what this process counted (outcomes, rate-limited waits,
+   * breaker transitions, running now, wait and run time histograms) and its breaker's
+   * state; per queue, the same summed, and the store's depth by state (with a durable
+   * store: the whole store, every process).
+   */
+  async metrics() {
+    const perName = JSON.parse(native(() => this.#native.metrics()))
+    return metrics.snapshot(perName, await this.counts())
+  }
+
+  /** `metrics()` in the Prometheus text exposition format, for a `/metrics` endpoint. */
+  async metricsText() {
+    return metrics.prometheusText(await this.metrics())
   }
 
   /** A handle for a task id obtained elsewhere. */

@@ -200,6 +200,12 @@ impl NativeExecutor {
         self.engine.watch_many(&ids, &positions, submitted)
     }
 
+    /// What this process counted per task name, as JSON (see `Engine::metrics_json`).
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.engine.metrics_json()
+    }
+
     /// The id of the task in `slot` (for messages about a waiter kept by slot).
     #[napi]
     pub fn slot_id(&self, slot: u32) -> Result<String, String> {

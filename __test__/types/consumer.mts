@@ -8,6 +8,8 @@ import {
   NonRetryableError,
   CircuitOpenError,
   type TaskContext,
+  type MetricsSnapshot,
+  type TaskMetrics,
   type TaskInfo,
   type TaskState,
   type TaskDefinitionInfo,
@@ -190,3 +192,15 @@ async function workflows(ex: Executor): Promise<void> {
   void [nine, firstState, memberId, list, again, next, all, removed]
 }
 void workflows
+
+// Metrics
+{
+  const ex = new Executor()
+  const m: MetricsSnapshot = await ex.metrics()
+  const t: TaskMetrics | undefined = m.tasks['add']
+  const p50: number | null | undefined = t?.runSeconds.p50
+  const depth: number | undefined = m.queues['default']?.depth.PENDING
+  const text: string = await ex.metricsText()
+  void [p50, depth, text]
+  await ex.close()
+}

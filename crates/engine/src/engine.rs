@@ -382,6 +382,8 @@ pub struct Engine {
     /// Per definition: its rate limiter, breaker, and until when its limit holds it back.
     def_limiters: Vec<Option<Limiter>>,
     breakers: Vec<Option<Breaker>>,
+    /// What this process counted per definition (see `metrics.rs`).
+    metrics: crate::metrics::Metrics,
     def_wait_until: Vec<u64>,
     /// Per queue number: its rate limiter and until when it holds the queue back.
     queue_limiters: Vec<Option<Limiter>>,
@@ -447,6 +449,7 @@ impl Engine {
             running: Vec::new(),
             def_limiters: Vec::new(),
             breakers: Vec::new(),
+            metrics: Default::default(),
             def_wait_until: Vec::new(),
             queue_limiters: Vec::new(),
             queue_wait_until: Vec::new(),
@@ -724,6 +727,9 @@ impl Engine {
             r.state = TaskState::Started;
             r.attempt += 1;
             r.started_at = now;
+            let ready_at = if r.run_at > 0 { r.run_at } else { r.created_at };
+            self.metrics.def(def).wait.observe_ms(now.saturating_sub(ready_at));
+            let r = self.store.get_mut(slot).expect("claimed slot exists");
             r.trial = trial;
             if r.cancel_requested {
                 // Cancelled before it started, to start aborted (a workflow coordinator,
@@ -785,13 +791,7 @@ impl Engine {
             return true;
         };
         let (permit, transition) = breaker.permit(now);
-        if let Some(t) = transition {
-            self.events.push(Event::Breaker {
-                def,
-                from: t.0,
-                to: t.1,
-            });
-        }
+        self.note_breaker(def, transition);
         match permit {
             Permit::Run { .. } => true,
             Permit::Wait(_) => false,
@@ -809,6 +809,7 @@ impl Engine {
         if let Some(l) = &self.def_limiters[d] {
             if let Err(until) = l.try_acquire() {
                 self.def_wait_until[d] = until.max(now + 1);
+                self.metrics.def(def).rate_limited += 1;
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Task(def),
                     until: self.def_wait_until[d],
@@ -820,6 +821,7 @@ impl Engine {
         if let Some(l) = &self.queue_limiters[q] {
             if let Err(until) = l.try_acquire() {
                 self.queue_wait_until[q] = until.max(now + 1);
+                self.metrics.def(def).rate_limited += 1;
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Queue(q as u32),
                     until: self.queue_wait_until[q],
@@ -830,6 +832,7 @@ impl Engine {
         if let Some(l) = &self.executor_limiter {
             if let Err(until) = l.try_acquire() {
                 self.executor_wait_until = until.max(now + 1);
+                self.metrics.def(def).rate_limited += 1;
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Executor,
                     until: self.executor_wait_until,
@@ -843,13 +846,8 @@ impl Engine {
     /// Moves open breakers whose time is up to half-open.
     fn tick_breakers(&mut self, now: u64) {
         for def in 0..self.breakers.len() {
-            if let Some(t) = self.breakers[def].as_mut().and_then(|b| b.tick(now)) {
-                self.events.push(Event::Breaker {
-                    def: def as u32,
-                    from: t.0,
-                    to: t.1,
-                });
-            }
+            let t = self.breakers[def].as_mut().and_then(|b| b.tick(now));
+            self.note_breaker(def as u32, t);
         }
     }
 
@@ -876,12 +874,14 @@ impl Engine {
             );
             err.non_retryable = true;
             r.extra_mut().error = Some(err);
+            self.metrics.def(def).failed += 1;
             self.finalize(slot, now);
         }
     }
 
     fn note_breaker(&mut self, def: u32, t: Option<Transition>) {
         if let Some((from, to)) = t {
+            self.metrics.def(def).breaker_transitions += 1;
             self.events.push(Event::Breaker { def, from, to });
         }
     }
@@ -929,7 +929,13 @@ impl Engine {
             self.note_breaker(def, t);
         }
         let r = self.store.get_mut(slot).expect("slot exists");
+        let m = self.metrics.def(def);
+        m.run.observe_ms(now.saturating_sub(r.started_at));
+        if matches!(&completion, Completion::Failure(e) if e.timeout) {
+            m.timed_out += 1;
+        }
         let next = if r.cancel_requested {
+            m.cancelled += 1;
             if let Completion::Failure(e) = completion {
                 r.extra_mut().error = Some(e);
             }
@@ -937,6 +943,7 @@ impl Engine {
         } else {
             match completion {
                 Completion::Success(result) => {
+                    m.completed += 1;
                     r.result = Some(result);
                     if host_settles {
                         r.watched = false;
@@ -950,6 +957,7 @@ impl Engine {
                     r.extra_mut().error = Some(error);
                     match decision {
                         Some(delay) => {
+                            m.retried += 1;
                             r.state = TaskState::Retry;
                             self.release_running(def);
                             if self.durable.is_some() {
@@ -960,7 +968,10 @@ impl Engine {
                             self.note_state(slot, TaskState::Retry);
                             return;
                         }
-                        None => TaskState::Failure,
+                        None => {
+                            m.failed += 1;
+                            TaskState::Failure
+                        }
                     }
                 }
             }
@@ -1039,6 +1050,7 @@ impl Engine {
                 r.state = r.state.transition(TaskState::Revoked, &r.id)?;
                 r.completed_at = now;
                 let def = r.def;
+                self.metrics.def(def).cancelled += 1;
                 if let Some(d) = &mut self.durable {
                     d.started_one(def); // it leaves this process's line
                 }
@@ -1245,6 +1257,43 @@ impl Engine {
     /// What settles a `result()`: `{ id, name, state, result, error, retries }` (the
     /// result as its JSON text). Written directly, without the rest of the info (payload,
     /// logs, times): this runs once per awaited task.
+    /// What this process counted per definition: outcomes, rate-limited waits, breaker
+    /// transitions, wait and run time histograms.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// `metrics()` as JSON: per definition name, its queue, counters, running now and
+    /// histograms (bucket bounds in seconds, counts per bucket, sum, p50/p95/p99).
+    pub fn metrics_json(&self) -> String {
+        use crate::metrics::{DefMetrics, Histogram, BUCKETS_SECONDS};
+        fn hist(h: &Histogram) -> serde_json::Value {
+            serde_json::json!({
+                "buckets": BUCKETS_SECONDS, "counts": h.counts, "count": h.count, "sum": h.sum,
+                "p50": h.quantile(0.5), "p95": h.quantile(0.95), "p99": h.quantile(0.99),
+            })
+        }
+        let empty = DefMetrics::default();
+        let mut tasks = serde_json::Map::new();
+        for def in 0..self.registry.len() as u32 {
+            let d = self.registry.get(def);
+            let m = self.metrics.defs.get(def as usize).unwrap_or(&empty);
+            let breaker = self.breakers[def as usize].as_ref().map(|b| b.state().as_str());
+            tasks.insert(
+                d.name.to_string(),
+                serde_json::json!({
+                    "queue": self.queue_names[self.def_queue[def as usize] as usize],
+                    "completed": m.completed, "failed": m.failed, "retried": m.retried,
+                    "cancelled": m.cancelled, "timedOut": m.timed_out, "rateLimited": m.rate_limited,
+                    "breakerTransitions": m.breaker_transitions, "breaker": breaker,
+                    "running": self.running[def as usize],
+                    "waitSeconds": hist(&m.wait), "runSeconds": hist(&m.run),
+                }),
+            );
+        }
+        serde_json::Value::Object(tasks).to_string()
+    }
+
     /// The id of the task held in `slot`, if any.
     pub fn slot_id(&self, slot: u32) -> Option<String> {
         self.store.get(slot).map(|r| r.id.to_string())

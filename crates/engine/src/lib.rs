@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod metrics;
 pub mod options;
 pub mod policy;
 pub mod registry;

@@ -574,10 +574,17 @@ impl Engine {
             None => Err(EngineError::NotFound(id.to_string())),
             Some(StoredCancel::Revoked) => {
                 // Our own write does not show as a change to our reader: settle watchers here.
-                if d.remote_watches.remove(&parsed) {
-                    if let Some(info) = self.durable_info_value(&parsed)? {
-                        self.events.push(Event::SettledInfo(info.to_string()));
-                    }
+                let watched = d.remote_watches.remove(&parsed);
+                let info = self.durable_info_value(&parsed)?;
+                if let Some(def) = info
+                    .as_ref()
+                    .and_then(|i| i["name"].as_str())
+                    .and_then(|name| self.registry.index_of(name).ok())
+                {
+                    self.metrics.def(def).cancelled += 1;
+                }
+                if let (true, Some(info)) = (watched, info) {
+                    self.events.push(Event::SettledInfo(info.to_string()));
                 }
                 Ok(CancelOutcome::Revoked)
             }
