@@ -242,6 +242,12 @@ export interface ExecutorOptions {
    */
   claimHoldMs?: number
   /**
+   * Whether the engine counts runs for `metrics()` / `metricsText()` (outcomes,
+   * rate-limited holds, breaker transitions, wait and run histograms). Default true; the
+   * cost is a few integer bumps per run (`npm run bench` measures it).
+   */
+  metrics?: boolean
+  /**
    * SQLite store: how often to look for tasks submitted by other processes (tasks
    * submitted here are picked up at once). Default 50 ms. The Redis store needs no
    * polling: workers are notified of new tasks.

@@ -88,3 +88,16 @@ test('metricsText() is valid Prometheus text (promtool check metrics) and says w
   assert.equal(buckets.at(-1), 1)
   await ex.close()
 })
+
+test('metrics: false counts nothing (depth still comes from the store); a non-boolean is refused', async () => {
+  const ex = new Executor({ metrics: false })
+  ex.register('t', () => 1)
+  await (await ex.submit('t', null)).result()
+  const m = await ex.metrics()
+  assert.equal(m.tasks.t.completed, 0)
+  assert.equal(m.tasks.t.runSeconds.count, 0)
+  assert.equal(m.tasks.t.runSeconds.p50, null)
+  assert.equal(m.queues.default.depth.SUCCESS, 1)
+  await ex.close()
+  assert.throws(() => new Executor({ metrics: 'no' }), /metrics/)
+})

@@ -19,8 +19,9 @@ async function throughput() {
     for (let i = 0; i < N; i++) await noop()
     return report({ perSec: N / ((performance.now() - t0) / 1000) })
   }
-  if (impl === 'taskloom' || impl === 'taskloom-policies') {
-    const ex = new Executor({ concurrency: CONCURRENCY })
+  if (impl === 'taskloom' || impl === 'taskloom-policies' || impl === 'taskloom-no-metrics') {
+    // taskloom-no-metrics: the same with the engine's run counting off, for its cost.
+    const ex = new Executor({ concurrency: CONCURRENCY, ...(impl === 'taskloom-no-metrics' ? { metrics: false } : {}) })
     // The policies' own cost: a rate limit that never binds and a breaker that stays closed.
     const policies = { rateLimit: { limit: 4_000_000_000, intervalMs: 1000 }, circuitBreaker: { failureThreshold: 1000 } }
     ex.register('noop', noop, impl === 'taskloom-policies' ? policies : {})

@@ -32,7 +32,7 @@ console.log(`taskloom benchmarks — ${new Date().toISOString().slice(0, 10)}, $
 
 if (wanted('memory')) {
   console.log(`In memory: ${fmt(N)} no-op async tasks submitted in bulk, drained at concurrency 256 (median of ${RUNS})`)
-  const contenders = ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies']
+  const contenders = ['ceiling', 'taskloom', 'p-queue', 'taskloom-policies', 'taskloom-no-metrics']
   const samples = Object.fromEntries(contenders.map((c) => [c, []]))
   for (let round = 0; round < RUNS; round++) {
     for (const impl of contenders) samples[impl].push(measure('throughput', impl, N).perSec)
@@ -41,6 +41,7 @@ if (wanted('memory')) {
   console.log(`  plain JS await loop (ceiling) ${fmt(tp.ceiling).padStart(12)} tasks/s`)
   console.log(`  taskloom                      ${fmt(tp.taskloom).padStart(12)} tasks/s   ${(tp.taskloom / tp['p-queue']).toFixed(2)}× p-queue`)
   console.log(`  p-queue                       ${fmt(tp['p-queue']).padStart(12)} tasks/s`)
+  console.log(`  taskloom, metrics off         ${fmt(tp['taskloom-no-metrics']).padStart(12)} tasks/s   metrics cost ${(((tp['taskloom-no-metrics'] - tp.taskloom) / tp['taskloom-no-metrics']) * 100).toFixed(1)}% (noise here is about ±10%)`)
 
   // The paths users write: every result awaited (p-queue: Promise.all over q.add).
   for (const [kind, n, what] of [

@@ -29,6 +29,7 @@ mod durable;
 mod introspect;
 mod schedules;
 mod workflows;
+use crate::metrics::RunEnd;
 use durable::Durable;
 pub use durable::DEFAULT_LEASE_MS;
 pub use workflows::WORKFLOW_TASK;
@@ -144,6 +145,8 @@ pub struct EngineConfigSpec {
     pub namespace: Option<String>,
     /// The Redis store: what a submit does while Redis is unreachable.
     pub offline_submits: Option<String>,
+    /// Count runs for `metrics()` (default true).
+    pub metrics: Option<bool>,
 }
 
 /// Where tasks are kept.
@@ -203,6 +206,8 @@ pub struct EngineConfig {
     /// The Redis store: submits made while Redis is unreachable wait in memory until it
     /// is back (true), or reject at once (false, the default).
     pub queue_offline_submits: bool,
+    /// Whether the engine counts runs for `metrics()`.
+    pub metrics: bool,
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 64;
@@ -248,6 +253,7 @@ impl Default for EngineConfig {
             claim_hold_ms: DEFAULT_CLAIM_HOLD_MS,
             namespace: DEFAULT_NAMESPACE.to_string(),
             queue_offline_submits: false,
+            metrics: true,
         }
     }
 }
@@ -279,6 +285,9 @@ impl EngineConfig {
                 )))
             }
         };
+        if let Some(m) = spec.metrics {
+            cfg.metrics = m;
+        }
         if let Some(h) = spec.claim_hold_ms {
             cfg.claim_hold_ms = positive_whole_number("claimHoldMs", h)?;
         }
@@ -435,6 +444,7 @@ impl Engine {
     }
 
     pub fn with_clock(cfg: EngineConfig, clock: Arc<dyn Clock>) -> Engine {
+        let count_runs = cfg.metrics;
         let mut e = Engine {
             cfg,
             registry: Registry::default(),
@@ -449,7 +459,10 @@ impl Engine {
             running: Vec::new(),
             def_limiters: Vec::new(),
             breakers: Vec::new(),
-            metrics: Default::default(),
+            metrics: crate::metrics::Metrics {
+                enabled: count_runs,
+                defs: Vec::new(),
+            },
             def_wait_until: Vec::new(),
             queue_limiters: Vec::new(),
             queue_wait_until: Vec::new(),
@@ -728,7 +741,7 @@ impl Engine {
             r.attempt += 1;
             r.started_at = now;
             let ready_at = if r.run_at > 0 { r.run_at } else { r.created_at };
-            self.metrics.def(def).wait.observe_ms(now.saturating_sub(ready_at));
+            self.metrics.started(def, now.saturating_sub(ready_at));
             let r = self.store.get_mut(slot).expect("claimed slot exists");
             r.trial = trial;
             if r.cancel_requested {
@@ -809,7 +822,7 @@ impl Engine {
         if let Some(l) = &self.def_limiters[d] {
             if let Err(until) = l.try_acquire() {
                 self.def_wait_until[d] = until.max(now + 1);
-                self.metrics.def(def).rate_limited += 1;
+                self.metrics.rate_limited(def);
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Task(def),
                     until: self.def_wait_until[d],
@@ -821,7 +834,7 @@ impl Engine {
         if let Some(l) = &self.queue_limiters[q] {
             if let Err(until) = l.try_acquire() {
                 self.queue_wait_until[q] = until.max(now + 1);
-                self.metrics.def(def).rate_limited += 1;
+                self.metrics.rate_limited(def);
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Queue(q as u32),
                     until: self.queue_wait_until[q],
@@ -832,7 +845,7 @@ impl Engine {
         if let Some(l) = &self.executor_limiter {
             if let Err(until) = l.try_acquire() {
                 self.executor_wait_until = until.max(now + 1);
-                self.metrics.def(def).rate_limited += 1;
+                self.metrics.rate_limited(def);
                 self.events.push(Event::RateLimited {
                     scope: LimitScope::Executor,
                     until: self.executor_wait_until,
@@ -874,14 +887,14 @@ impl Engine {
             );
             err.non_retryable = true;
             r.extra_mut().error = Some(err);
-            self.metrics.def(def).failed += 1;
+            self.metrics.ended_unrun(def, RunEnd::Failed);
             self.finalize(slot, now);
         }
     }
 
     fn note_breaker(&mut self, def: u32, t: Option<Transition>) {
         if let Some((from, to)) = t {
-            self.metrics.def(def).breaker_transitions += 1;
+            self.metrics.breaker_transition(def);
             self.events.push(Event::Breaker { def, from, to });
         }
     }
@@ -929,13 +942,9 @@ impl Engine {
             self.note_breaker(def, t);
         }
         let r = self.store.get_mut(slot).expect("slot exists");
-        let m = self.metrics.def(def);
-        m.run.observe_ms(now.saturating_sub(r.started_at));
-        if matches!(&completion, Completion::Failure(e) if e.timeout) {
-            m.timed_out += 1;
-        }
+        let run_ms = now.saturating_sub(r.started_at);
+        let timed_out = matches!(&completion, Completion::Failure(e) if e.timeout);
         let next = if r.cancel_requested {
-            m.cancelled += 1;
             if let Completion::Failure(e) = completion {
                 r.extra_mut().error = Some(e);
             }
@@ -943,7 +952,6 @@ impl Engine {
         } else {
             match completion {
                 Completion::Success(result) => {
-                    m.completed += 1;
                     r.result = Some(result);
                     if host_settles {
                         r.watched = false;
@@ -957,7 +965,8 @@ impl Engine {
                     r.extra_mut().error = Some(error);
                     match decision {
                         Some(delay) => {
-                            m.retried += 1;
+                            self.metrics.finished(def, RunEnd::Retried, run_ms, timed_out);
+                            let r = self.store.get_mut(slot).expect("slot exists");
                             r.state = TaskState::Retry;
                             self.release_running(def);
                             if self.durable.is_some() {
@@ -968,14 +977,17 @@ impl Engine {
                             self.note_state(slot, TaskState::Retry);
                             return;
                         }
-                        None => {
-                            m.failed += 1;
-                            TaskState::Failure
-                        }
+                        None => TaskState::Failure,
                     }
                 }
             }
         };
+        let end = match next {
+            TaskState::Success => RunEnd::Completed,
+            TaskState::Revoked => RunEnd::Cancelled,
+            _ => RunEnd::Failed,
+        };
+        self.metrics.finished(def, end, run_ms, timed_out);
         let r = self.store.get_mut(slot).expect("slot exists");
         r.state = r
             .state
@@ -1050,7 +1062,7 @@ impl Engine {
                 r.state = r.state.transition(TaskState::Revoked, &r.id)?;
                 r.completed_at = now;
                 let def = r.def;
-                self.metrics.def(def).cancelled += 1;
+                self.metrics.ended_unrun(def, RunEnd::Cancelled);
                 if let Some(d) = &mut self.durable {
                     d.started_one(def); // it leaves this process's line
                 }

@@ -79,19 +79,82 @@ pub struct DefMetrics {
     pub run: Histogram,
 }
 
-/// Counters of every definition, by definition index.
-#[derive(Debug, Clone, Default)]
+/// How a run ended, for the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    Completed,
+    Failed,
+    Retried,
+    Cancelled,
+}
+
+/// Counters of every definition, by definition index. Off (`metrics: false`), nothing
+/// is counted and every call returns at once.
+#[derive(Debug, Clone)]
 pub struct Metrics {
+    pub enabled: bool,
     pub defs: Vec<DefMetrics>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { enabled: true, defs: Vec::new() }
+    }
+}
+
 impl Metrics {
-    pub fn def(&mut self, def: u32) -> &mut DefMetrics {
+    fn def(&mut self, def: u32) -> &mut DefMetrics {
         let i = def as usize;
         if self.defs.len() <= i {
             self.defs.resize_with(i + 1, Default::default);
         }
         &mut self.defs[i]
+    }
+
+    /// A run started `wait_ms` after its task was ready (or due).
+    pub fn started(&mut self, def: u32, wait_ms: u64) {
+        if self.enabled {
+            self.def(def).wait.observe_ms(wait_ms);
+        }
+    }
+
+    /// A run ended after `run_ms`; `timed_out`: it exceeded its `timeoutMs`.
+    pub fn finished(&mut self, def: u32, end: RunEnd, run_ms: u64, timed_out: bool) {
+        if !self.enabled {
+            return;
+        }
+        let m = self.def(def);
+        m.run.observe_ms(run_ms);
+        m.timed_out += timed_out as u64;
+        Self::count(m, end);
+    }
+
+    /// A task ended without running: cancelled while it waited, or refused by an open breaker.
+    pub fn ended_unrun(&mut self, def: u32, end: RunEnd) {
+        if self.enabled {
+            Self::count(self.def(def), end);
+        }
+    }
+
+    pub fn rate_limited(&mut self, def: u32) {
+        if self.enabled {
+            self.def(def).rate_limited += 1;
+        }
+    }
+
+    pub fn breaker_transition(&mut self, def: u32) {
+        if self.enabled {
+            self.def(def).breaker_transitions += 1;
+        }
+    }
+
+    fn count(m: &mut DefMetrics, end: RunEnd) {
+        match end {
+            RunEnd::Completed => m.completed += 1,
+            RunEnd::Failed => m.failed += 1,
+            RunEnd::Retried => m.retried += 1,
+            RunEnd::Cancelled => m.cancelled += 1,
+        }
     }
 }
 

@@ -10,11 +10,19 @@ use crate::error::{EngineError, Result};
 /// Parses `json` into `T`, prefixing serde's message (unknown fields, wrong types)
 /// with what was being read, e.g. "invalid options for task 'add': unknown field `retires`".
 pub fn parse_json<T: for<'de> Deserialize<'de>>(json: &str, what: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| {
-        let msg = e.to_string();
-        // serde appends " at line 1 column 42": noise for a JS caller.
-        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        EngineError::invalid(format!("invalid {what}: {msg}"))
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        // The option's path names the problem ("`worker`: invalid type…"); serde's own
+        // " at line 1 column 42" is noise for a JS caller.
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg);
+        let msg = msg.replace("expected f64", "expected a number");
+        if path == "." || path.is_empty() {
+            EngineError::invalid(format!("invalid {what}: {msg}"))
+        } else {
+            EngineError::invalid(format!("invalid {what}: `{path}`: {msg}"))
+        }
     })
 }
 

@@ -581,7 +581,7 @@ impl Engine {
                     .and_then(|i| i["name"].as_str())
                     .and_then(|name| self.registry.index_of(name).ok())
                 {
-                    self.metrics.def(def).cancelled += 1;
+                    self.metrics.ended_unrun(def, crate::metrics::RunEnd::Cancelled);
                 }
                 if let (true, Some(info)) = (watched, info) {
                     self.events.push(Event::SettledInfo(info.to_string()));
