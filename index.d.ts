@@ -257,7 +257,10 @@ export interface ExecutorOptions {
   concurrency?: number
   /** Queues this executor works. Default: every queue that has a registered task. */
   queues?: string[]
-  /** `false` makes a producer-only executor: it submits and queries, and runs nothing. Default true. */
+  /**
+   * `false` makes a producer-only executor: it submits and queries, and runs nothing.
+   * Default true. Refused with the memory store (nothing could ever run its tasks).
+   */
   worker?: boolean
   /** Default retry policy for every task; a task's own `retry` overrides it field by field. */
   retry?: RetryOptions

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { Executor, TimeoutError, TaskNotFoundError } from '../index.mjs'
 
 function fresh() {
-  const ex = new Executor({ worker: false })
+  const ex = new Executor()
   ex.register('t', (x) => x)
   return ex
 }
@@ -132,7 +132,7 @@ test('TASKLOOM_STORE picks the default store', () => {
 
 test('result({ timeoutMs }) rejects with TimeoutError when the task is not done in time', async () => {
   const ex = fresh()
-  const t = await ex.submit('t', 1)
+  const t = await ex.submit('t', 1, { delayMs: 60_000 })
   const err = await t.result({ timeoutMs: 20 }).catch((e) => e)
   assert.ok(err instanceof TimeoutError)
   assert.equal(err.taskId, t.id)

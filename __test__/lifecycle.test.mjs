@@ -53,9 +53,9 @@ test('close() drains running handlers and stops taking work', async () => {
 })
 
 test('waiters for unfinished tasks are released by close()', async () => {
-  const ex = new Executor({ worker: false })
+  const ex = new Executor()
   ex.register('x', () => 1)
-  const t = await ex.submit('x')
+  const t = await ex.submit('x', null, { delayMs: 60_000 })
   const waiting = t.result()
   await ex.close()
   await assert.rejects(waiting, ExecutorClosedError)

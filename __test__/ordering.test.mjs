@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Executor } from '../index.mjs'
+import { suiteStore } from './support/suite-store.mjs'
 
 /** Submits everything before the executor gets a turn, then collects the run order. */
 async function runOrder(ex, submit) {
@@ -120,7 +121,14 @@ test('an executor works only the queues it is given', async () => {
   await ex.close()
 })
 
-test('a producer-only executor (worker: false) runs nothing', async () => {
+test('a producer-only executor (worker: false) runs nothing; on the memory store it is refused', async () => {
+  if (suiteStore === 'memory') {
+    assert.throws(() => new Executor({ worker: false }), {
+      name: 'TypeError',
+      message: /`worker: false` with the memory store: nothing could ever run its tasks/,
+    })
+    return
+  }
   const ex = new Executor({ worker: false })
   let ran = false
   ex.register('x', () => {

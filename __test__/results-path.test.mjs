@@ -124,9 +124,9 @@ test('result() of a failed task and of many handles from one submitMany', async 
 })
 
 test('result() waiting when the executor closes rejects, naming the task', async () => {
-  const ex = new Executor({ worker: false })
+  const ex = new Executor()
   ex.register('never', () => 0)
-  const t = await ex.submit('never', null)
+  const t = await ex.submit('never', null, { delayMs: 60_000 })
   const r = t.result()
   await ex.close()
   await assert.rejects(r, new RegExp(`closed before task ${t.id}`))

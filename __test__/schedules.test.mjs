@@ -4,7 +4,11 @@
 // a manual clock in crates/engine/tests/conformance.rs.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { Executor } from '../index.mjs'
+import { suiteStore } from './support/suite-store.mjs'
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -114,11 +118,15 @@ test('bad schedules are refused with an error naming the problem, and nothing is
 })
 
 test('a producer-only executor declares schedules but fires none', async () => {
-  const ex = new Executor({ worker: false })
+  // A producer needs a shared store: the memory run of the suites uses a SQLite file here.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-producer-'))
+  const store = suiteStore === 'memory' ? { store: `sqlite:${path.join(dir, 'tasks.db')}` } : {}
+  const ex = new Executor({ worker: false, ...store })
   ex.register('tick', () => {})
   await ex.schedule('tick', '* * * * * *', null)
   await sleep(1300)
   const counts = await ex.counts()
   assert.equal(counts.total.PENDING, 0)
   await ex.close()
+  fs.rmSync(dir, { recursive: true, force: true })
 })

@@ -83,8 +83,9 @@ async function awaitedPaths(kind) {
 async function rss() {
   const base = process.memoryUsage().rss
   if (impl === 'taskloom') {
-    const ex = new Executor({ worker: false })
-    ex.register('noop', noop)
+    // One slot, held by a task that never ends: the rest stay queued.
+    const ex = new Executor({ concurrency: 1 })
+    ex.register('noop', () => new Promise(() => {}))
     const chunk = new Array(100_000).fill(null)
     for (let done = 0; done < N; done += chunk.length) await ex.submitMany('noop', chunk)
   } else if (impl === 'p-queue') {

@@ -311,6 +311,11 @@ impl EngineConfig {
             cfg.queues = Some(qs);
         }
         cfg.worker = spec.worker.unwrap_or(true);
+        if !cfg.worker && matches!(cfg.store, StoreKind::Memory) {
+            return Err(EngineError::invalid(
+                "`worker: false` with the memory store: nothing could ever run its tasks (the memory store lives in this process only); use a shared store (sqlite:<path>, redis://…) for a producer, or leave `worker` on",
+            ));
+        }
         if let Some(r) = spec.retry {
             cfg.retry = r.overlay(&cfg.retry, "retry")?;
         }
