@@ -35,8 +35,23 @@ export declare class NativeExecutor {
   register(name: string, options: string): string
   /** The registered definition with this index, as JSON. */
   definition(index: number): string
-  /** Registered definitions carrying every tag in `tags`, as a JSON array. */
+  /**
+   * Definitions carrying every tag in `tags`, as a JSON array (on a durable store,
+   * with those other workers published).
+   */
   tasks(tags: Array<string>): string
+  /** Pauses (`true`) or resumes a queue; whether that changed anything. */
+  setQueuePaused(queue: string, paused: boolean): boolean
+  /** Every queue with its counts and paused flag, as JSON. */
+  queues(): string
+  /** The definition of `name` as `info(name)` shows it (JSON), or null. */
+  definitionInfo(name: string): string | null
+  /**
+   * The definition index to submit `name` under, with its queue: `[index, queue]` as
+   * JSON. On a durable store a name registered nowhere here is taken from the store's
+   * shared registry (a producer submitting by name).
+   */
+  remoteDefinition(name: string): string
   /**
    * Enqueues one task per '
   '-separated JSON payload; returns the ids concatenated

@@ -316,6 +316,13 @@ export interface SubmitOptions {
   priority?: number
   /** Idempotency key: submitting again with the same key returns the first task. `submit` only. */
   key?: string
+  /**
+   * The queue the task goes to. A task's definition decides its queue: given here, it
+   * must be the definition's (else a TypeError, and nothing is stored). It chooses only
+   * for a producer on a durable store submitting a name no worker has published yet
+   * (default `'default'`).
+   */
+  queue?: string
 }
 
 /** Options of `handle.result()`. */
@@ -413,6 +420,43 @@ export interface TaskDefinitionInfo {
   } | null
   /** The retention that applies to its finished tasks (its own, else the executor's). */
   keepResults: { count: number; ageMs: number | null }
+  /**
+   * Durable stores only: the workers that published this definition to the store's
+   * shared registry. `alive`: its lease is current; `lastSeenAt`: its last heartbeat.
+   */
+  workers?: { id: string; pid: number; alive: boolean; lastSeenAt: Date }[]
+  /**
+   * Durable stores only: where live workers' definitions of this task differ (empty
+   * when they agree): the field (`queue`, `priority`, `timeoutMs`, `maxParallel`,
+   * `retry`, `rateLimit`, `circuitBreaker`) and each worker's value.
+   */
+  conflicts?: { field: string; values: { worker: string; value: JsonValue }[] }[]
+}
+
+/** A metric family in prom-client's shape (what its `Registry.registerMetric` takes). */
+export interface PrometheusCollector {
+  readonly name: string
+  readonly help: string
+  readonly type: 'counter' | 'gauge' | 'histogram'
+  readonly aggregator: 'sum'
+  get(): Promise<{
+    name: string
+    help: string
+    type: 'counter' | 'gauge' | 'histogram'
+    aggregator: 'sum'
+    values: { value: number; labels: Record<string, string>; metricName?: string }[]
+  }>
+  /** A registry reset leaves the engine's counts as they are. */
+  reset(): void
+}
+
+/** A queue as `ex.queues()` lists it. */
+export interface QueueInfo {
+  name: string
+  /** Paused with `pauseQueue` (in any process sharing the store). */
+  paused: boolean
+  /** Its tasks per state (of the whole store). */
+  counts: StateCounts
 }
 
 /** The task control a handler receives as its second argument. */
@@ -635,13 +679,19 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    */
   register<Payload = any, Result = unknown>(name: string, handler: TaskHandler<Payload, Result>, options?: TaskOptions): this
   /**
-   * Registered tasks carrying every tag in `tags` (all must match). The workflow coordinator
-   * (`taskloom-workflow`) is internal: listed only with `internal: true`.
+   * Task definitions carrying every tag in `tags` (all must match): those registered here
+   * and, on a durable store, those other workers published to the store's shared registry
+   * (with `workers` and `conflicts`). The workflow coordinator (`taskloom-workflow`) is
+   * internal: listed only with `internal: true`.
+   * @throws StoreError when the store cannot be read.
    */
   tasks(filter?: { tags?: string[]; internal?: boolean }): TaskDefinitionInfo[]
-  /** Whether a task of this name is registered. */
+  /** Whether a handler for task `name` is registered in this executor. */
   has(name: string): boolean
-  /** The registered definition of `name`, or undefined. */
+  /**
+   * The definition of `name`: registered here or, on a durable store, published by a
+   * worker (with `workers` and `conflicts`); undefined when neither.
+   */
   info(name: string): TaskDefinitionInfo | undefined
   /**
    * The circuit breaker of task `name`, or undefined when it has none.
@@ -650,8 +700,10 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   breaker(name: string): BreakerInfo | undefined
 
   /**
-   * Enqueues one task. Rejects with TypeError, enqueuing nothing, for an unknown or
-   * reserved name, bad options, or a payload JSON cannot hold exactly — a function,
+   * Enqueues one task. On a durable store, a name with no handler here is submitted by
+   * name (a producer): the task takes the queue, priority and retry policy a worker
+   * published for it. Rejects with TypeError, enqueuing nothing, for a reserved name, a
+   * name unknown on the memory store, bad options (a `queue` other than the task's), or a payload JSON cannot hold exactly — a function,
    * BigInt, symbol, cycle, `NaN`/`±Infinity`, `undefined` in an array, a Map, Set, typed
    * array or class instance without `toJSON()`, an invalid Date, or nesting deeper than
    * 1,000 levels; the message names the path (`payload.items[2] is NaN`). Properties
@@ -721,6 +773,34 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * `taskloom-workflow` queue) are left out of both unless `internal: true`.
    */
   counts(options?: { internal?: boolean }): Promise<TaskCounts>
+  /**
+   * The families of `metricsText()` as prom-client metrics, for a service that already
+   * serves a prom-client registry; each scrape reads a fresh snapshot. prom-client is not
+   * a dependency of taskloom. In TypeScript, {@link registerPrometheus} saves a cast.
+   */
+  prometheusCollectors(): PrometheusCollector[]
+  /**
+   * Registers {@link prometheusCollectors} in a prom-client `Registry` (`register` for the
+   * global one); returns them.
+   * @throws TypeError when `registry` has no `registerMetric`; prom-client's Error when a
+   * taskloom metric is registered there already.
+   */
+  registerPrometheus(registry: { registerMetric(metric: any): void }): PrometheusCollector[]
+  /**
+   * Every queue that holds tasks, is paused, or has a task registered here, by name,
+   * with its counts and paused flag. The internal `taskloom-workflow` queue only with
+   * `internal: true`.
+   */
+  queues(options?: { internal?: boolean }): Promise<QueueInfo[]>
+  /**
+   * Pauses queue `name` for every process sharing the store: running tasks finish,
+   * nothing new of it starts, submits are still accepted. Resolves true, or false when
+   * it was paused already.
+   * @throws TypeError for a name that is not a URL-safe queue name.
+   */
+  pauseQueue(name: string): Promise<boolean>
+  /** Resumes a paused queue everywhere; resolves true, or false when it was not paused. */
+  resumeQueue(name: string): Promise<boolean>
   /** Metrics per task name and per queue; see {@link MetricsSnapshot} for what is whose. */
   metrics(): Promise<MetricsSnapshot>
   /**
@@ -798,6 +878,13 @@ export declare class ExecutorClosedError extends TaskloomError {
  * or a write to it failed (a submit while Redis is unreachable). */
 export declare class StoreError extends TaskloomError {
   readonly code: 'ERR_STORE'
+}
+
+/** Workers sharing a durable store define one task differently (another queue, retry
+ * policy, timeout, limit…). Emitted as an `'error'` event by the executor whose
+ * `register()` found the difference; `ex.info(name).conflicts` says what differs. */
+export declare class DefinitionConflictError extends TaskloomError {
+  readonly code: 'ERR_DEFINITION_CONFLICT'
 }
 
 /** A workflow member failed or was cancelled (the `errorType` a failed workflow reports). */

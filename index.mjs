@@ -11,6 +11,7 @@ export const {
   chord,
   TaskloomError,
   StoreError,
+  DefinitionConflictError,
   TaskFailedError,
   CircuitOpenError,
   TaskCancelledError,

@@ -2,6 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Executor, TimeoutError, TaskNotFoundError } from '../index.mjs'
+import { suiteStore } from './support/suite-store.mjs'
 
 function fresh() {
   const ex = new Executor()
@@ -11,8 +12,16 @@ function fresh() {
 
 test('unknown and invalid task names are rejected', async () => {
   const ex = fresh()
-  await assert.rejects(ex.submit('nope', 1), { name: 'TypeError', message: /unknown task 'nope'/ })
-  await assert.rejects(ex.submitMany('nope', [1]), /unknown task 'nope'/)
+  if (suiteStore === 'memory') {
+    await assert.rejects(ex.submit('nope', 1), { name: 'TypeError', message: /unknown task 'nope'/ })
+    await assert.rejects(ex.submitMany('nope', [1]), /unknown task 'nope'/)
+  } else {
+    // A durable store submits a name with no handler here by name (a producer), but a
+    // name that could never be registered is refused, and nothing is stored.
+    await assert.rejects(ex.submit('has space', 1), { name: 'TypeError', message: /task name 'has space' is not URL-safe/ })
+    await assert.rejects(ex.submitMany('a/b', [1]), /not URL-safe/)
+    assert.equal((await ex.counts()).total.PENDING, 0)
+  }
   await assert.rejects(ex.run('nope', 1), /unknown task 'nope'/)
   assert.throws(() => ex.register('has space', () => 1), { name: 'TypeError', message: /not URL-safe/ })
   assert.throws(() => ex.register('a/b', () => 1), /not URL-safe/)

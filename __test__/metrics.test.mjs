@@ -89,6 +89,38 @@ test('metricsText() is valid Prometheus text (promtool check metrics) and says w
   await ex.close()
 })
 
+test('prometheusCollectors() registered in a prom-client registry serve what metricsText() says, merged with the app\'s own metrics', async () => {
+  const client = (await import('prom-client')).default
+  const ex = new Executor()
+  ex.register('fine', () => 1, { queue: 'jobs' })
+  await (await ex.submit('fine', null)).result()
+  const registry = new client.Registry()
+  new client.Counter({ name: 'app_requests_total', help: 'The app\'s own.', registers: [registry] }).inc(3)
+  assert.equal(ex.registerPrometheus(registry).length, 12)
+  const text = await registry.metrics()
+  assert.match(text, /^app_requests_total 3$/m)
+  assert.match(text, /^taskloom_tasks_completed_total\{task="fine",queue="jobs"\} 1$/m)
+  assert.match(text, /^taskloom_task_run_seconds_bucket\{task="fine",queue="jobs",le="\+Inf"\} 1$/m)
+  assert.match(text, /^taskloom_queue_tasks\{queue="jobs",state="success"\} 1$/m)
+  // Each taskloom family appears as metricsText() renders it.
+  const ours = await ex.metricsText()
+  for (const line of ours.split('\n').filter((l) => l.startsWith('taskloom_tasks_completed_total'))) assert.ok(text.includes(line), line)
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`)
+  // A scrape later sees new counts.
+  await (await ex.submit('fine', null)).result()
+  assert.match(await registry.metrics(), /^taskloom_tasks_completed_total\{task="fine",queue="jobs"\} 2$/m)
+  // JSON too (prom-client's getMetricsAsJSON), and a registry reset leaves the engine's counts.
+  const json = await registry.getMetricsAsJSON()
+  assert.equal(json.find((f) => f.name === 'taskloom_tasks_completed_total').values[0].value, 2)
+  registry.resetMetrics()
+  assert.match(await registry.metrics(), /^taskloom_tasks_completed_total\{task="fine",queue="jobs"\} 2$/m)
+  // Registered twice: prom-client refuses, naming the metric.
+  assert.throws(() => { for (const m of ex.prometheusCollectors()) registry.registerMetric(m) }, /taskloom_tasks_completed_total/)
+  assert.throws(() => ex.registerPrometheus({}), /expects a prom-client Registry/)
+  await ex.close()
+})
+
 test('metrics: false counts nothing (depth still comes from the store); a non-boolean is refused', async () => {
   const ex = new Executor({ metrics: false })
   ex.register('t', () => 1)

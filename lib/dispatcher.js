@@ -7,7 +7,7 @@ const { TaskContext } = require('./context.js')
 const { WorkflowInterruptedError } = require('./coordinator.js')
 const { toJsonText } = require('./json.js')
 const { setLongTimeout, clearLongTimeout, clampDelay } = require('./timers.js')
-const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError } = require('./errors.js')
+const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError, DefinitionConflictError } = require('./errors.js')
 
 /** After this many back-to-back microtask pumps, yield one macrotask turn to I/O. */
 const PUMPS_PER_YIELD = 64
@@ -120,6 +120,9 @@ class Dispatcher {
             break
           case 'storeError': // the store's writes began failing (once per episode)
             this.hooks.storeError(new StoreError(e[1]))
+            break
+          case 'conflict': // workers sharing the store define a task differently
+            this.hooks.storeError(new DefinitionConflictError(e[1]))
             break
         }
       }

@@ -153,9 +153,21 @@ class StoreError extends TaskloomError {
   }
 }
 
+/**
+ * Workers sharing a durable store define one task differently (another queue, retry
+ * policy, timeout…): reported as an `'error'` event; `ex.info(name).conflicts` says what differs.
+ */
+class DefinitionConflictError extends TaskloomError {
+  constructor(message) {
+    super(message)
+    this.code = 'ERR_DEFINITION_CONFLICT'
+  }
+}
+
 module.exports = {
   TaskloomError,
   StoreError,
+  DefinitionConflictError,
   TaskFailedError,
   CircuitOpenError,
   TaskCancelledError,

@@ -228,7 +228,10 @@ class Executor extends EventEmitter {
     return this
   }
 
-  /** Registered tasks carrying every tag in `tags`. */
+  /**
+   * Task definitions carrying every tag in `tags`: those registered here and, on a
+   * durable store, those other workers published (with `workers` and `conflicts`).
+   */
   tasks(filter = {}) {
     checkObject(filter, 'tasks() filter')
     checkKeys(filter, ['tags', 'internal'], 'tasks()')
@@ -236,20 +239,30 @@ class Executor extends EventEmitter {
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
       throw new TypeError('`tags` must be an array of strings')
     }
-    const all = JSON.parse(this.#native.tasks(tags))
+    const all = JSON.parse(native(() => this.#native.tasks(tags)))
     return filter.internal === true ? all : all.filter((t) => t.name !== WORKFLOW_TASK)
   }
 
-  /** Whether a task of this name is registered. */
+  /** Whether a handler for task `name` is registered in this executor. */
   has(name) {
-    return this.#byName.has(name)
+    const def = this.#byName.get(name)
+    return def !== undefined && def.handler !== null
   }
 
-  /** The registered definition of `name`, or undefined. */
+  /**
+   * The definition of `name`, or undefined: registered here or, on a durable store,
+   * published by a worker; there with `workers` (id, pid, alive, lastSeenAt) and
+   * `conflicts` (where live workers' definitions differ).
+   */
   info(name) {
-    const def = this.#byName.get(name)
-    if (def === undefined) return undefined
-    return JSON.parse(this.#native.definition(def.index))
+    if (typeof name !== 'string') throw new TypeError(`expected a task name (string), got ${typeof name}`)
+    const json = native(() => this.#native.definitionInfo(name))
+    if (json === null) return undefined
+    const info = JSON.parse(json)
+    if (Array.isArray(info.workers)) {
+      for (const w of info.workers) w.lastSeenAt = new Date(w.lastSeenAt)
+    }
+    return info
   }
 
   /**
@@ -274,12 +287,28 @@ class Executor extends EventEmitter {
       })
     }
     const def = this.#byName.get(name)
-    if (def === undefined) {
+    if (def === undefined || def.handler === null) {
       throw Object.assign(new TypeError(`unknown task '${name}': register it first with ex.register('${name}', handler)`), {
         code: 'ERR_UNKNOWN_TASK',
       })
     }
     return def
+  }
+
+  /**
+   * The definition to submit `name` under. On a durable store a name with no handler
+   * here is submitted by name (a producer): the engine takes its definition from the
+   * store's shared registry (lib/../crates/engine/src/engine/shared_registry.rs).
+   */
+  #submittable(name) {
+    const def = this.#byName.get(name)
+    if (def !== undefined && def.handler === null) return def
+    if (def !== undefined || !this.#dispatcher.durable || typeof name !== 'string' || name === WORKFLOW_TASK) return this.#def(name)
+    const [index, queue] = JSON.parse(native(() => this.#native.remoteDefinition(name)))
+    const remote = { index, name, queue, handler: null, timeoutMs: null, isFailure: undefined }
+    this.#defs[index] = remote
+    this.#byName.set(name, remote)
+    return remote
   }
 
   #assertOpen() {
@@ -293,7 +322,7 @@ class Executor extends EventEmitter {
     try {
       this.#assertOpen()
       if (isWorkflow(name)) return this.#submitWorkflow(name, payload)
-      const def = this.#def(name)
+      const def = this.#submittable(name)
       const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
       const opts = submitOptionsJson(options)
       // A keyed submit may answer with an existing task: it goes on its own.
@@ -421,7 +450,7 @@ class Executor extends EventEmitter {
 
   async submitMany(name, payloads, options) {
     this.#assertOpen()
-    const def = this.#def(name)
+    const def = this.#submittable(name)
     if (!Array.isArray(payloads)) throw new TypeError(`submitMany expects an array of payloads, got ${typeof payloads}`)
     const opts = submitOptionsJson(options)
     if (opts.includes('"key"')) throw new TypeError('an idempotency `key` applies to a single task: use submit()')
@@ -517,6 +546,41 @@ class Executor extends EventEmitter {
   }
 
   /**
+   * Every queue — holding tasks, paused, or with a task registered here — with its
+   * counts by state and whether it is paused: `[{ name, paused, counts }]` by name.
+   * The workflow coordinators' queue only with `{ internal: true }`.
+   */
+  async queues(options = {}) {
+    checkObject(options, 'queues() options')
+    checkKeys(options, ['internal'], 'queues()')
+    this.#submits.flush()
+    const all = JSON.parse(native(() => this.#native.queues()))
+    return options.internal === true ? all : all.filter((q) => q.name !== WORKFLOW_TASK)
+  }
+
+  /**
+   * Pauses queue `name` in every process sharing the store: running tasks finish,
+   * nothing new of it starts, submits are still accepted. Resolves whether it was
+   * running before (false: already paused).
+   */
+  async pauseQueue(name) {
+    return this.#setPaused(name, true)
+  }
+
+  /** Resumes a paused queue everywhere; resolves whether it was paused. */
+  async resumeQueue(name) {
+    return this.#setPaused(name, false)
+  }
+
+  #setPaused(name, paused) {
+    this.#assertOpen()
+    if (typeof name !== 'string') throw new TypeError(`expected a queue name (string), got ${typeof name}`)
+    const changed = native(() => this.#native.setQueuePaused(name, paused))
+    if (!paused) this.#dispatcher.kick()
+    return changed
+  }
+
+  /**
    * Metrics: per task name, what this process counted (outcomes, rate-limited waits,
    * breaker transitions, running now, wait and run time histograms) and its breaker's
    * state; per queue, the same summed, and the store's depth by state (with a durable
@@ -530,6 +594,26 @@ class Executor extends EventEmitter {
   /** `metrics()` in the Prometheus text exposition format, for a `/metrics` endpoint. */
   async metricsText() {
     return metrics.prometheusText(await this.metrics())
+  }
+
+  /**
+   * The families of `metricsText()` as prom-client metrics, for a service that already
+   * serves a prom-client registry: `for (const m of ex.prometheusCollectors())
+   * register.registerMetric(m)`. Each scrape reads a fresh snapshot. prom-client is not
+   * a dependency of taskloom.
+   */
+  prometheusCollectors() {
+    return metrics.collectors(() => this.metrics())
+  }
+
+  /** Registers `prometheusCollectors()` in a prom-client `registry`; returns them. */
+  registerPrometheus(registry) {
+    if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
+      throw new TypeError('registerPrometheus expects a prom-client Registry (an object with registerMetric)')
+    }
+    const list = this.prometheusCollectors()
+    for (const m of list) registry.registerMetric(m)
+    return list
   }
 
   /** A handle for a task id obtained elsewhere. */

@@ -45,45 +45,87 @@ function num(v) {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(15)))
 }
 
-/** The snapshot in the Prometheus text format (version 0.0.4). */
-function prometheusText(m) {
+/**
+ * The snapshot as metric families, `{ name, type, help, values: [{ labels, value,
+ * metricName? }] }` (prom-client's shape): rendered as text below, and handed to
+ * prom-client registries by `collectors`.
+ */
+function families(m) {
   const out = []
-  const family = (name, type, help) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
   const tasks = Object.entries(m.tasks)
-  const taskLabels = (name, t) => `task="${label(name)}",queue="${label(t.queue)}"`
+  const taskLabels = (name, t) => ({ task: name, queue: t.queue })
+  const family = (name, type, help, values) => out.push({ name, type, help, values, aggregator: 'sum' })
   for (const [key, metric, help] of COUNTERS) {
-    family(metric, 'counter', help)
-    for (const [name, t] of tasks) out.push(`${metric}{${taskLabels(name, t)}} ${num(t[key])}`)
+    family(metric, 'counter', help, tasks.map(([name, t]) => ({ labels: taskLabels(name, t), value: t[key] })))
   }
-  family('taskloom_tasks_running', 'gauge', 'Handlers of the task running in this process now.')
-  for (const [name, t] of tasks) out.push(`taskloom_tasks_running{${taskLabels(name, t)}} ${t.running}`)
-  family('taskloom_breaker_state', 'gauge', "The circuit breaker's state: 1 for the current one, 0 for the others.")
-  for (const [name, t] of tasks) {
-    if (t.breaker === null) continue
-    for (const s of BREAKER_STATES) out.push(`taskloom_breaker_state{${taskLabels(name, t)},state="${s}"} ${t.breaker === s ? 1 : 0}`)
-  }
+  family('taskloom_tasks_running', 'gauge', 'Handlers of the task running in this process now.',
+    tasks.map(([name, t]) => ({ labels: taskLabels(name, t), value: t.running })))
+  family('taskloom_breaker_state', 'gauge', "The circuit breaker's state: 1 for the current one, 0 for the others.",
+    tasks.filter(([, t]) => t.breaker !== null).flatMap(([name, t]) =>
+      BREAKER_STATES.map((s) => ({ labels: { ...taskLabels(name, t), state: s }, value: t.breaker === s ? 1 : 0 }))))
   for (const [key, metric, help] of [
     ['waitSeconds', 'taskloom_task_wait_seconds', 'Time from ready (due) to started, per run in this process.'],
     ['runSeconds', 'taskloom_task_run_seconds', 'Time from started to finished, per run in this process.'],
   ]) {
-    family(metric, 'histogram', help)
+    const values = []
     for (const [name, t] of tasks) {
       const h = t[key]
+      const labels = taskLabels(name, t)
       let cumulative = 0
       h.buckets.forEach((le, i) => {
         cumulative += h.counts[i]
-        out.push(`${metric}_bucket{${taskLabels(name, t)},le="${num(le)}"} ${cumulative}`)
+        values.push({ metricName: `${metric}_bucket`, labels: { ...labels, le: num(le) }, value: cumulative })
       })
-      out.push(`${metric}_bucket{${taskLabels(name, t)},le="+Inf"} ${h.count}`)
-      out.push(`${metric}_sum{${taskLabels(name, t)}} ${num(h.sum)}`)
-      out.push(`${metric}_count{${taskLabels(name, t)}} ${h.count}`)
+      values.push({ metricName: `${metric}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count })
+      values.push({ metricName: `${metric}_sum`, labels, value: h.sum })
+      values.push({ metricName: `${metric}_count`, labels, value: h.count })
     }
+    family(metric, 'histogram', help, values)
   }
-  family('taskloom_queue_tasks', 'gauge', 'Tasks in the store per queue and state (the whole store, every process).')
-  for (const [queue, q] of Object.entries(m.queues)) {
-    for (const [state, n] of Object.entries(q.depth)) out.push(`taskloom_queue_tasks{queue="${label(queue)}",state="${state.toLowerCase()}"} ${n}`)
+  family('taskloom_queue_tasks', 'gauge', 'Tasks in the store per queue and state (the whole store, every process).',
+    Object.entries(m.queues).flatMap(([queue, q]) =>
+      Object.entries(q.depth).map(([state, n]) => ({ labels: { queue, state: state.toLowerCase() }, value: n }))))
+  return out
+}
+
+/** The snapshot in the Prometheus text format (version 0.0.4). */
+function prometheusText(m) {
+  const out = []
+  for (const f of families(m)) {
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`)
+    for (const v of f.values) {
+      const labels = Object.entries(v.labels).map(([k, x]) => `${k}="${label(x)}"`).join(',')
+      out.push(`${v.metricName ?? f.name}{${labels}} ${num(v.value)}`)
+    }
   }
   return out.join('\n') + '\n'
 }
 
-module.exports = { snapshot, prometheusText }
+/**
+ * One prom-client metric per family (`registry.registerMetric(m)`), reading `snapshot()`
+ * when scraped: a scrape asks every family in the same tick, so they share one snapshot.
+ * prom-client itself is not needed here.
+ */
+function collectors(snapshot) {
+  let pending = null
+  const current = () => {
+    if (pending === null) {
+      pending = snapshot()
+      queueMicrotask(() => (pending = null)) // once this tick's get() calls have it
+    }
+    return pending
+  }
+  return families({ tasks: {}, queues: {} }).map(({ name, type, help }) => ({
+    name,
+    type,
+    help,
+    aggregator: 'sum',
+    async get() {
+      const f = families(await current()).find((x) => x.name === name)
+      return { name, type, help, aggregator: 'sum', values: f.values }
+    },
+    reset() {}, // the counts are the engine's: a registry reset leaves them
+  }))
+}
+
+module.exports = { snapshot, prometheusText, collectors }

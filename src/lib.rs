@@ -104,10 +104,39 @@ impl NativeExecutor {
         Ok(self.engine.def_json(index))
     }
 
-    /// Registered definitions carrying every tag in `tags`, as a JSON array.
+    /// Definitions carrying every tag in `tags`, as a JSON array (on a durable store,
+    /// with those other workers published).
     #[napi]
-    pub fn tasks(&self, tags: Vec<String>) -> String {
-        self.engine.defs_json(&tags)
+    pub fn tasks(&self, tags: Vec<String>) -> Result<String, String> {
+        self.engine.defs_json(&tags).map_err(js_error)
+    }
+
+    /// Pauses (`true`) or resumes a queue; whether that changed anything.
+    #[napi]
+    pub fn set_queue_paused(&mut self, queue: String, paused: bool) -> Result<bool, String> {
+        self.engine.set_queue_paused(&queue, paused).map_err(js_error)
+    }
+
+    /// Every queue with its counts and paused flag, as JSON.
+    #[napi]
+    pub fn queues(&self) -> Result<String, String> {
+        self.engine.queues_json().map_err(js_error)
+    }
+
+    /// The definition of `name` as `info(name)` shows it (JSON), or null.
+    #[napi]
+    pub fn definition_info(&self, name: String) -> Result<Option<String>, String> {
+        self.engine.def_info_json(&name).map_err(js_error)
+    }
+
+    /// The definition index to submit `name` under, with its queue: `[index, queue]` as
+    /// JSON. On a durable store a name registered nowhere here is taken from the store's
+    /// shared registry (a producer submitting by name).
+    #[napi]
+    pub fn remote_definition(&mut self, name: String) -> Result<String, String> {
+        let idx = self.engine.remote_def(&name).map_err(js_error)?;
+        let queue = &self.engine.registry().get(idx).queue;
+        Ok(serde_json::json!([idx, queue]).to_string())
     }
 
     /// Enqueues one task per '\n'-separated JSON payload; returns the ids concatenated

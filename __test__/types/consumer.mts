@@ -8,6 +8,8 @@ import {
   NonRetryableError,
   CircuitOpenError,
   type TaskContext,
+  type QueueInfo,
+  type PrometheusCollector,
   type MetricsSnapshot,
   type TaskMetrics,
   type TaskInfo,
@@ -202,5 +204,33 @@ void workflows
   const depth: number | undefined = m.queues['default']?.depth.PENDING
   const text: string = await ex.metricsText()
   void [p50, depth, text]
+  await ex.close()
+}
+
+// Shared registry and queues
+{
+  const { DefinitionConflictError } = await import('taskloom')
+  const producer = new Executor({ store: 'sqlite:/tmp/taskloom-types.db', worker: false })
+  const h = await producer.submit('resize', { file: 'a.png' }, { queue: 'io' })
+  const def = producer.info('resize')
+  const seen: Date | undefined = def?.workers?.[0]?.lastSeenAt
+  const field: string | undefined = def?.conflicts?.[0]?.field
+  const q: QueueInfo[] = await producer.queues({ internal: true })
+  const paused: boolean = q[0]?.paused ?? false
+  const changed: boolean = await producer.pauseQueue('io')
+  await producer.resumeQueue('io')
+  producer.on('error', (e: Error) => { if (e instanceof DefinitionConflictError) console.log(e.code) })
+  // @ts-expect-error queue names are strings
+  await producer.pauseQueue(3)
+  void [h, seen, field, paused, changed]
+  await producer.close()
+}
+
+// prom-client bridge (structural: prom-client is not a dependency)
+{
+  const ex = new Executor()
+  const list: PrometheusCollector[] = ex.registerPrometheus({ registerMetric: (_m: unknown) => {} })
+  const first = await ex.prometheusCollectors()[0]?.get()
+  void [list, first?.values[0]?.labels]
   await ex.close()
 }

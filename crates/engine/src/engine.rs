@@ -27,7 +27,9 @@ use crate::wire::push_json_str;
 
 mod durable;
 mod introspect;
+mod queue_control;
 mod schedules;
+mod shared_registry;
 mod workflows;
 use crate::metrics::RunEnd;
 use durable::Durable;
@@ -96,6 +98,8 @@ pub enum Event {
     RateLimited { scope: LimitScope, until: u64 },
     /// The durable store's writes began failing (once per episode): why.
     StoreFault(String),
+    /// Workers sharing the store define one task differently: what differs.
+    DefinitionConflict(String),
 }
 
 /// Where a watched task's outcome comes from.
@@ -402,6 +406,8 @@ pub struct Engine {
     /// Per queue number: its rate limiter and until when it holds the queue back.
     queue_limiters: Vec<Option<Limiter>>,
     queue_wait_until: Vec<u64>,
+    /// Per queue number: paused (the memory store; durable stores keep it themselves).
+    queue_paused: Vec<bool>,
     executor_limiter: Option<Limiter>,
     executor_wait_until: u64,
     /// Scratch list of the definitions that may run now, reused by every claim.
@@ -471,6 +477,7 @@ impl Engine {
             def_wait_until: Vec::new(),
             queue_limiters: Vec::new(),
             queue_wait_until: Vec::new(),
+            queue_paused: Vec::new(),
             executor_limiter: None,
             executor_wait_until: 0,
             candidates: Vec::new(),
@@ -520,16 +527,25 @@ impl Engine {
         self.queue_numbers.insert(name.to_string(), n);
         self.queue_limiters.push(None);
         self.queue_wait_until.push(0);
+        self.queue_paused.push(false);
         n
     }
 
     // ---- registry ------------------------------------------------------------------
 
-    /// Registers a task; returns its definition index.
+    /// Registers a task; returns its definition index. A name this process has so far
+    /// only submitted (a remote definition, see `shared_registry.rs`) is taken over at
+    /// the same index; so is a remote definition refreshed from the store.
     pub fn register(&mut self, def: TaskDef) -> Result<u32> {
         if self.closed {
             return Err(EngineError::Closed);
         }
+        let over = self
+            .registry
+            .find(&def.name)
+            .filter(|d| d.remote.is_some())
+            .map(|_| self.registry.index_of(&def.name).expect("found by name"));
+        let remote = def.remote.is_some();
         let queue = def.queue.clone();
         let limiter = def.rate_limit.map(|r| Limiter::new(r, self.clock.clone()));
         let breaker = def.circuit_breaker.clone().map(Breaker::new);
@@ -538,27 +554,48 @@ impl Engine {
             .as_ref()
             .map(|k| k.overlay((self.cfg.keep_count, self.cfg.keep_age_ms), "keepResults"))
             .transpose()?;
-        let idx = self.registry.add(def, &self.cfg.retry)?;
-        match own_retention {
+        let idx = match over {
+            Some(i) => {
+                self.registry.replace(i, def, &self.cfg.retry)?;
+                i
+            }
+            None => self.registry.add(def, &self.cfg.retry)?,
+        };
+        let group = match own_retention {
             Some(r) => {
                 self.retention.push(r);
-                self.def_group.push(self.retention.len() - 1);
+                self.retention.len() - 1
             }
-            None => self.def_group.push(0),
-        }
+            None => 0,
+        };
         let q = self.queue_number(&queue);
-        if self.cfg.queues.is_none() && !self.worked.contains(&q) {
-            self.worked.push(q);
+        // A remote definition runs elsewhere: its queue is not worked here for it.
+        if !remote {
+            if self.cfg.queues.is_none() && !self.worked.contains(&q) {
+                self.worked.push(q);
+            }
+            if self.worked.contains(&q) && !self.worked_defs.contains(&idx) {
+                self.worked_defs.push(idx);
+            }
         }
-        if self.worked.contains(&q) {
-            self.worked_defs.push(idx);
+        if over.is_some() {
+            let i = idx as usize;
+            self.def_group[i] = group;
+            self.def_queue[i] = q;
+            self.def_limiters[i] = limiter;
+            self.breakers[i] = breaker;
+        } else {
+            self.def_group.push(group);
+            self.def_queue.push(q);
+            self.running.push(0);
+            self.def_limiters.push(limiter);
+            self.breakers.push(breaker);
+            self.def_wait_until.push(0);
         }
-        self.def_queue.push(q);
-        self.running.push(0);
-        self.def_limiters.push(limiter);
-        self.breakers.push(breaker);
-        self.def_wait_until.push(0);
         self.durable_registered();
+        if !remote {
+            self.publish_definition(idx);
+        }
         Ok(idx)
     }
 
@@ -571,22 +608,11 @@ impl Engine {
         self.registry.get(def).timeout_ms.or(self.cfg.timeout_ms)
     }
 
-    /// JSON array of the definitions carrying every tag in `tags`.
-    pub fn defs_json(&self, tags: &[String]) -> String {
-        let list: Vec<_> = self
-            .registry
-            .iter()
-            .filter(|(_, d)| d.has_tags(tags))
-            .map(|(i, _)| self.def_view(i))
-            .collect();
-        serde_json::to_string(&list).expect("definitions serialize")
-    }
-
     pub fn def_json(&self, def: u32) -> String {
         serde_json::to_string(&self.def_view(def)).expect("definition serializes")
     }
 
-    fn def_view(&self, def: u32) -> serde_json::Value {
+    pub(super) fn def_view(&self, def: u32) -> serde_json::Value {
         let mut v = serde_json::to_value(self.registry.info(def)).expect("definition serializes");
         v["timeoutMs"] = self.timeout_ms(def).into();
         let (count, age) = self.retention_of(def);
@@ -610,6 +636,7 @@ impl Engine {
         if self.durable.is_some() {
             return self.durable_submit(def, payloads, opts);
         }
+        self.submit_queue(def, opts)?;
         if let Some(key) = &opts.key {
             if let Some(slot) = self.store.slot_of_key(key) {
                 return Ok(vec![self.store.get(slot).expect("keyed slot exists").id]);
@@ -802,7 +829,8 @@ impl Engine {
                 return false;
             }
         }
-        if self.def_wait_until[d] > now || self.queue_wait_until[self.def_queue[d] as usize] > now {
+        let q = self.def_queue[d] as usize;
+        if self.def_wait_until[d] > now || self.queue_wait_until[q] > now || self.queue_paused[q] {
             return false;
         }
         let Some(breaker) = &mut self.breakers[d] else {
@@ -1567,6 +1595,11 @@ impl Engine {
                 }
                 Event::StoreFault(ref message) => {
                     out.push_str("[\"storeError\",");
+                    push_json_str(out, message);
+                    out.push(']');
+                }
+                Event::DefinitionConflict(ref message) => {
+                    out.push_str("[\"conflict\",");
                     push_json_str(out, message);
                     out.push(']');
                 }

@@ -83,6 +83,7 @@ pub struct SubmitOptionsSpec {
     pub run_at: Option<f64>,
     pub priority: Option<f64>,
     pub key: Option<String>,
+    pub queue: Option<String>,
 }
 
 /// Validated submit options.
@@ -93,6 +94,10 @@ pub struct SubmitOptions {
     pub priority: Option<i32>,
     /// Idempotency key: a second submit with the same key returns the first task.
     pub key: Option<String>,
+    /// The queue the caller expects the task in: it must be the definition's; it picks
+    /// the queue only for a task no definition is known of yet (a producer on a durable
+    /// store).
+    pub queue: Option<String>,
 }
 
 impl SubmitOptions {
@@ -128,10 +133,14 @@ impl SubmitOptionsSpec {
                 return Err(EngineError::invalid("`key` must be a non-empty string"));
             }
         }
+        if let Some(q) = &self.queue {
+            crate::registry::validate_name("queue", q)?;
+        }
         Ok(SubmitOptions {
             run_at_ms,
             priority,
             key: self.key,
+            queue: self.queue,
         })
     }
 }

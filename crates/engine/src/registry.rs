@@ -61,6 +61,19 @@ pub struct TaskDef {
     pub rate_limit: Option<Rate>,
     pub circuit_breaker: Option<BreakerConfig>,
     pub keep_results: Option<KeepResultsSpec>,
+    /// A task this process submits but does not run (a producer on a durable store):
+    /// its definition comes from the store's shared registry, if a worker published one.
+    pub remote: Option<RemoteDef>,
+}
+
+/// Where a remote definition stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteDef {
+    /// A worker published this definition; false: none is known yet, so a submit's
+    /// `queue` (else `default`) decides the queue.
+    pub known: bool,
+    /// When the store was last asked (ms).
+    pub checked_at: u64,
 }
 
 /// What `ex.tasks()` / `ex.info(name)` show of a definition.
@@ -206,6 +219,7 @@ impl TaskDef {
             rate_limit,
             circuit_breaker,
             keep_results: spec.keep_results,
+            remote: None,
         })
     }
 
@@ -247,6 +261,18 @@ impl Registry {
         self.defs.push(def);
         self.retry.push(retry);
         Ok(idx)
+    }
+
+    /// Replaces definition `idx` in place (a remote definition refreshed from the store,
+    /// or taken over by a handler registered here); the name stays the same.
+    pub fn replace(&mut self, idx: u32, def: TaskDef, executor_retry: &RetryPolicy) -> Result<()> {
+        let retry = match &def.retry {
+            Some(spec) => spec.overlay(executor_retry, "retry")?,
+            None => executor_retry.clone(),
+        };
+        self.defs[idx as usize] = def;
+        self.retry[idx as usize] = retry;
+        Ok(())
     }
 
     pub fn index_of(&self, name: &str) -> Result<u32> {

@@ -219,10 +219,13 @@ impl Engine {
         if let Some(d) = &self.durable {
             d.store.send(Op::Retention(own));
         }
-        let names: Vec<String> = self
+        let names: Vec<crate::store::protocol::Line> = self
             .worked_defs
             .iter()
-            .map(|d| self.registry.get(*d).name.clone())
+            .map(|d| {
+                let def = self.registry.get(*d);
+                (def.name.clone(), def.queue.clone())
+            })
             .collect();
         let defs = self.registry.len();
         if let Some(d) = &mut self.durable {
@@ -238,12 +241,14 @@ impl Engine {
         opts: &SubmitOptions,
     ) -> Result<Vec<TaskId>> {
         let now = self.now();
+        self.refresh_remote(def, now);
+        let queue = self.submit_queue(def, opts)?;
         let d = self.registry.get(def);
         let priority = opts.priority.unwrap_or(d.priority);
         let max_attempts = self.registry.retry_policy(def).max_retries + 1;
         // Shared by the batch: one allocation, not one per task.
         let (name, queue): (std::sync::Arc<str>, std::sync::Arc<str>) =
-            (d.name.as_str().into(), d.queue.as_str().into());
+            (d.name.as_str().into(), queue.into());
         let tasks: Vec<NewTask> = payloads
             .into_iter()
             .map(|p| NewTask {
@@ -498,6 +503,7 @@ impl Engine {
             .map(|&(def, max)| Want {
                 def,
                 name: self.registry.get(def).name.clone(),
+                queue: self.registry.get(def).queue.clone(),
                 max,
                 max_parallel: self.registry.get(def).max_parallel,
                 rate: self.registry.get(def).rate_limit,

@@ -24,11 +24,30 @@ pub struct NewTask {
     pub run_at: u64,
 }
 
+/// A line of tasks a worker runs: (task name, queue).
+pub type Line = (String, String);
+
+/// A task definition a worker published to the store (the shared registry).
+#[derive(Debug, Clone)]
+pub struct StoredDefinition {
+    pub name: String,
+    pub worker: String,
+    /// The definition as `ex.info(name)` shows it, with `worker`, `pid`, `leaseMs` and
+    /// `publishedAt` (JSON).
+    pub doc: String,
+    /// When the worker's lease runs out (ms); None when it holds none (closed or
+    /// recovered as dead).
+    pub lease_until: Option<u64>,
+}
+
 /// "Claim up to `max` ready tasks named `name`" (definition `def` in this process).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Want {
     pub def: u32,
     pub name: String,
+    /// The queue this worker runs the name in: tasks of the name stored under another
+    /// queue are not claimed.
+    pub queue: String,
     pub max: u32,
     /// The name's `maxParallel`, held across processes by stores that can (Redis).
     pub max_parallel: Option<u32>,
@@ -115,8 +134,9 @@ pub enum Op {
     },
     /// Claimed tasks this worker will not run after all (it is closing): back to the line.
     Release { ids: Vec<TaskId> },
-    /// The task names this worker runs (for its "is there work for me" answer).
-    Names(Vec<String>),
+    /// The lines this worker runs, as (task name, queue) pairs (for its "is there work
+    /// for me" answer).
+    Names(Vec<Line>),
     /// Task names with their own retention (count, max age); the rest follow the
     /// executor's.
     Retention(Vec<(String, usize, Option<u64>)>),
@@ -282,8 +302,8 @@ pub trait DurableStore: Send {
     fn has_work(&self) -> bool;
     /// The earliest due time of a delayed task or retry, if any.
     fn next_due(&self) -> Option<u64>;
-    /// The task names this worker runs.
-    fn set_names(&self, names: Vec<String>);
+    /// The lines (task name, queue) this worker runs.
+    fn set_names(&self, names: Vec<Line>);
     /// Whether the background thread is still there to take ops.
     fn is_running(&self) -> bool;
     /// Sends what is left, gives up this worker's lease and ends the background thread.
@@ -338,6 +358,24 @@ pub trait DurableStore: Send {
     fn advance_schedule(&mut self, id: &str, next_at: u64) -> Result<()>;
     /// Removes schedule `id`; whether it existed.
     fn remove_schedule(&mut self, id: &str) -> Result<bool>;
+    /// Publishes worker `worker`'s definition of task `name` (replacing its earlier one),
+    /// and forgets definitions of `name` published more than `stale_ms` ago by workers
+    /// that hold no lease any more.
+    fn publish_definition(
+        &mut self,
+        name: &str,
+        worker: &str,
+        doc: &str,
+        now: u64,
+        stale_ms: u64,
+    ) -> Result<()>;
+    /// The published definitions, of one task name or of all, with their workers' leases.
+    fn definitions(&self, name: Option<&str>) -> Result<Vec<StoredDefinition>>;
+    /// Pauses or resumes `queue` for every process sharing the store (claims skip a
+    /// paused queue); whether that changed anything.
+    fn set_queue_paused(&mut self, queue: &str, paused: bool, now: u64) -> Result<bool>;
+    /// The paused queues, by name.
+    fn paused_queues(&self) -> Result<Vec<String>>;
 }
 
 /// Cuts a fetched `limit + 1` rows to a page and its cursor.

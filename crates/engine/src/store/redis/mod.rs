@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `{ns}:t:<id>` | hash | a task: name, queue, state, priority, payload, result, error, attempt, times, owner, progress, status |
 //! | `{ns}:log:<id>` | list | a task's log lines (JSON), the newest 1,000 |
-//! | `{ns}:ready:<name>` | sorted set | tasks ready to run, by -priority then seq (FIFO) |
+//! | `{ns}:ready:<queue>:<name>` | sorted set | tasks ready to run, by -priority then seq (FIFO) |
 //! | `{ns}:delayed` | sorted set | delayed tasks and retries, by due time |
 //! | `{ns}:all` | sorted set | every stored task, by seq (for `list`) |
 //! | `{ns}:done:<name>` | sorted set | finished tasks, by completion time (retention) |
@@ -29,10 +29,15 @@
 //! | `{ns}:schedules` | hash | cron schedule id → its definition (JSON) |
 //! | `{ns}:schedules:next` | zset | cron schedule id by its next tick (ms) |
 //! | `{ns}:names` | set | task names ever submitted |
+//! | `{ns}:defs` | hash | `<name> <worker>` → that worker's definition of the task (JSON): the shared registry |
+//! | `{ns}:paused` | set | paused queues |
+//! | `{ns}:layout` | string | the key layout version (2: ready lines per queue) |
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
 //! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
 
 pub mod endpoint;
+mod control;
+mod registry;
 pub mod scripts;
 pub mod writer;
 
@@ -109,6 +114,12 @@ fn check_access(con: &mut redis::Connection, prefix: &str) -> redis::RedisResult
         .cmd("INCRBY")
         .arg(format!("{prefix}:seq"))
         .arg(0)
+        .query::<()>(con)?;
+    // A namespace an older taskloom wrote is brought to the current key layout.
+    redis::cmd("EVAL")
+        .arg(scripts::UPGRADE_SOURCE)
+        .arg(0)
+        .arg(prefix)
         .query::<()>(con)
 }
 
@@ -325,7 +336,7 @@ impl DurableStore for RedisStore {
         Some(self.shared.next_due.load(Ordering::SeqCst)).filter(|d| *d > 0)
     }
 
-    fn set_names(&self, names: Vec<String>) {
+    fn set_names(&self, names: Vec<crate::store::protocol::Line>) {
         self.shared.mark_stale(|| self.send(Op::Names(names)));
     }
 
@@ -633,6 +644,25 @@ impl DurableStore for RedisStore {
                 .query(c)
         })?;
         Ok(removed > 0)
+    }
+    fn publish_definition(
+        &mut self,
+        name: &str,
+        worker: &str,
+        doc: &str,
+        now: u64,
+        stale_ms: u64,
+    ) -> Result<()> {
+        RedisStore::publish_definition(self, name, worker, doc, now, stale_ms)
+    }
+    fn definitions(&self, name: Option<&str>) -> Result<Vec<crate::store::protocol::StoredDefinition>> {
+        RedisStore::definitions(self, name)
+    }
+    fn set_queue_paused(&mut self, queue: &str, paused: bool, now: u64) -> Result<bool> {
+        RedisStore::set_queue_paused(self, queue, paused, now)
+    }
+    fn paused_queues(&self) -> Result<Vec<String>> {
+        RedisStore::paused_queues(self)
     }
 }
 

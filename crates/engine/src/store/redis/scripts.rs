@@ -16,6 +16,8 @@ macro_rules! lua {
 /// The insert script's source, for `EVAL` inside a transaction (where a NOSCRIPT answer
 /// would come only at EXEC, too late to load it).
 const INSERT_SOURCE: &str = lua!("lua/insert.lua");
+/// Run once per open (see `check_access`), so not kept loaded.
+pub const UPGRADE_SOURCE: &str = lua!("lua/upgrade.lua");
 
 pub struct Scripts {
     pub insert: Script,

@@ -95,7 +95,7 @@ pub struct Writer {
     shared: Arc<Shared>,
     flags: Arc<RedisFlags>,
     rx: Receiver<Msg>,
-    names: Vec<String>,
+    names: Vec<crate::store::protocol::Line>,
     parked: Vec<Want>,
     parked_limit: u32,
     own_retention: Vec<(String, usize, Option<u64>)>,
@@ -619,6 +619,7 @@ impl Writer {
                     (r.interval_ms as f64 / r.limit as f64, r.burst)
                 });
                 c.arg(&w.name)
+                    .arg(&w.queue)
                     .arg(w.max)
                     .arg(w.max_parallel.map_or(-1, |m| m as i64))
                     .arg(emission)
@@ -643,8 +644,8 @@ impl Writer {
                 || (claim && now >= self.last_outlook + OUTLOOK_EVERY_MS));
         if outlook {
             let mut c = self.evalsha(&self.scripts.outlook);
-            for n in &self.names {
-                c.arg(n);
+            for (name, queue) in &self.names {
+                c.arg(name).arg(queue);
             }
             parts.push((Part::Outlook, c));
         }

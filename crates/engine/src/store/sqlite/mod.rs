@@ -8,6 +8,8 @@
 //! under its own lease, renewed while it lives.
 
 pub mod errors;
+mod control;
+mod registry;
 pub mod schema;
 pub mod writer;
 
@@ -149,7 +151,7 @@ impl SqliteStore {
     }
 
     /// Sends the task names this worker runs.
-    pub fn set_names(&self, names: Vec<String>) {
+    pub fn set_names(&self, names: Vec<crate::store::protocol::Line>) {
         self.shared.mark_stale(|| self.send(Op::Names(names)));
     }
 
@@ -479,7 +481,7 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     fn next_due(&self) -> Option<u64> {
         SqliteStore::next_due(self)
     }
-    fn set_names(&self, names: Vec<String>) {
+    fn set_names(&self, names: Vec<crate::store::protocol::Line>) {
         SqliteStore::set_names(self, names)
     }
     fn is_running(&self) -> bool {
@@ -560,5 +562,24 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     }
     fn remove_schedule(&mut self, id: &str) -> Result<bool> {
         SqliteStore::remove_schedule(self, id)
+    }
+    fn publish_definition(
+        &mut self,
+        name: &str,
+        worker: &str,
+        doc: &str,
+        now: u64,
+        stale_ms: u64,
+    ) -> Result<()> {
+        SqliteStore::publish_definition(self, name, worker, doc, now, stale_ms)
+    }
+    fn definitions(&self, name: Option<&str>) -> Result<Vec<crate::store::protocol::StoredDefinition>> {
+        SqliteStore::definitions(self, name)
+    }
+    fn set_queue_paused(&mut self, queue: &str, paused: bool, now: u64) -> Result<bool> {
+        SqliteStore::set_queue_paused(self, queue, paused, now)
+    }
+    fn paused_queues(&self) -> Result<Vec<String>> {
+        SqliteStore::paused_queues(self)
     }
 }

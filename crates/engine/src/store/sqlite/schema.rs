@@ -15,7 +15,7 @@ use crate::error::{EngineError, Result};
 /// `PRAGMA application_id` of a taskloom database: "TLOM".
 pub const APPLICATION_ID: i32 = 0x544c_4f4d;
 /// The schema this build writes; `PRAGMA user_version` of the file.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 /// Page caches: the writer's holds the hot ends of the lines and indexes; the reader's
 /// only serves lookups by id and listings.
 pub const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -84,6 +84,21 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL,
         next_at INTEGER NOT NULL
      );",
+    // 3: the shared registry (each worker's definition of each task it runs), paused
+    // queues, and ready lines per (name, queue): a worker claims only its queues' tasks.
+    "CREATE TABLE definitions (
+        name TEXT NOT NULL,
+        worker TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        published_at INTEGER NOT NULL,
+        PRIMARY KEY (name, worker)
+     ) WITHOUT ROWID;
+     CREATE TABLE paused_queues (
+        queue TEXT PRIMARY KEY,
+        paused_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     DROP INDEX tasks_ready;
+     CREATE INDEX tasks_ready ON tasks(name, queue, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;",
 ];
 
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {

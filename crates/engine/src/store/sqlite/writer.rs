@@ -612,9 +612,12 @@ fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::R
             .query_row([], |r| r.get(0))?;
         let any: bool = tx
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (0, 5) AND due_at IS NULL
-                   AND name IN (SELECT value FROM json_each(?1)))
-                 OR EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND name IN (SELECT value FROM json_each(?1)))",
+                "SELECT EXISTS (SELECT 1 FROM json_each(?1) AS l JOIN tasks AS t
+                   ON t.name = json_extract(l.value, '$[0]') AND t.queue = json_extract(l.value, '$[1]')
+                   WHERE t.state IN (0, 5) AND t.due_at IS NULL
+                     AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = t.queue))
+                 OR EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2)
+                   AND name IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)))",
             )?
             .query_row(params![names_json], |r| r.get(0))?;
         let has_work = worker && (any || next_due.is_some());
@@ -748,7 +751,8 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
     // with the backlog.
     let mut heads: Vec<(i32, i64, u32)> = Vec::new();
     let mut line = tx.prepare_cached(
-        "SELECT priority, seq FROM tasks WHERE name = ?1 AND state IN (0, 5) AND due_at IS NULL
+        "SELECT priority, seq FROM tasks WHERE name = ?1 AND queue = ?3 AND state IN (0, 5) AND due_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = ?3)
          ORDER BY priority DESC, seq LIMIT ?2",
     )?;
     for w in wants {
@@ -756,7 +760,7 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
         if max == 0 {
             continue;
         }
-        let rows = line.query_map(params![w.name, max], |r| {
+        let rows = line.query_map(params![w.name, max, w.queue], |r| {
             Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def))
         })?;
         for row in rows {

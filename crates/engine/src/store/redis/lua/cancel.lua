@@ -7,7 +7,7 @@ local f = redis.call('HMGET', t, 's', 'o', 'n', 'q', 'seq')
 if not f[1] then return 'missing' end
 if f[1] == '0' or f[1] == '5' then
   redis.call('HSET', t, 's', 6, 'ca', now)
-  redis.call('ZREM', ready_key(f[3]), line_member(f[5], id))
+  redis.call('ZREM', ready_key(f[3], f[4]), line_member(f[5], id))
   redis.call('ZREM', P .. ':delayed', id)
   redis.call('ZADD', done_key(f[3]), now, id)
   count(f[1], f[4], -1)

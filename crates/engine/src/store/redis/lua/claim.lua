@@ -4,7 +4,8 @@
 -- The rate limit is a GCRA: `{ns}:rate:<name>` holds the theoretical arrival time; one
 -- task costs `emission` ms; `burst` tasks may be claimed back to back.
 -- ARGV: P, worker, limit, lease_until, now, m,
---       then m × (name, max, max_parallel or -1, emission ms or -1, burst).
+--       then m × (name, queue, max, max_parallel or -1, emission ms or -1, burst).
+-- A paused queue's tasks are not claimed.
 -- Returns {rows, wait, waits}: rows {name, id, priority, attempt, payload, created_at,
 -- run_at, key, error, seq}; wait is when a rate-limited name may claim again (-1: none
 -- is); waits lists each such name and its time (name, at, name, at…).
@@ -16,9 +17,10 @@ local rates = {}
 local wait = -1
 local waits = {}
 for j = 0, m - 1 do
-  local b = 7 + j * 5
-  local name, max, mp = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-  local emission, burst = tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local b = 7 + j * 6
+  local name, queue, max, mp = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local emission, burst = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  if redis.call('SISMEMBER', P .. ':paused', queue) == 1 then max = 0 end
   if mp >= 0 then
     local running = tonumber(redis.call('HGET', P .. ':running', name) or '0')
     max = math.min(max, mp - running)
@@ -38,8 +40,8 @@ for j = 0, m - 1 do
   max = math.min(max, limit)
   if max > 0 then
     -- Popped now; those that do not make the cut across names are put back below.
-    local r = redis.call('ZPOPMIN', ready_key(name), max)
-    for i = 1, #r, 2 do cands[#cands + 1] = { tonumber(r[i + 1]), r[i], name } end
+    local r = redis.call('ZPOPMIN', ready_key(name, queue), max)
+    for i = 1, #r, 2 do cands[#cands + 1] = { tonumber(r[i + 1]), r[i], name, queue } end
   end
 end
 if m > 1 then
@@ -49,7 +51,7 @@ if m > 1 then
   end)
 end
 for i = limit + 1, #cands do
-  redis.call('ZADD', ready_key(cands[i][3]), cands[i][1], cands[i][2])
+  redis.call('ZADD', ready_key(cands[i][3], cands[i][4]), cands[i][1], cands[i][2])
 end
 local out = {}
 local owned = {}

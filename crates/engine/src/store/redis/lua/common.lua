@@ -3,7 +3,8 @@
 -- Task states: 0 PENDING, 1 RECEIVED, 2 STARTED, 3 SUCCESS, 4 FAILURE, 5 RETRY, 6 REVOKED.
 local P = ARGV[1]
 local function task_key(id) return P .. ':t:' .. id end
-local function ready_key(name) return P .. ':ready:' .. name end
+-- One ready line per (task name, queue): a worker claims only the queues it works.
+local function ready_key(name, queue) return P .. ':ready:' .. queue .. ':' .. name end
 local function done_key(name) return P .. ':done:' .. name end
 local function owned_key(worker) return P .. ':owned:' .. worker end
 -- A ready line orders by score (-priority), then by member: the zero-padded seq, so FIFO.
@@ -18,8 +19,8 @@ local function flush_counts()
     if delta ~= 0 then redis.call('HINCRBY', P .. ':counts', field, delta) end
   end
 end
-local function to_ready(id, name, prio, seq)
-  redis.call('ZADD', ready_key(name), -tonumber(prio), line_member(seq, id))
+local function to_ready(id, name, queue, prio, seq)
+  redis.call('ZADD', ready_key(name, queue), -tonumber(prio), line_member(seq, id))
 end
 -- `cmd key list…` in chunks: Lua's unpack has a limit of a few thousand values.
 local function each_chunk(cmd, key, list, step)

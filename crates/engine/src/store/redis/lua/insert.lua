@@ -30,7 +30,7 @@ for i = 0, n - 1 do
     if delayed then
       redis.call('ZADD', P .. ':delayed', run_at, id)
     else
-      to_ready(id, name, prio, seq)
+      to_ready(id, name, queue, prio, seq)
     end
     added = added + 1
   end

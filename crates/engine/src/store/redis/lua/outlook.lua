@@ -1,10 +1,11 @@
 -- Whether unfinished tasks this worker could run exist (ready, delayed, or held by a
--- worker that might die), and the earliest due time. ARGV: P, names...
--- Returns {0 or 1, due or -1}.
+-- worker that might die), and the earliest due time. ARGV: P, then (name, queue) pairs.
+-- A paused queue's ready tasks do not count. Returns {0 or 1, due or -1}.
 local any = 0
-for i = 2, #ARGV do
-  if redis.call('ZCARD', ready_key(ARGV[i])) > 0
-    or tonumber(redis.call('HGET', P .. ':running', ARGV[i]) or '0') > 0 then
+for i = 2, #ARGV - 1, 2 do
+  local ready = redis.call('ZCARD', ready_key(ARGV[i], ARGV[i + 1])) > 0
+    and redis.call('SISMEMBER', P .. ':paused', ARGV[i + 1]) == 0
+  if ready or tonumber(redis.call('HGET', P .. ':running', ARGV[i]) or '0') > 0 then
     any = 1
     break
   end

@@ -3,8 +3,8 @@
 local now, limit = ARGV[2], tonumber(ARGV[3])
 local ids = redis.call('ZRANGEBYSCORE', P .. ':delayed', '-inf', now, 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', task_key(id), 's', 'n', 'p', 'seq')
-  if f[1] == '0' or f[1] == '5' then to_ready(id, f[2], f[3], f[4]) end
+  local f = redis.call('HMGET', task_key(id), 's', 'n', 'q', 'p', 'seq')
+  if f[1] == '0' or f[1] == '5' then to_ready(id, f[2], f[3], f[4], f[5]) end
   redis.call('ZREM', P .. ':delayed', id)
 end
 if #ids > 0 then redis.call('PUBLISH', P .. ':ev', 'w') end

@@ -20,7 +20,7 @@ for _, w in ipairs(dead) do
         fin[#fin + 1] = id
       else
         redis.call('HSET', t, 's', 5, 'err', ARGV[3])
-        to_ready(id, f[3], f[5], f[6])
+        to_ready(id, f[3], f[4], f[5], f[6])
         count(5, f[4], 1)
         ready = true
       end

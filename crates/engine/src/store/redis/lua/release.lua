@@ -12,7 +12,7 @@ for i = 3, #ARGV do
     redis.call('HDEL', t, 'o', 'sa')
     redis.call('SREM', owned_key(worker), id)
     redis.call('HINCRBY', P .. ':running', f[3], -1)
-    to_ready(id, f[3], f[5], f[6])
+    to_ready(id, f[3], f[4], f[5], f[6])
     count(f[2], f[4], -1)
     count(state, f[4], 1)
   end

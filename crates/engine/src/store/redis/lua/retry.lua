@@ -15,7 +15,7 @@ for i = 0, n - 1 do
       redis.call('ZADD', P .. ':delayed', due, id)
       if not due_min or due < due_min then due_min = due end
     else
-      to_ready(id, f[3], f[5], f[6])
+      to_ready(id, f[3], f[4], f[5], f[6])
       ready = true
     end
     count(f[2], f[4], -1)

@@ -1,0 +1,207 @@
+// The shared registry, with real worker processes on a SQLite file and on a private
+// redis-server: a producer that registers nothing submits by name, the worker's
+// definition decides the queue and the retry policy, a worker only runs its queues'
+// tasks, and workers that define a task differently are reported.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Executor, DefinitionConflictError } from '../index.mjs'
+import { startRedis } from './support/redis-server.mjs'
+import { sleep, until } from './support/processes.mjs'
+
+const fixture = fileURLToPath(new URL('./fixtures/registry-worker.mjs', import.meta.url))
+let redis
+let places = 0
+
+before(async () => {
+  redis = await startRedis()
+})
+after(async () => {
+  await redis.stop()
+})
+
+function place(kind) {
+  if (kind === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-registry-'))
+    return { store: `sqlite:${path.join(dir, 'tasks.db')}`, namespace: '-' }
+  }
+  return { store: redis.url, namespace: `reg${process.pid}-${++places}` }
+}
+
+function producer(p, options = {}) {
+  return new Executor({ store: p.store, ...(p.namespace === '-' ? {} : { namespace: p.namespace }), worker: false, ...options })
+}
+
+/** A worker process with `tasks` (name → register options); its stdout lines collected. */
+async function startWorker(p, tasks, exOptions = {}) {
+  const child = spawn(process.execPath, [fixture, p.store, p.namespace, JSON.stringify(exOptions), JSON.stringify(tasks)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  child.output = []
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      child.output.push(...d.toString().split('\n').filter(Boolean))
+      if (child.output.includes('ready')) resolve()
+    })
+    child.once('exit', () => reject(new Error('the worker exited before it was ready')))
+  })
+  return child
+}
+
+async function stop(...children) {
+  for (const c of children) c.kill('SIGTERM')
+  return Promise.all(children.map((c) => c.exited))
+}
+
+for (const kind of ['sqlite', 'redis']) {
+  test(`${kind}: a producer that registers nothing submits by name; the worker's definition decides queue and retries`, async () => {
+    const p = place(kind)
+    const worker = await startWorker(p, { sq: { queue: 'io', retry: { maxRetries: 2, delayMs: 10 }, tags: ['math'], description: 'squares' } }, { queues: ['io'] })
+    const ex = producer(p)
+    try {
+      assert.equal(ex.has('sq'), false)
+      const info = ex.info('sq')
+      assert.equal(info.queue, 'io')
+      assert.equal(info.description, 'squares')
+      assert.deepEqual(info.conflicts, [])
+      assert.equal(info.workers.length, 1)
+      assert.equal(info.workers[0].pid, worker.pid)
+      assert.equal(info.workers[0].alive, true)
+      assert.ok(info.workers[0].lastSeenAt instanceof Date)
+      assert.deepEqual(ex.tasks({ tags: ['math'] }).map((t) => t.name), ['sq'])
+      assert.deepEqual(ex.tasks({ tags: ['other'] }), [])
+
+      // Fails twice, then succeeds: the worker's two retries apply, not the producer's default (none).
+      const h = await ex.submit('sq', { n: 3, failTimes: 2 })
+      const result = await h.result({ timeoutMs: 20_000 })
+      assert.equal(result.pid, worker.pid)
+      assert.equal(result.queue, 'io')
+      assert.equal(result.attempt, 3)
+      const done = await h.info()
+      assert.equal(done.queue, 'io')
+      assert.equal(done.state, 'SUCCESS')
+      const counts = await ex.counts()
+      assert.equal(counts.queues.io.SUCCESS, 1)
+      assert.equal(counts.queues.default, undefined)
+
+      // The submit's queue must agree with the definition: a clear error, nothing stored.
+      await assert.rejects(() => ex.submit('sq', { n: 1 }, { queue: 'cpu' }), /task 'sq' runs in queue 'io'.*asks for queue 'cpu'/)
+      assert.equal((await ex.list({ name: 'sq' })).tasks.length, 1)
+      // run() needs a handler here.
+      await assert.rejects(() => ex.run('sq', {}), /unknown task 'sq'/)
+    } finally {
+      await ex.close()
+      await stop(worker)
+    }
+  })
+
+  test(`${kind}: a task submitted before any worker published goes to the submit's queue, and runs once one works it`, async () => {
+    const p = place(kind)
+    const ex = producer(p)
+    try {
+      assert.equal(ex.info('later'), undefined)
+      const h = await ex.submit('later', { x: 1 }, { queue: 'io' })
+      const plain = await ex.submit('later', { x: 2 }) // no queue given: 'default'
+      assert.equal((await h.info()).queue, 'io')
+      assert.equal((await plain.info()).queue, 'default')
+      const worker = await startWorker(p, { later: { queue: 'io' } }, { queues: ['io'] })
+      try {
+        const r = await h.result({ timeoutMs: 20_000 })
+        assert.equal(r.pid, worker.pid)
+        // The worker works only 'io': the task in 'default' waits for a worker of that queue.
+        await sleep(300)
+        assert.equal(await plain.state(), 'PENDING')
+        // Once the producer sees the published definition, new submits go to 'io'.
+        await sleep(1100)
+        const next = await ex.submit('later', { x: 3 })
+        assert.equal((await next.info()).queue, 'io')
+        assert.equal((await next.result({ timeoutMs: 20_000 })).queue, 'io')
+      } finally {
+        await stop(worker)
+      }
+    } finally {
+      await ex.close()
+    }
+  })
+
+  test(`${kind}: a producer's own stub with another queue is not run by a worker of other queues (the queue mismatch)`, async () => {
+    const p = place(kind)
+    const worker = await startWorker(p, { sq: { queue: 'io' } }, { queues: ['io'] })
+    const ex = producer(p)
+    ex.register('sq', () => {}) // a stub: its queue is 'default'
+    try {
+      const h = await ex.submit('sq', { n: 1 })
+      await sleep(500)
+      const info = await h.info()
+      assert.equal(info.state, 'PENDING')
+      assert.equal(info.queue, 'default')
+      assert.equal((await ex.counts()).queues.default.PENDING, 1)
+      await h.cancel()
+    } finally {
+      await ex.close()
+      await stop(worker)
+    }
+  })
+
+  test(`${kind}: a queue paused by a producer holds back a worker in another process until resumed`, async () => {
+    const p = place(kind)
+    const worker = await startWorker(p, { sq: { queue: 'io' } }, { queues: ['io'] })
+    const ex = producer(p)
+    try {
+      assert.equal(await ex.pauseQueue('io'), true)
+      const h = await ex.submit('sq', { n: 1 })
+      await sleep(600)
+      assert.equal(await h.state(), 'PENDING')
+      const io = (await ex.queues()).find((q) => q.name === 'io')
+      assert.equal(io.paused, true)
+      assert.equal(io.counts.PENDING, 1)
+      assert.equal(await ex.resumeQueue('io'), true)
+      assert.equal((await h.result({ timeoutMs: 20_000 })).pid, worker.pid)
+    } finally {
+      await ex.close()
+      await stop(worker)
+    }
+  })
+
+  test(`${kind}: workers that define a task differently are reported, never mixed`, async () => {
+    const p = place(kind)
+    const a = await startWorker(p, { dup: { queue: 'io', timeoutMs: 1000 } })
+    const b = await startWorker(p, { dup: { queue: 'cpu', timeoutMs: 1000 } })
+    const ex = producer(p)
+    try {
+      await until(() => b.output.some((l) => l.startsWith('error ERR_DEFINITION_CONFLICT')), 5000, 'the conflict event')
+      assert.match(b.output.find((l) => l.startsWith('error')), /task 'dup' differently \(queue\)/)
+      const info = ex.info('dup')
+      assert.equal(info.conflicts.length, 1)
+      assert.equal(info.conflicts[0].field, 'queue')
+      assert.deepEqual(info.conflicts[0].values.map((v) => v.value).sort(), ['cpu', 'io'])
+      assert.equal(info.workers.length, 2)
+    } finally {
+      await ex.close()
+      await stop(a, b)
+    }
+  })
+}
+
+test('memory: submitting a name that is not registered stays an error', async () => {
+  const ex = new Executor({ store: 'memory' })
+  try {
+    await assert.rejects(() => ex.submit('nope', {}), /unknown task 'nope': register it first/)
+    assert.equal(ex.info('nope'), undefined)
+    ex.register('yes', () => 1, { queue: 'io' })
+    await assert.rejects(() => ex.submit('yes', {}, { queue: 'cpu' }), /runs in queue 'io'/)
+    assert.equal((await ex.counts()).total.PENDING, 0)
+    assert.equal(await (await ex.submit('yes', {}, { queue: 'io' })).result(), 1)
+  } finally {
+    await ex.close()
+  }
+})
+
+test('DefinitionConflictError is exported', () => {
+  assert.equal(new DefinitionConflictError('x').code, 'ERR_DEFINITION_CONFLICT')
+})
