@@ -4,7 +4,7 @@
 // tasks, and workers that define a task differently are reported.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -187,6 +187,32 @@ for (const kind of ['sqlite', 'redis']) {
     }
   })
 }
+
+test('redis: a namespace written in the old key layout (one ready line per task name) is upgraded when a store opens', async () => {
+  const p = place('redis')
+  const ex = producer(p)
+  const handles = await ex.submitMany('sq', [1, 2, 3], { queue: 'io' })
+  await ex.close()
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim()
+  const P = `{${p.namespace}}`
+  assert.equal(cli('ZCARD', `${P}:ready:io:sq`), '3')
+  // What a namespace of layout 1 held: the line under the name alone, no layout key.
+  cli('RENAME', `${P}:ready:io:sq`, `${P}:ready:sq`)
+  cli('DEL', `${P}:layout`)
+  const worker = await startWorker(p, { sq: { queue: 'io' } })
+  const again = producer(p)
+  try {
+    for (const h of handles) {
+      const r = await again.task(h.id).result({ timeoutMs: 20_000 })
+      assert.equal(r.pid, worker.pid)
+    }
+    assert.equal(cli('EXISTS', `${P}:ready:sq`), '0')
+    assert.equal(cli('GET', `${P}:layout`), '2')
+  } finally {
+    await again.close()
+    await stop(worker)
+  }
+})
 
 test('memory: submitting a name that is not registered stays an error', async () => {
   const ex = new Executor({ store: 'memory' })

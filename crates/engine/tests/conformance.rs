@@ -629,6 +629,34 @@ fn files_that_are_not_taskloom_databases_are_refused_and_left_untouched() {
     assert!(store_error(std::path::Path::new("/proc/taskloom.db")).contains("cannot open"));
 }
 
+/// A file of schema 2 (before the shared registry and per-queue ready lines) is migrated
+/// on open, and its waiting tasks are claimed in their queue.
+#[test]
+fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
+    let mut a = open(Kind::Sqlite, "");
+    let place = a.place.clone().unwrap();
+    let d = a.register("t", r#"{"queue":"io"}"#);
+    let first = a.submit(d, "1", "");
+    let second = a.submit(d, "2", r#"{"priority":5}"#);
+    a.e.close();
+    drop(a.e);
+    let Place::File(path, _) = &place else { unreachable!() };
+    // Undo migration 3, as a file written by the previous release would be.
+    rusqlite_free_table(
+        path,
+        "DROP TABLE definitions; DROP TABLE paused_queues; DROP INDEX tasks_ready;
+         CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
+         PRAGMA user_version = 2;",
+    );
+    let mut b = open_at(&place, "", ManualClock::new(T0));
+    b.register("t", r#"{"queue":"io"}"#);
+    let ids: Vec<String> = b.claim(10).into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, vec![second, first]);
+    // The shared registry works on the migrated file.
+    let info: Value = serde_json::from_str(&b.e.def_info_json("t").unwrap().unwrap()).unwrap();
+    assert_eq!(info["workers"].as_array().unwrap().len(), 1);
+}
+
 /// Makes a SQLite file with `sql` through the engine's own SQLite (no second library).
 fn rusqlite_free_table(path: &std::path::Path, sql: &str) {
     taskloom_engine::store::sqlite::schema::execute_raw(path, sql).unwrap();
