@@ -42,6 +42,14 @@ export declare class NativeExecutor {
   tasks(tags: Array<string>): string
   /** Pauses (`true`) or resumes a queue; whether that changed anything. */
   setQueuePaused(queue: string, paused: boolean): boolean
+  /** `ex.retry(id)`: a FAILURE or REVOKED task waits to run again. */
+  retryTask(id: string): void
+  /** `ex.remove(id)`: deletes a finished task and its logs. */
+  removeTask(id: string): void
+  /** `ex.clean(filter)` (JSON): how many finished tasks it deleted. */
+  clean(filter: string): number
+  /** `ex.drain(queue)`: `[deleted, [[slot, id] awaited here…]]` as JSON. */
+  drain(queue: string): string
   /** Every queue with its counts and paused flag, as JSON. */
   queues(): string
   /** The definition of `name` as `info(name)` shows it (JSON), or null. */

@@ -12,6 +12,7 @@ export const {
   TaskloomError,
   StoreError,
   DefinitionConflictError,
+  TaskStateError,
   TaskFailedError,
   CircuitOpenError,
   TaskCancelledError,

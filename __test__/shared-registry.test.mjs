@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Executor, DefinitionConflictError } from '../index.mjs'
+import { Executor, DefinitionConflictError, TaskNotFoundError } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
 import { sleep, until } from './support/processes.mjs'
 
@@ -163,6 +163,44 @@ for (const kind of ['sqlite', 'redis']) {
       assert.equal(await ex.resumeQueue('io'), true)
       assert.equal((await h.result({ timeoutMs: 20_000 })).pid, worker.pid)
     } finally {
+      await ex.close()
+      await stop(worker)
+    }
+  })
+
+  test(`${kind}: retry, remove, clean and drain by a producer, seen from other processes`, async () => {
+    const p = place(kind)
+    const worker = await startWorker(p, { sq: { queue: 'io' } }, { queues: ['io'] })
+    const ex = producer(p)
+    const other = producer(p)
+    try {
+      // retry: fails once (no retries), then runs again in the worker and succeeds.
+      const h = await ex.submit('sq', { n: 1, failTimes: 1 })
+      await assert.rejects(h.result({ timeoutMs: 20_000 }), /attempt 1 fails/)
+      const awaitedElsewhere = other.task(h.id).result({ timeoutMs: 20_000 })
+      await ex.retry(h.id)
+      const r = await awaitedElsewhere
+      assert.equal(r.attempt, 2)
+      assert.equal(r.pid, worker.pid)
+      // remove: gone for every process.
+      assert.equal(await ex.remove(h.id), true)
+      await assert.rejects(other.task(h.id).info(), TaskNotFoundError)
+      // clean
+      const many = await ex.submitMany('sq', [1, 2, 3].map((n) => ({ n })))
+      for (const t of many) await t.result({ timeoutMs: 20_000 })
+      assert.equal(await ex.clean({ state: 'SUCCESS', queue: 'io' }), 3)
+      assert.equal((await other.counts()).total.SUCCESS, 0)
+      // drain: a paused queue's tasks stay waiting (no worker claims them), then go.
+      await ex.pauseQueue('io')
+      const waiting = await ex.submitMany('sq', [1, 2, 3, 4, 5].map((n) => ({ n })))
+      const awaited = other.task(waiting[0].id).result({ timeoutMs: 20_000 })
+      assert.equal(await ex.drain('io'), 5)
+      await assert.rejects(awaited, TaskNotFoundError) // another process learns it is gone
+      assert.equal((await other.counts()).queues.io?.PENDING ?? 0, 0)
+      await ex.resumeQueue('io')
+      assert.equal((await (await ex.submit('sq', { n: 6 })).result({ timeoutMs: 20_000 })).payload.n, 6)
+    } finally {
+      await other.close()
       await ex.close()
       await stop(worker)
     }

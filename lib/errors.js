@@ -122,6 +122,8 @@ function fromNative(err) {
     }
     case 'ERR_TASKLOOM_NOT_FOUND':
       return new TaskNotFoundError(err.message)
+    case 'ERR_TASKLOOM_STATE':
+      return new TaskStateError(err.message)
     case 'ERR_TASKLOOM_CLOSED':
       return new ExecutorClosedError()
     case 'ERR_TASKLOOM_STORE':
@@ -164,8 +166,20 @@ class DefinitionConflictError extends TaskloomError {
   }
 }
 
+/**
+ * The task's state does not allow the action: retrying a task that did not fail or was
+ * not cancelled, removing one that has not finished. Nothing changed.
+ */
+class TaskStateError extends TaskloomError {
+  constructor(message) {
+    super(message)
+    this.code = 'ERR_TASK_STATE'
+  }
+}
+
 module.exports = {
   TaskloomError,
+  TaskStateError,
   StoreError,
   DefinitionConflictError,
   TaskFailedError,

@@ -622,6 +622,66 @@ class Executor extends EventEmitter {
     return new TaskHandle(this, id.toLowerCase())
   }
 
+  // ---- acting on stored tasks ---------------------------------------------------------------
+
+  /**
+   * Runs a FAILURE or REVOKED task again: it waits in its line as PENDING, keeping its
+   * attempts and last error (its retry policy does not start over, so a failed re-run is
+   * final). Resolves to its handle. Rejects with TaskNotFoundError for an unknown id,
+   * TaskStateError for another state (nothing changes).
+   */
+  async retry(id) {
+    this.#assertOpen()
+    const handle = this.task(id)
+    this.#flush()
+    native(() => this.#native.retryTask(handle.id))
+    this.#dispatcher.kick()
+    return handle
+  }
+
+  /**
+   * Deletes a finished task (SUCCESS, FAILURE, REVOKED) and its logs; resolves true.
+   * Rejects with TaskNotFoundError for an unknown id, TaskStateError for a task that has
+   * not finished (cancel it first, or drain its queue).
+   */
+  async remove(id) {
+    this.#assertOpen()
+    const handle = this.task(id)
+    this.#flush()
+    native(() => this.#native.removeTask(handle.id))
+    return true
+  }
+
+  /**
+   * Deletes finished tasks and their logs, the oldest first, a chunk at a time (the store's
+   * writer gets its turn in between): those in `state` (one of SUCCESS, FAILURE, REVOKED or
+   * a list; default all three), finished at least `olderThanMs` ago (default 0), of task
+   * `name` and queue `queue` when given, at most `limit`. Resolves how many.
+   */
+  async clean(filter = {}) {
+    this.#assertOpen()
+    checkObject(filter, 'clean() options')
+    checkKeys(filter, ['state', 'olderThanMs', 'name', 'queue', 'limit'], 'clean()')
+    rejectNonFinite(filter, '')
+    this.#flush()
+    return native(() => this.#native.clean(JSON.stringify(filter)))
+  }
+
+  /**
+   * Deletes the tasks of `queue` that wait to run — PENDING, delayed, RETRY waiting for its
+   * delay — in every process sharing the store; running and claimed ones are left. A
+   * `result()` awaiting a drained task rejects with TaskNotFoundError. Resolves how many.
+   */
+  async drain(queue) {
+    this.#assertOpen()
+    if (typeof queue !== 'string') throw new TypeError(`expected a queue name (string), got ${typeof queue}`)
+    this.#flush()
+    const [n, awaited] = JSON.parse(native(() => this.#native.drain(queue)))
+    this.#results.goneHere(awaited)
+    this.#dispatcher.kick()
+    return n
+  }
+
   // ---- handles call these ------------------------------------------------------------------
 
   /** Not `async`: one promise per awaited task, not two. The id is `ids` or the index-th in it. */

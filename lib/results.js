@@ -8,7 +8,7 @@
 
 const { fromJsonText } = require('./json.js')
 const { setLongTimeout, clearLongTimeout } = require('./timers.js')
-const { TaskFailedError, CircuitOpenError, TaskCancelledError, TimeoutError, ExecutorClosedError, fromNative } = require('./errors.js')
+const { TaskFailedError, CircuitOpenError, TaskCancelledError, TimeoutError, ExecutorClosedError, TaskNotFoundError, fromNative } = require('./errors.js')
 
 const ID_LENGTH = 36
 /** `Waiter.place` before its batch reached the engine. */
@@ -18,6 +18,8 @@ const BY_ID = -1
 
 /** A task's final outcome (`{ id, name, state, result, error, retries }`) as a value or an error. */
 function outcome(info) {
+  // Deleted before it finished (drained, removed, trimmed): the store says it is gone.
+  if (info.missing === true) return { ok: false, error: gone(info.id) }
   switch (info.state) {
     case 'SUCCESS':
       return { ok: true, value: fromJsonText(info.result) }
@@ -27,6 +29,10 @@ function outcome(info) {
     default:
       return { ok: false, error: new TaskCancelledError(info) }
   }
+}
+
+function gone(id) {
+  return new TaskNotFoundError(`task ${id} was deleted before it finished (ex.drain, or retention)`)
 }
 
 /** One `result()` call waiting. Its id is cut from its batch's ids only when asked for. */
@@ -255,6 +261,21 @@ class ResultWaiters {
       return
     }
     settleAll(w, ok ? { ok: true, value: fromJsonText(x) } : outcome(x))
+  }
+
+  /** Tasks held here were deleted (`ex.drain`): their waiters reject with TaskNotFoundError. */
+  goneHere(slotsAndIds) {
+    for (const [slot, id] of slotsAndIds) {
+      const w = this.bySlot[slot]
+      if (w === undefined) continue
+      this.bySlot[slot] = undefined
+      const result = { ok: false, error: gone(id) }
+      if (typeof w === 'function') {
+        const reject = this.rejectBySlot[slot]
+        this.rejectBySlot[slot] = undefined
+        leanSettle(w, reject, result)
+      } else settleAll(w, result)
+    }
   }
 
   /** A task held elsewhere finished: its outcome settles the waiters of its id. */

@@ -117,6 +117,31 @@ impl NativeExecutor {
         self.engine.set_queue_paused(&queue, paused).map_err(js_error)
     }
 
+    /// `ex.retry(id)`: a FAILURE or REVOKED task waits to run again.
+    #[napi]
+    pub fn retry_task(&mut self, id: String) -> Result<(), String> {
+        self.engine.retry_task(&id).map_err(js_error)
+    }
+
+    /// `ex.remove(id)`: deletes a finished task and its logs.
+    #[napi]
+    pub fn remove_task(&mut self, id: String) -> Result<(), String> {
+        self.engine.remove_task(&id).map_err(js_error)
+    }
+
+    /// `ex.clean(filter)` (JSON): how many finished tasks it deleted.
+    #[napi]
+    pub fn clean(&mut self, filter: String) -> Result<f64, String> {
+        self.engine.clean_tasks(&filter).map(|n| n as f64).map_err(js_error)
+    }
+
+    /// `ex.drain(queue)`: `[deleted, [[slot, id] awaited here…]]` as JSON.
+    #[napi]
+    pub fn drain(&mut self, queue: String) -> Result<String, String> {
+        let (n, slots) = self.engine.drain_queue(&queue).map_err(js_error)?;
+        Ok(serde_json::json!([n, slots]).to_string())
+    }
+
     /// Every queue with its counts and paused flag, as JSON.
     #[napi]
     pub fn queues(&self) -> Result<String, String> {

@@ -30,6 +30,7 @@ mod introspect;
 mod queue_control;
 mod schedules;
 mod shared_registry;
+mod task_actions;
 mod workflows;
 use crate::metrics::RunEnd;
 use durable::Durable;

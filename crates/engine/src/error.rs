@@ -27,6 +27,10 @@ pub enum EngineError {
     /// The store failed or cannot be opened (names the file or server and why).
     #[error("{0}")]
     Store(String),
+    /// An action that the task's state does not allow (retry a running task, remove a
+    /// waiting one): the message names the task, its state and the rule.
+    #[error("{0}")]
+    State(String),
     /// The executor was closed.
     #[error("the executor is closed")]
     Closed,
@@ -46,6 +50,7 @@ impl EngineError {
             EngineError::NotFound(_) => "ERR_TASKLOOM_NOT_FOUND",
             EngineError::IllegalTransition { .. } => "ERR_TASKLOOM_ILLEGAL_TRANSITION",
             EngineError::Store(_) => "ERR_TASKLOOM_STORE",
+            EngineError::State(_) => "ERR_TASKLOOM_STATE",
             EngineError::Closed => "ERR_TASKLOOM_CLOSED",
         }
     }

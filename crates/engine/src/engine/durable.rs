@@ -559,6 +559,15 @@ impl Engine {
     }
 
     /// Drops settled tasks from memory once their events are out (the file has them).
+    /// Every awaited task held elsewhere is looked up with the next poll (after this
+    /// process deleted tasks itself: its own writes do not show as a change to its reader).
+    pub(super) fn recheck_remote_watches(&mut self) {
+        if let Some(d) = &mut self.durable {
+            let all: Vec<TaskId> = d.remote_watches.iter().copied().collect();
+            d.unverified.extend(all);
+        }
+    }
+
     pub(super) fn durable_evict(&mut self, now: u64) {
         let d = self.durable.as_mut().expect("durable");
         for slot in std::mem::take(&mut d.leaving) {

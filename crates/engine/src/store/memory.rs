@@ -246,6 +246,39 @@ impl MemoryStore {
         Some(r)
     }
 
+    /// Deletes a task outright (`ex.remove`, `ex.clean`, `ex.drain`): its line and heap
+    /// entries die with it (see `is_live`), its key is free again.
+    pub fn forget(&mut self, slot: u32) -> Option<Record> {
+        let r = self.remove(slot)?;
+        if let Some(k) = r.key() {
+            if self.by_key.get(k) == Some(&slot) {
+                self.by_key.remove(k);
+            }
+        }
+        Some(r)
+    }
+
+    /// A finished task waits to run again (`ex.retry`): PENDING at the end of its line,
+    /// its attempts and last error kept.
+    pub fn revive(&mut self, slot: u32, now: u64) {
+        let r = &mut self.records[slot as usize];
+        r.state = TaskState::Pending;
+        r.result = None;
+        r.started_at = 0;
+        r.completed_at = 0;
+        r.cancel_requested = false;
+        r.trial = false;
+        r.watched = false; // its waiters were answered when it finished
+        r.run_at = 0;
+        if let Some(x) = r.extra.as_mut() {
+            x.progress = None;
+            x.progress_message = None;
+            x.status = None;
+        }
+        self.live += 1;
+        self.requeue(slot, 0, now);
+    }
+
     /// Puts a PENDING / RETRY task where it waits: the end of its line, or the
     /// delayed heap. A delayed task joins the end of its line when it becomes due.
     fn schedule(&mut self, slot: u32, now: u64) {

@@ -280,6 +280,41 @@ pub enum StoredCancel {
     AlreadyFinal(TaskState),
 }
 
+/// What `ex.retry(id)` or `ex.remove(id)` found in the store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ActionOutcome {
+    Done,
+    Missing,
+    /// The task is in a state the action does not apply to; nothing changed.
+    WrongState(TaskState),
+}
+
+/// Which finished tasks `ex.clean(…)` deletes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CleanFilter {
+    /// Final states only.
+    pub states: Vec<TaskState>,
+    /// Completed at or before this time (ms).
+    pub cutoff: u64,
+    pub name: Option<String>,
+    pub queue: Option<String>,
+    /// At most this many; None: all that match.
+    pub limit: Option<u64>,
+}
+
+impl CleanFilter {
+    pub fn matches(&self, state: TaskState, completed_at: u64, name: &str, queue: &str) -> bool {
+        self.states.contains(&state)
+            && completed_at <= self.cutoff
+            && self.name.as_deref().is_none_or(|n| n == name)
+            && self.queue.as_deref().is_none_or(|q| q == queue)
+    }
+}
+
+/// Deletions go a chunk per transaction or script call, so that the store's writer (and
+/// other processes) get their turn in between.
+pub const ACTION_CHUNK: u64 = 500;
+
 /// Filter and page of `list`.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -337,7 +372,8 @@ pub trait DurableStore: Send {
     }
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>>;
     fn info(&self, id: &TaskId) -> Result<Option<serde_json::Value>>;
-    /// Of `ids`, those that have finished, with their info.
+    /// Of `ids`, those that have finished, with their info, and those that are gone
+    /// (removed, drained, trimmed by retention) as `{ "id": …, "missing": true }`.
     fn finished_among(&self, ids: &[TaskId]) -> Result<Vec<serde_json::Value>>;
     /// Cancels a task held by no one in this process (`me` is this worker).
     fn cancel(&mut self, id: &TaskId, now: u64, me: &str) -> Result<Option<StoredCancel>>;
@@ -376,6 +412,16 @@ pub trait DurableStore: Send {
     fn set_queue_paused(&mut self, queue: &str, paused: bool, now: u64) -> Result<bool>;
     /// The paused queues, by name.
     fn paused_queues(&self) -> Result<Vec<String>>;
+    /// `ex.retry(id)`: a FAILURE or REVOKED task waits to run again (attempts and last
+    /// error kept).
+    fn requeue(&mut self, id: &TaskId) -> Result<ActionOutcome>;
+    /// `ex.remove(id)`: deletes a finished task and its logs.
+    fn remove(&mut self, id: &TaskId) -> Result<ActionOutcome>;
+    /// `ex.clean(…)`: deletes the finished tasks `filter` matches; how many.
+    fn clean(&mut self, filter: &CleanFilter) -> Result<u64>;
+    /// `ex.drain(queue)`: deletes the queue's waiting and delayed tasks (not claimed
+    /// ones); how many. Whoever awaits one learns it is gone.
+    fn drain(&mut self, queue: &str) -> Result<u64>;
 }
 
 /// Cuts a fetched `limit + 1` rows to a page and its cursor.

@@ -466,10 +466,14 @@ impl DurableStore for RedisStore {
                 p.query(c)
             })?;
             for (id, s) in chunk.iter().zip(states) {
-                if s.is_some_and(|s| state_of(&s).is_final()) {
-                    if let Some(info) = self.info(id)? {
-                        out.push(info);
+                match s {
+                    None => out.push(serde_json::json!({ "id": id.to_string(), "missing": true })),
+                    Some(s) if state_of(&s).is_final() => {
+                        if let Some(info) = self.info(id)? {
+                            out.push(info);
+                        }
                     }
+                    Some(_) => {}
                 }
             }
         }
@@ -664,6 +668,18 @@ impl DurableStore for RedisStore {
     fn paused_queues(&self) -> Result<Vec<String>> {
         RedisStore::paused_queues(self)
     }
+    fn requeue(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
+        RedisStore::requeue(self, id)
+    }
+    fn remove(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
+        RedisStore::remove(self, id)
+    }
+    fn clean(&mut self, filter: &crate::store::protocol::CleanFilter) -> Result<u64> {
+        RedisStore::clean(self, filter)
+    }
+    fn drain(&mut self, queue: &str) -> Result<u64> {
+        RedisStore::drain(self, queue)
+    }
 }
 
 impl RedisStore {
@@ -720,7 +736,6 @@ impl Subscriber {
             if !first {
                 // Notices may have been missed while disconnected: look again.
                 let _ = self.tx.send(Msg::Notice(Notice::Reconnected));
-                self.finished();
             }
             first = false;
             while !self.flags.stop.load(Ordering::SeqCst) {

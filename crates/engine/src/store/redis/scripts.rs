@@ -31,6 +31,10 @@ pub struct Scripts {
     pub cancel: Script,
     pub outlook: Script,
     pub trim: Script,
+    pub requeue: Script,
+    pub remove: Script,
+    pub clean: Script,
+    pub drain: Script,
 }
 
 impl Default for Scripts {
@@ -53,10 +57,14 @@ impl Scripts {
             cancel: Script::new(lua!("lua/cancel.lua")),
             outlook: Script::new(lua!("lua/outlook.lua")),
             trim: Script::new(lua!("lua/trim.lua")),
+            requeue: Script::new(lua!("lua/requeue.lua")),
+            remove: Script::new(lua!("lua/remove.lua")),
+            clean: Script::new(lua!("lua/clean.lua")),
+            drain: Script::new(lua!("lua/drain.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 11] {
+    pub fn all(&self) -> [&Script; 15] {
         [
             &self.insert,
             &self.claim,
@@ -69,6 +77,10 @@ impl Scripts {
             &self.cancel,
             &self.outlook,
             &self.trim,
+            &self.requeue,
+            &self.remove,
+            &self.clean,
+            &self.drain,
         ]
     }
 

@@ -240,15 +240,26 @@ impl SqliteStore {
             let list =
                 serde_json::to_string(&chunk.iter().map(|i| i.to_string()).collect::<Vec<_>>())
                     .expect("ids");
-            let found: Vec<String> = self
+            let found: Vec<(String, bool)> = self
                 .reader()?
                 .prepare_cached(
-                    "SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) AND state IN (3, 4, 6)",
+                    "SELECT id, state IN (3, 4, 6) FROM tasks WHERE id IN (SELECT value FROM json_each(?1))",
                 )
-                .and_then(|mut st| st.query_map(params![list], |r| r.get(0))?.collect())
+                .and_then(|mut st| {
+                    st.query_map(params![list], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
                 .map_err(|e| query_error(&self.path, e))?;
-            for id in found {
-                if let Ok(id) = uuid::Uuid::try_parse(&id) {
+            let present: std::collections::HashSet<&str> =
+                found.iter().map(|(id, _)| id.as_str()).collect();
+            for id in chunk {
+                let text = id.to_string();
+                if !present.contains(text.as_str()) {
+                    out.push(json!({ "id": text, "missing": true }));
+                }
+            }
+            for (id, _) in found.iter().filter(|(_, fin)| *fin) {
+                if let Ok(id) = uuid::Uuid::try_parse(id) {
                     if let Some(info) = self.info(&id)? {
                         out.push(info);
                     }
@@ -581,5 +592,17 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     }
     fn paused_queues(&self) -> Result<Vec<String>> {
         SqliteStore::paused_queues(self)
+    }
+    fn requeue(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
+        SqliteStore::requeue(self, id)
+    }
+    fn remove(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
+        SqliteStore::remove(self, id)
+    }
+    fn clean(&mut self, filter: &crate::store::protocol::CleanFilter) -> Result<u64> {
+        SqliteStore::clean(self, filter)
+    }
+    fn drain(&mut self, queue: &str) -> Result<u64> {
+        SqliteStore::drain(self, queue)
     }
 }

@@ -35,3 +35,22 @@ local function announce_finished(ids)
   redis.call('XADD', P .. ':fin', 'MAXLEN', '~', 100000, '*', 'ids', table.concat(ids, ','))
   redis.call('PUBLISH', P .. ':ev', 'f')
 end
+-- Deletes a task with its log from everything that may hold it: the counts, its key,
+-- the list, its finished set, its ready line and the delayed set. False if there is none.
+local function forget(id)
+  local t = task_key(id)
+  local f = redis.call('HMGET', t, 's', 'q', 'k', 'n', 'seq')
+  if not f[1] then return false end
+  count(f[1], f[2], -1)
+  if f[3] and redis.call('HGET', P .. ':keys', f[3]) == id then
+    redis.call('HDEL', P .. ':keys', f[3])
+  end
+  redis.call('DEL', t, P .. ':log:' .. id)
+  redis.call('ZREM', P .. ':all', id)
+  redis.call('ZREM', done_key(f[4]), id)
+  if f[1] == '0' or f[1] == '5' then
+    redis.call('ZREM', ready_key(f[4], f[2]), line_member(f[5], id))
+    redis.call('ZREM', P .. ':delayed', id)
+  end
+  return true
+end

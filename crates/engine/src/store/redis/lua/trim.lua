@@ -5,15 +5,8 @@
 -- Returns the number deleted.
 local now, remaining = tonumber(ARGV[2]), tonumber(ARGV[3])
 local function delete(name, id)
-  local t = task_key(id)
-  local f = redis.call('HMGET', t, 's', 'q', 'k')
-  if f[1] then count(f[1], f[2], -1) end
-  if f[3] and redis.call('HGET', P .. ':keys', f[3]) == id then
-    redis.call('HDEL', P .. ':keys', f[3])
-  end
-  redis.call('DEL', t, P .. ':log:' .. id)
-  redis.call('ZREM', P .. ':all', id)
-  redis.call('ZREM', done_key(name), id)
+  -- A finished set's entry whose task is gone already: dropped all the same.
+  if not forget(id) then redis.call('ZREM', done_key(name), id) end
   remaining = remaining - 1
 end
 -- The oldest finished task among `names`: name, id.
