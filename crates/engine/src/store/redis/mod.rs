@@ -737,6 +737,9 @@ impl Subscriber {
                 // Notices may have been missed while disconnected: look again.
                 let _ = self.tx.send(Msg::Notice(Notice::Reconnected));
             }
+            // Tasks awaited since the store opened may have finished before this
+            // subscription stood (their notice went to no one): look them up once now.
+            self.finished();
             first = false;
             while !self.flags.stop.load(Ordering::SeqCst) {
                 match pubsub.get_message() {
