@@ -450,6 +450,18 @@ export interface PrometheusCollector {
   reset(): void
 }
 
+/** Which finished tasks `ex.clean()` deletes (every field narrows it). */
+export interface CleanFilter {
+  /** A final state, or several; default all three. */
+  state?: 'SUCCESS' | 'FAILURE' | 'REVOKED' | ('SUCCESS' | 'FAILURE' | 'REVOKED')[]
+  /** Finished at least this many ms ago; default 0 (any). */
+  olderThanMs?: number
+  name?: string
+  queue?: string
+  /** Delete at most this many (at least 1); default all that match. */
+  limit?: number
+}
+
 /** A queue as `ex.queues()` lists it. */
 export interface QueueInfo {
   name: string
@@ -623,7 +635,31 @@ export interface LogEvent {
 export interface StateEvent {
   id: string
   name: string
+  queue: string
   state: TaskState
+}
+/** A task ended SUCCESS (in this process, or — on a durable store — in another). */
+export interface CompletedEvent {
+  id: string
+  name: string
+  queue: string
+  /** The handler's return value. */
+  result: JsonValue
+  /** How long the run took. */
+  durationMs: number
+  /** The attempt that succeeded (1 = the first). */
+  attempt: number
+}
+/** A run failed: the task retries (`willRetry`) or ended FAILURE. */
+export interface FailedEvent {
+  id: string
+  name: string
+  queue: string
+  error: { type: string; message: string; stack: string | null }
+  attempt: number
+  willRetry: boolean
+  /** How long the run took; null when the task failed without running (an open breaker). */
+  durationMs: number | null
 }
 
 export interface BreakerEvent {
@@ -641,15 +677,32 @@ export interface RateLimitedEvent {
   until: Date
 }
 
+/**
+ * Task events (`state`, `completed`, `failed`, `progress`, `status`, `log`) reach
+ * listeners in this process and, on a durable store, in every process sharing it: while
+ * a process listens, every writer appends its tasks' events to the store's event log,
+ * which the listener reads from a cursor (each event once, in order per writer process).
+ * They are only collected while someone listens. A listener that falls more than about a
+ * minute (SQLite) or 10,000 batches (Redis) behind misses the oldest; events from a
+ * moment the store was unreachable are dropped: at-most-once. Listening does not keep
+ * Node running.
+ */
 export interface ExecutorEvents {
-  /** A task reported progress. On the Redis store, also tasks running in other processes. */
+  /** A task reported progress (here, or in another process sharing the store). */
   progress: [ProgressEvent]
-  /** A task set its status. On the Redis store, also tasks running in other processes. */
+  /** A task set its status (here, or in another process sharing the store). */
   status: [StatusEvent]
-  /** A task logged a line. On the Redis store, also tasks running in other processes. */
+  /** A task logged a line (here, or in another process sharing the store). */
   log: [LogEvent]
-  /** Every state change of every task (only collected while someone listens). */
+  /**
+   * A task changed state: PENDING (where submitted), RECEIVED, STARTED, RETRY, and its
+   * final state, wherever it runs.
+   */
   state: [StateEvent]
+  /** A task ended SUCCESS, with its result, wherever it ran. */
+  completed: [CompletedEvent]
+  /** A run failed, with its error and whether the task will retry, wherever it ran. */
+  failed: [FailedEvent]
   /** A task's circuit breaker changed state. */
   breaker: [BreakerEvent]
   /** A rate limit started holding tasks back. */
@@ -787,6 +840,36 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    */
   registerPrometheus(registry: { registerMetric(metric: any): void }): PrometheusCollector[]
   /**
+   * Runs a FAILURE or REVOKED task again: it waits in its line as PENDING, keeping its
+   * attempts and its last error. Its retry policy does not start over: a failed re-run
+   * is final (as BullMQ's `job.retry()`). Resolves to its handle.
+   * @throws TaskNotFoundError for an unknown id; TaskStateError for a task in another
+   * state (nothing changes); TypeError for a string that is not a task id.
+   */
+  retry<Result = any>(id: string): Promise<TaskHandle<Result>>
+  /**
+   * Deletes a finished task (SUCCESS, FAILURE, REVOKED) and its logs, in every process's
+   * view of the store; its idempotency key is free again. Resolves true.
+   * @throws TaskNotFoundError for an unknown id; TaskStateError for a task that has not
+   * finished (cancel it first, or drain its queue).
+   */
+  remove(id: string): Promise<true>
+  /**
+   * Deletes finished tasks and their logs, the oldest first, a chunk at a time (the
+   * store's writer and other processes get their turn in between). Resolves how many.
+   * @throws TypeError for a bad filter (a state that is not final, a negative age, a
+   * limit below 1, an unknown option); nothing is deleted.
+   */
+  clean(filter?: CleanFilter): Promise<number>
+  /**
+   * Deletes the tasks of `queue` waiting to run — PENDING, delayed, RETRY waiting for its
+   * delay — for every process sharing the store. Running tasks are left, and so are
+   * tasks a worker has already claimed to start next (RECEIVED: up to one batch per
+   * worker on a durable store). A `result()` awaiting a drained task rejects with
+   * TaskNotFoundError, in any process. Resolves how many it deleted.
+   */
+  drain(queue: string): Promise<number>
+  /**
    * Every queue that holds tasks, is paused, or has a task registered here, by name,
    * with its counts and paused flag. The internal `taskloom-workflow` queue only with
    * `internal: true`.
@@ -878,6 +961,12 @@ export declare class ExecutorClosedError extends TaskloomError {
  * or a write to it failed (a submit while Redis is unreachable). */
 export declare class StoreError extends TaskloomError {
   readonly code: 'ERR_STORE'
+}
+
+/** The task's state does not allow the action (`retry` of a task that did not fail and
+ * was not cancelled, `remove` of one that has not finished). Nothing changed. */
+export declare class TaskStateError extends TaskloomError {
+  readonly code: 'ERR_TASK_STATE'
 }
 
 /** Workers sharing a durable store define one task differently (another queue, retry

@@ -2,38 +2,20 @@
 // redis-server: a producer that registers nothing submits by name, the worker's
 // definition decides the queue and the retry policy, a worker only runs its queues'
 // tasks, and workers that define a task differently are reported.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor, DefinitionConflictError, TaskNotFoundError } from '../index.mjs'
-import { startRedis } from './support/redis-server.mjs'
+import { placesForThisFile, storeOptions } from './support/places.mjs'
 import { sleep, until } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/registry-worker.mjs', import.meta.url))
-let redis
-let places = 0
+const { place, redis: server } = placesForThisFile('reg')
 
-before(async () => {
-  redis = await startRedis()
-})
-after(async () => {
-  await redis.stop()
-})
-
-function place(kind) {
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taskloom-registry-'))
-    return { store: `sqlite:${path.join(dir, 'tasks.db')}`, namespace: '-' }
-  }
-  return { store: redis.url, namespace: `reg${process.pid}-${++places}` }
-}
 
 function producer(p, options = {}) {
-  return new Executor({ store: p.store, ...(p.namespace === '-' ? {} : { namespace: p.namespace }), worker: false, ...options })
+  return new Executor({ ...storeOptions(p), worker: false, ...options })
 }
 
 /** A worker process with `tasks` (name → register options); its stdout lines collected. */
@@ -231,7 +213,7 @@ test('redis: a namespace written in the old key layout (one ready line per task 
   const ex = producer(p)
   const handles = await ex.submitMany('sq', [1, 2, 3], { queue: 'io' })
   await ex.close()
-  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), ...args], { encoding: 'utf8' }).trim()
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(server().port), ...args], { encoding: 'utf8' }).trim()
   const P = `{${p.namespace}}`
   assert.equal(cli('ZCARD', `${P}:ready:io:sq`), '3')
   // What a namespace of layout 1 held: the line under the name alone, no layout key.

@@ -100,8 +100,8 @@ class Dispatcher {
           case 'settled': // a task held elsewhere: its info
             this.hooks.settled(e[1])
             break
-          case 'state':
-            this.hooks.state(e[1], e[2], e[3])
+          case 'state': // ["state", id, name, queue, STATE, attempt, durationMs, detail]
+            this.hooks.state(e)
             break
           case 'breaker':
             this.hooks.breaker(e[1], e[2], e[3])

@@ -38,7 +38,12 @@ function native(fn) {
 
 const DATE_FIELDS = ['createdAt', 'runAt', 'startedAt', 'completedAt']
 /** Events that also report tasks running in other processes (Redis store). */
-const REMOTE_EVENTS = ['progress', 'status', 'log']
+// Events that listeners in other processes get too (see crates/engine/src/engine/event_log.rs).
+const REMOTE_EVENTS = ['state', 'completed', 'failed', 'progress', 'status', 'log']
+// Events built from the engine's state changes.
+const STATE_EVENTS = ['state', 'completed', 'failed']
+/** How often a listening process looks at the store's event log (the engine's EVENTS_READ_MS). */
+const EVENTS_POLL_MS = 50
 
 function toTaskInfo(raw) {
   raw.payload = fromJsonText(raw.payload)
@@ -94,7 +99,7 @@ class Executor extends EventEmitter {
       beforeCycle: () => this.#flush(),
       settled: (info) => this.#results.settleById(info),
       settledHere: (slot, ok, x) => this.#results.settleHere(slot, ok, x),
-      state: (id, name, state) => this.emit('state', { id, name, state }),
+      state: (doc) => this.#emitState(doc),
       progress: (ctx, percent, message) => {
         if (ctx.done) return
         if (ctx.slot >= 0) native(() => this.#native.progress(ctx.slot, percent, message ?? null))
@@ -119,14 +124,12 @@ class Executor extends EventEmitter {
     })
     if (this.#native.durable) this.#native.setWaker(() => this.#dispatcher.kick())
     this.on('newListener', (event) => {
-      if (event === 'state') this.#native.setStateEvents(true)
-      if (REMOTE_EVENTS.includes(event)) this.#native.setRemoteEvents(true)
+      if (STATE_EVENTS.includes(event)) this.#native.setStateEvents(true)
+      if (REMOTE_EVENTS.includes(event)) this.#listenElsewhere(true)
     })
     this.on('removeListener', (event) => {
-      if (event === 'state' && this.listenerCount('state') === 0) this.#native.setStateEvents(false)
-      if (REMOTE_EVENTS.includes(event) && REMOTE_EVENTS.every((e) => this.listenerCount(e) === 0)) {
-        this.#native.setRemoteEvents(false)
-      }
+      if (STATE_EVENTS.includes(event) && STATE_EVENTS.every((e) => this.listenerCount(e) === 0)) this.#native.setStateEvents(false)
+      if (REMOTE_EVENTS.includes(event) && REMOTE_EVENTS.every((e) => this.listenerCount(e) === 0)) this.#listenElsewhere(false)
     })
     this.#registerCoordinator()
     this.#schedules = new Schedules(this.#native, () => this.#dispatcher.kick(), (err) => this.#reportError(err))
@@ -736,9 +739,42 @@ class Executor extends EventEmitter {
   }
 
   /** Progress, status and logs of tasks that run in other processes (Redis store). */
+  /**
+   * A state change (here or, from the store's event log, in another process):
+   * `'state'`, and `'completed'` for a SUCCESS, `'failed'` for a FAILURE or a RETRY.
+   */
+  #emitState([, id, name, queue, state, attempt, durationMs, detail]) {
+    this.emit('state', { id, name, queue, state })
+    if (state === 'SUCCESS') this.emit('completed', { id, name, queue, result: detail, durationMs, attempt })
+    else if (state === 'FAILURE' || state === 'RETRY') {
+      this.emit('failed', { id, name, queue, error: detail, attempt, willRetry: state === 'RETRY', durationMs })
+    }
+  }
+
+  #eventsTimer = null
+
+  /**
+   * Listening to other processes' events: the engine registers this process in the
+   * store as a listener and reads the store's event log when a step comes; this timer
+   * makes the steps come while nothing else does. It does not keep Node running.
+   */
+  #listenElsewhere(on) {
+    this.#native.setRemoteEvents(on)
+    if (!this.#dispatcher.durable) return
+    if (on && this.#eventsTimer === null) {
+      this.#eventsTimer = setInterval(() => this.#dispatcher.kick(), EVENTS_POLL_MS)
+      this.#eventsTimer.unref()
+    } else if (!on && this.#eventsTimer !== null) {
+      clearInterval(this.#eventsTimer)
+      this.#eventsTimer = null
+    }
+  }
+
+  /** Events of tasks in other processes, read from the store's event log. */
   #emitRemote(events) {
     for (const e of events) {
-      if (e[0] === 'progress') this.emit('progress', { id: e[1], name: e[2], percent: e[3], message: e[4] ?? undefined })
+      if (e[0] === 'state') this.#emitState(e)
+      else if (e[0] === 'progress') this.emit('progress', { id: e[1], name: e[2], percent: e[3], message: e[4] ?? undefined })
       else if (e[0] === 'status') this.emit('status', { id: e[1], name: e[2], status: e[3] })
       else if (e[0] === 'log') this.emit('log', { id: e[1], name: e[2], level: e[3], message: e[4], time: new Date(e[5]) })
     }
@@ -764,6 +800,7 @@ class Executor extends EventEmitter {
     this.#flush() // submits and result() calls made before close() count as made while open
     this.#closing = (async () => {
       this.#schedules.stop()
+      if (this.#eventsTimer !== null) clearInterval(this.#eventsTimer)
       await this.#dispatcher.close(timeoutMs)
       this.#native.close()
       this.#dispatcher.pump() // outcomes committed while closing settle their waiters

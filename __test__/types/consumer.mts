@@ -9,6 +9,8 @@ import {
   CircuitOpenError,
   type TaskContext,
   type QueueInfo,
+  type JsonValue,
+  type TaskHandle,
   type PrometheusCollector,
   type MetricsSnapshot,
   type TaskMetrics,
@@ -232,5 +234,29 @@ void workflows
   const list: PrometheusCollector[] = ex.registerPrometheus({ registerMetric: (_m: unknown) => {} })
   const first = await ex.prometheusCollectors()[0]?.get()
   void [list, first?.values[0]?.labels]
+  await ex.close()
+}
+
+// Task actions
+{
+  const { TaskStateError } = await import('taskloom')
+  const ex = new Executor()
+  const again: TaskHandle<number> = await ex.retry<number>('01890a5d-ac96-774b-bcce-b302099a8057')
+  const removed: true = await ex.remove(again.id)
+  const n: number = await ex.clean({ state: ['FAILURE', 'REVOKED'], olderThanMs: 60_000, queue: 'io', limit: 100 })
+  const drained: number = await ex.drain('io')
+  // @ts-expect-error only final states can be cleaned
+  await ex.clean({ state: 'PENDING' })
+  try { await ex.remove('x') } catch (e) { if (e instanceof TaskStateError) console.log(e.code) }
+  void [removed, n, drained]
+  await ex.close()
+}
+
+// Events
+{
+  const ex = new Executor()
+  ex.on('completed', (e) => { const r: JsonValue = e.result; const d: number = e.durationMs; void [r, d, e.queue] })
+  ex.on('failed', (e) => { const again: boolean = e.willRetry; const m: string = e.error.message; void [again, m] })
+  ex.on('state', (e) => { const q: string = e.queue; void q })
   await ex.close()
 }

@@ -26,6 +26,7 @@ use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 use crate::wire::push_json_str;
 
 mod durable;
+mod event_log;
 mod introspect;
 mod queue_control;
 mod schedules;
@@ -679,12 +680,7 @@ impl Engine {
                 record.extra_mut().key = Some(k.clone());
             }
             let (slot, id) = self.store.insert(record, now);
-            if self.state_events {
-                self.events.push(Event::State {
-                    slot,
-                    state: TaskState::Pending,
-                });
-            }
+            self.note_state(slot, TaskState::Pending);
             ids.push(id);
         }
         Ok(ids)
@@ -798,16 +794,8 @@ impl Engine {
             self.running[def as usize] += 1;
             self.running_total += 1;
             claimed += 1;
-            if self.state_events {
-                self.events.push(Event::State {
-                    slot,
-                    state: TaskState::Received,
-                });
-                self.events.push(Event::State {
-                    slot,
-                    state: TaskState::Started,
-                });
-            }
+            self.note_state(slot, TaskState::Received);
+            self.note_state(slot, TaskState::Started);
             // Its maxParallel may be reached, or its half-open trials used up.
             if (self.registry.get(def).max_parallel.is_some() || trial) && !self.admits(def, now) {
                 candidates.retain(|d| *d != def);
@@ -1047,12 +1035,6 @@ impl Engine {
         self.running_total -= 1;
     }
 
-    fn note_state(&mut self, slot: u32, state: TaskState) {
-        if self.state_events {
-            self.events.push(Event::State { slot, state });
-        }
-    }
-
     /// A task reached a final state: tell its watchers, then apply retention.
     fn settle(&mut self, slot: u32, now: u64) {
         let r = self.store.get(slot).expect("slot exists");
@@ -1217,9 +1199,11 @@ impl Engine {
             let x = r.extra_mut();
             x.progress = Some(percent);
             x.progress_message = message.clone();
+            let name = &self.registry.get(def).name;
+            let doc = serde_json::json!(["progress", id.to_string(), name, percent, message]);
+            self.log_task_event(|out| out.push_str(&doc.to_string()));
             self.durable_send(|| crate::store::protocol::Op::Progress {
                 id,
-                name: self.registry.get(def).name.clone(),
                 percent,
                 message,
             });
@@ -1231,9 +1215,11 @@ impl Engine {
         if let Some(r) = self.running_record(slot) {
             let (id, def) = (r.id, r.def);
             r.extra_mut().status = Some(status.clone());
+            let name = &self.registry.get(def).name;
+            let doc = serde_json::json!(["status", id.to_string(), name, status]);
+            self.log_task_event(|out| out.push_str(&doc.to_string()));
             self.durable_send(|| crate::store::protocol::Op::Status {
                 id,
-                name: self.registry.get(def).name.clone(),
                 status,
             });
         }
@@ -1258,9 +1244,11 @@ impl Engine {
                 message: message.clone(),
             });
             let (id, def) = (r.id, r.def);
+            let name = &self.registry.get(def).name;
+            let doc = serde_json::json!(["log", id.to_string(), name, level, message, now]);
+            self.log_task_event(|out| out.push_str(&doc.to_string()));
             self.durable_send(|| crate::store::protocol::Op::Log {
                 id,
-                name: self.registry.get(def).name.clone(),
                 time: now,
                 level: level.to_string(),
                 message,
@@ -1551,6 +1539,7 @@ impl Engine {
     /// Appends the pending events as JSON entries to `out` and clears them:
     /// `["settled",<task info>]` or `["state","id","name","STATE"]`.
     pub fn drain_events(&mut self, out: &mut String) -> usize {
+        self.flush_event_log();
         let events = std::mem::take(&mut self.events);
         for (i, e) in events.iter().enumerate() {
             if i > 0 {
@@ -1582,9 +1571,12 @@ impl Engine {
                     }
                 }
                 Event::StateOf { id, def, state } => {
+                    let d = self.registry.get(def);
                     let _ = write!(out, "[\"state\",\"{id}\",");
-                    push_json_str(out, &self.registry.get(def).name);
-                    let _ = write!(out, ",\"{}\"]", state.as_str());
+                    push_json_str(out, &d.name);
+                    out.push(',');
+                    push_json_str(out, &d.queue);
+                    let _ = write!(out, ",\"{}\",0,null,null]", state.as_str());
                 }
                 Event::SettledInfo(ref info) => {
                     out.push_str("[\"settled\",");
@@ -1627,12 +1619,7 @@ impl Engine {
                         }
                     }
                 }
-                Event::State { slot, state } => {
-                    let r = self.store.get(slot).expect("slot exists");
-                    let _ = write!(out, "[\"state\",\"{}\",", r.id);
-                    push_json_str(out, &self.registry.get(r.def).name);
-                    let _ = write!(out, ",\"{}\"]", state.as_str());
-                }
+                Event::State { slot, state } => self.state_doc(slot, state, out),
                 Event::Breaker { def, from, to } => {
                     out.push_str("[\"breaker\",");
                     push_json_str(out, &self.registry.get(def).name);

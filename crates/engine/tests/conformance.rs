@@ -644,7 +644,8 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
     // Undo migration 3, as a file written by the previous release would be.
     rusqlite_free_table(
         path,
-        "DROP TABLE definitions; DROP TABLE paused_queues; DROP INDEX tasks_ready;
+        "DROP TABLE definitions; DROP TABLE paused_queues; DROP TABLE events; DROP TABLE listeners;
+         DROP INDEX tasks_ready;
          CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
          PRAGMA user_version = 2;",
     );

@@ -272,9 +272,15 @@ fn state_events_follow_every_transition() {
     let mut out = String::from("[");
     e.drain_events(&mut out);
     out.push(']');
-    let v: Vec<(String, String, String, String)> = serde_json::from_str(&out).unwrap();
-    let states: Vec<&str> = v.iter().map(|x| x.3.as_str()).collect();
+    // ["state", id, name, queue, STATE, attempt, durationMs, detail]
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let states: Vec<&str> = v.iter().map(|x| x[4].as_str().unwrap()).collect();
     assert_eq!(states, vec!["PENDING", "RECEIVED", "STARTED", "SUCCESS"]);
+    assert_eq!(v[3][3], "default");
+    assert_eq!(v[3][5], 1, "the attempt");
+    assert!(v[3][6].is_u64(), "a duration for a run that ended");
+    assert_eq!(v[3][7], serde_json::Value::Null, "its result: null");
+    assert_eq!(v[0][6], serde_json::Value::Null, "no duration before it ran");
 }
 
 #[test]

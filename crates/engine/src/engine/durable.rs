@@ -71,6 +71,9 @@ pub(crate) struct Durable {
     last_full_poll: u64,
     /// Awaited tasks this process submitted, not looked up yet (see `watch_task`).
     unverified: Vec<TaskId>,
+    /// Event documents for the store's log, not yet handed to the writer (see
+    /// `event_log.rs`).
+    pub(super) event_log: String,
 }
 
 impl Durable {
@@ -132,6 +135,7 @@ impl Durable {
             last_poll: 0,
             last_full_poll: 0,
             unverified: Vec::new(),
+            event_log: String::new(),
         }
     }
 
@@ -269,6 +273,8 @@ impl Engine {
             ));
         }
         let ids: Vec<TaskId> = tasks.iter().map(|t| t.id).collect();
+        // Logged for listeners elsewhere right behind the insert: committed with it.
+        let pending = self.pending_docs(&ids, def, &queue).map(|docs| Op::Events { docs, at: now });
         if self.state_events {
             for id in &ids {
                 self.events.push(Event::StateOf {
@@ -297,6 +303,9 @@ impl Engine {
             dur.direct_allowed = false;
             match dur.store.insert_now(&tasks, now) {
                 Ok(existing) => {
+                    if let Some(op) = pending {
+                        dur.store.send(op);
+                    }
                     self.events.push(Event::Committed {
                         ticket,
                         outcome: Ok(existing),
@@ -311,10 +320,16 @@ impl Engine {
             let dur = self.durable.as_mut().expect("durable");
             dur.tickets_out += 1;
             dur.store.send(Op::Insert { ticket, tasks });
+            if let Some(op) = pending {
+                dur.store.send(op);
+            }
             return Ok(ids);
         }
         dur.tickets_out += 1;
         dur.store.send(Op::Insert { ticket, tasks });
+        if let Some(op) = pending {
+            dur.store.send(op);
+        }
         Ok(ids)
     }
 
@@ -375,10 +390,7 @@ impl Engine {
                 Reply::Fault(message) => self.events.push(Event::StoreFault(message)),
             }
         }
-        let d = self.durable.as_ref().expect("durable");
-        for events in d.store.take_remote_events() {
-            self.events.push(Event::Remote(events));
-        }
+        self.read_remote_events(now);
         self.poll_remote_watches(now);
     }
 

@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Engine, Event};
+use super::Engine;
 use crate::error::{EngineError, Result};
 use crate::options::{parse_json, whole_number};
 use crate::registry::validate_name;
@@ -117,12 +117,7 @@ impl Engine {
             return Err(refused(id, r.state, RETRY_RULE));
         }
         self.store.revive(slot, now);
-        if self.state_events {
-            self.events.push(Event::State {
-                slot,
-                state: TaskState::Pending,
-            });
-        }
+        self.note_state(slot, TaskState::Pending);
         Ok(())
     }
 

@@ -109,18 +109,15 @@ pub enum Op {
     },
     Progress {
         id: TaskId,
-        name: String,
         percent: f64,
         message: Option<String>,
     },
     Status {
         id: TaskId,
-        name: String,
         status: String,
     },
     Log {
         id: TaskId,
-        name: String,
         time: u64,
         level: String,
         message: String,
@@ -140,6 +137,9 @@ pub enum Op {
     /// Task names with their own retention (count, max age); the rest follow the
     /// executor's.
     Retention(Vec<(String, usize, Option<u64>)>),
+    /// Event documents (comma separated JSON arrays, see `engine/event_log.rs`) for the
+    /// store's event log, which listening processes read.
+    Events { docs: String, at: u64 },
     /// Another connection of this process committed (a submit the host wrote itself):
     /// look again for work now, and refresh the outlook.
     Poke,
@@ -183,6 +183,11 @@ pub struct Shared {
     pub stale_marks: AtomicU64,
     /// The earliest `due_at` in the database (ms), 0 when none.
     pub next_due: AtomicU64,
+    /// This process listens to task events of other processes: the writer keeps it
+    /// registered in the store's listeners.
+    pub listening: AtomicBool,
+    /// Some other process is registered as a listener: log events for it.
+    pub listeners_elsewhere: AtomicBool,
     /// The background thread is in a fault episode (writes failing): everything goes
     /// through it, so that it alone decides when the store has recovered.
     pub failing: AtomicBool,
@@ -311,6 +316,9 @@ impl CleanFilter {
     }
 }
 
+/// A listening process reads the store's event log at least this often (ms).
+pub const EVENTS_READ_MS: u64 = 50;
+
 /// Deletions go a chunk per transaction or script call, so that the store's writer (and
 /// other processes) get their turn in between.
 pub const ACTION_CHUNK: u64 = 500;
@@ -353,10 +361,20 @@ pub trait DurableStore: Send {
     fn shared_rate_wait(&self, _name: &str) -> Option<u64> {
         None
     }
-    /// Whether to deliver progress, status and log events of other processes.
+    /// This process listens to task events of other processes (or stops): it is
+    /// registered as a listener in the store, so that writers log events for it.
     fn set_remote_events(&self, _on: bool) {}
-    /// Those events received since the last call (JSON arrays, see `Event::Remote`).
-    fn take_remote_events(&self) -> Vec<String> {
+    /// Whether some other process listens (then this one logs its events).
+    fn listeners_elsewhere(&self) -> bool {
+        false
+    }
+    /// Whether to look for logged events now (a notice came, or it is time to poll).
+    fn events_due(&self, _now: u64) -> bool {
+        false
+    }
+    /// Event documents other processes logged since the last read, each a JSON array
+    /// of documents (see `Event::Remote`).
+    fn read_events(&mut self) -> Vec<String> {
         Vec::new()
     }
     /// Ids of tasks that finished since the last call (or since watching began), from a

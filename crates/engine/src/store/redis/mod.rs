@@ -33,10 +33,13 @@
 //! | `{ns}:paused` | set | paused queues |
 //! | `{ns}:layout` | string | the key layout version (2: ready lines per queue) |
 //! | `{ns}:seq` | string | the submit counter (FIFO order) |
-//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `e<worker> <events>` progress, status and logs |
+//! | `{ns}:ev` | channel | `w` new work, `d<due>` a delayed task, `f` tasks finished (whoever awaits some looks them up), `c<worker> <id>` cancel, `l<worker>` a process began listening to events, `v` events were logged |
+//! | `{ns}:events` | stream | task events for listeners in other processes: `o` origin worker, `at`, `e` a JSON array of event documents (about the last 10,000 batches) |
+//! | `{ns}:listeners` | sorted set | processes listening to task events, by registration expiry |
 
 pub mod endpoint;
 mod control;
+mod events;
 mod registry;
 pub mod scripts;
 pub mod writer;
@@ -82,12 +85,10 @@ pub struct RedisFlags {
     pub watching: AtomicBool,
     /// The writer's standing claim includes a name held back by `maxParallel`.
     pub parked_limited: AtomicBool,
-    /// The host listens to progress, status and log events of other processes.
-    pub remote_events: AtomicBool,
     /// Task names held back by their shared rate limit at the last claim, and until when.
     pub rate_waits: Mutex<Vec<(String, u64)>>,
-    /// Those events, as received (JSON arrays).
-    pub received: Mutex<Vec<String>>,
+    /// Reading the event log, while the host listens to other processes' events.
+    pub events: events::Cursor,
 }
 
 pub struct RedisStore {
@@ -102,6 +103,9 @@ pub struct RedisStore {
     address: String,
     /// While watching: the last entry of the finish log (`{ns}:fin`) looked at.
     fin_cursor: Mutex<Option<String>>,
+    /// This process's worker id: its own logged events are not read back.
+    me: String,
+    clock: Arc<dyn Clock>,
 }
 
 /// At construction: the namespace's keys can be read and written with this connection's
@@ -162,6 +166,7 @@ impl RedisStore {
         let (tx, rx) = channel();
         let prefix = cfg.prefix.clone();
         let me = cfg.worker_id.clone();
+        let store_clock = clock.clone();
         let w = Writer::new(
             endpoint.clone(),
             writer_con,
@@ -179,7 +184,7 @@ impl RedisStore {
         let sub = Subscriber {
             client: endpoint.seed().clone(),
             channel: format!("{prefix}:ev"),
-            me,
+            me: me.clone(),
             tx: tx.clone(),
             shared: shared.clone(),
             flags: flags.clone(),
@@ -199,6 +204,8 @@ impl RedisStore {
             thread: Some(thread),
             address,
             fin_cursor: Mutex::new(None),
+            me,
+            clock: store_clock,
         })
     }
 
@@ -425,11 +432,19 @@ impl DurableStore for RedisStore {
     }
 
     fn set_remote_events(&self, on: bool) {
-        self.flags.remote_events.store(on, Ordering::SeqCst);
+        RedisStore::set_listening(self, on)
     }
 
-    fn take_remote_events(&self) -> Vec<String> {
-        std::mem::take(&mut *self.flags.received.lock().expect("events lock"))
+    fn listeners_elsewhere(&self) -> bool {
+        self.shared.listeners_elsewhere.load(Ordering::SeqCst)
+    }
+
+    fn events_due(&self, now: u64) -> bool {
+        self.flags.events.due(now)
+    }
+
+    fn read_events(&mut self) -> Vec<String> {
+        RedisStore::read_events(self)
     }
 
     fn state(&self, id: &TaskId) -> Result<Option<TaskState>> {
@@ -771,18 +786,15 @@ impl Subscriber {
                     let _ = self.tx.send(Msg::Notice(Notice::Work));
                 }
             }
-            b'e' if self.flags.remote_events.load(Ordering::SeqCst) => {
-                // "e<worker> <events>": events of this process were emitted here already.
-                if let Some((worker, events)) = rest.split_once(' ') {
-                    if worker != self.me {
-                        let mut received = self.flags.received.lock().expect("events lock");
-                        let first = received.is_empty();
-                        received.push(events.to_string());
-                        drop(received);
-                        if first {
-                            self.shared.wake();
-                        }
-                    }
+            b'l' if rest != self.me => {
+                // A process began listening: log events for it from now on (the writer's
+                // look at the listeners, once a second, keeps this up to date).
+                self.shared.listeners_elsewhere.store(true, Ordering::SeqCst);
+            }
+            b'v' if self.flags.events.on.load(Ordering::SeqCst) => {
+                // A writer logged events: read them (see `events.rs`).
+                if !self.flags.events.notice.swap(true, Ordering::SeqCst) {
+                    self.shared.wake();
                 }
             }
             b'c' => {

@@ -131,9 +131,47 @@ pub struct Writer {
     /// Commands Redis refused in a row (MOVED, CROSSSLOT, NOPERM, OOM…): reported once
     /// per episode, and the writer backs off instead of spinning.
     refused: crate::store::fault::FaultEpisode,
+    /// When the listeners were last looked at (see `listeners_chore`).
+    last_listeners: u64,
+    /// This process is registered as a listener.
+    registered: bool,
 }
 
+/// How often listener registrations are renewed and looked at, and how long one lasts.
+const LISTENERS_EVERY_MS: u64 = 1_000;
+pub const LISTENER_TTL_MS: u64 = 5_000;
+/// Batches of events kept in the `{ns}:events` stream for listeners to read (about).
+const EVENTS_KEEP: u64 = 10_000;
+
 impl Writer {
+    /// Keeps this process's listener registration (`{ns}:listeners`, by expiry) while it
+    /// listens, and works out whether another process listens (then events are logged).
+    /// Once a second, apart from the rounds: a failure here only delays events.
+    fn listeners_chore(&mut self, now: u64) {
+        if now < self.last_listeners + LISTENERS_EVERY_MS {
+            return;
+        }
+        let Some(con) = self.con.as_mut() else { return };
+        self.last_listeners = now;
+        let key = format!("{}:listeners", self.cfg.prefix);
+        let me = &self.cfg.worker_id;
+        let listening = self.shared.listening.load(Ordering::SeqCst);
+        let mut pipe = redis::pipe();
+        if listening {
+            pipe.cmd("ZADD").arg(&key).arg(now + LISTENER_TTL_MS).arg(me).ignore();
+            self.registered = true;
+        } else if self.registered {
+            pipe.cmd("ZREM").arg(&key).arg(me).ignore();
+            self.registered = false;
+        }
+        pipe.cmd("ZREMRANGEBYSCORE").arg(&key).arg("-inf").arg(now).ignore();
+        pipe.cmd("ZRANGE").arg(&key).arg(0).arg(-1);
+        if let Ok((live,)) = pipe.query::<(Vec<String>,)>(con) {
+            let others = live.iter().any(|w| w != me);
+            self.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         endpoint: Arc<super::endpoint::Endpoint>,
@@ -177,6 +215,8 @@ impl Writer {
             down_reported: false,
             refused: crate::store::fault::FaultEpisode::default(),
             unknown: Vec::new(),
+            last_listeners: 0,
+            registered: false,
         }
     }
 
@@ -185,6 +225,9 @@ impl Writer {
         while !stop {
             let now = self.clock.now_ms();
             let mut wait = (self.cfg.lease_ms / 3).min(MAINTENANCE_EVERY_MS);
+            // Woken for the listeners chore on time (a wake a millisecond early would
+            // otherwise put it off by a whole period).
+            wait = wait.min((self.last_listeners + LISTENERS_EVERY_MS).saturating_sub(now));
             if !self.parked.is_empty() {
                 wait = wait.min(FALLBACK_POLL_MS);
                 for t in [self.next_due, self.rate_wait_until] {
@@ -228,6 +271,7 @@ impl Writer {
             if self.refused.failing() {
                 std::thread::sleep(self.refused.backoff());
             }
+            self.listeners_chore(self.clock.now_ms());
             let mut ops = std::mem::take(&mut self.carry);
             let mut replies = Vec::new();
             for m in msgs {
@@ -382,7 +426,7 @@ impl Writer {
         let mut flush_tickets = Vec::new();
         let mut names_changed = std::mem::take(&mut self.recheck_outlook);
         // Progress, status and logs, announced to listeners in other processes.
-        let mut events: Vec<serde_json::Value> = Vec::new();
+        let mut events_logged = false;
         for op in &ops {
             match op {
                 Op::Insert { ticket, tasks } => {
@@ -443,7 +487,6 @@ impl Writer {
                 }
                 Op::Progress {
                     id,
-                    name,
                     percent,
                     message,
                 } => {
@@ -461,19 +504,16 @@ impl Writer {
                         }
                     }
                     parts.push((Part::Quiet, c));
-                    events.push(json!(["progress", id.to_string(), name, percent, message]));
                 }
-                Op::Status { id, name, status } => {
+                Op::Status { id, status } => {
                     let mut c = redis::cmd("HSET");
                     c.arg(format!("{}:t:{id}", self.cfg.prefix))
                         .arg("st")
                         .arg(status);
                     parts.push((Part::Quiet, c));
-                    events.push(json!(["status", id.to_string(), name, status]));
                 }
                 Op::Log {
                     id,
-                    name,
                     time,
                     level,
                     message,
@@ -488,7 +528,6 @@ impl Writer {
                         .arg(-(crate::engine::MAX_LOGS_PER_TASK as i64))
                         .arg(-1);
                     parts.push((Part::Quiet, t));
-                    events.push(json!(["log", id.to_string(), name, level, message, time]));
                 }
                 Op::Started { ids, at, .. } => {
                     started_ids.extend(ids.iter().copied());
@@ -508,6 +547,23 @@ impl Writer {
                     self.work_seen = true;
                 }
                 Op::Flush { ticket } => flush_tickets.push(*ticket),
+                Op::Events { docs, at } => {
+                    // One stream entry per batch, about the last EVENTS_KEEP entries kept.
+                    let mut c = redis::cmd("XADD");
+                    c.arg(format!("{}:events", self.cfg.prefix))
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(EVENTS_KEEP)
+                        .arg("*")
+                        .arg("o")
+                        .arg(&me)
+                        .arg("at")
+                        .arg(*at)
+                        .arg("e")
+                        .arg(format!("[{docs}]"));
+                    parts.push((Part::Quiet, c));
+                    events_logged = true;
+                }
                 Op::Stop => {}
             }
         }
@@ -546,13 +602,10 @@ impl Writer {
             }
             parts.push((Part::Quiet, c));
         }
-        if !events.is_empty() {
+        if events_logged {
+            // Listening processes read the log now.
             let mut c = redis::cmd("PUBLISH");
-            c.arg(format!("{}:ev", self.cfg.prefix)).arg(format!(
-                "e{} {}",
-                me,
-                serde_json::Value::Array(events)
-            ));
+            c.arg(format!("{}:ev", self.cfg.prefix)).arg("v");
             parts.push((Part::Quiet, c));
         }
         let worker = self.cfg.worker && !stopping;
@@ -996,7 +1049,8 @@ impl Writer {
                     self.names = n;
                 }
                 Op::Retention(r) => self.own_retention = r,
-                Op::Poke | Op::Stop => {}
+                // Events of an unreachable moment are dropped: the log is at-most-once.
+                Op::Events { .. } | Op::Poke | Op::Stop => {}
             }
         }
     }

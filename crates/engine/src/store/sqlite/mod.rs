@@ -9,6 +9,7 @@
 
 pub mod errors;
 mod control;
+mod events;
 mod registry;
 pub mod schema;
 pub mod writer;
@@ -49,6 +50,10 @@ pub struct SqliteStore {
     clock: Arc<dyn Clock>,
     /// While watching: finishes from this `completed_at` on are read (-1: not watching).
     fin_cursor: std::sync::atomic::AtomicI64,
+    /// This process's worker id: its own logged events are not read back.
+    me: String,
+    /// While listening: the last event row read (see `events.rs`).
+    events: events::Cursor,
 }
 
 /// How far behind the newest finish seen the next look starts: a finish committed up to
@@ -97,6 +102,7 @@ impl SqliteStore {
         let reader = schema::connect(&settings.path, schema::READER_CACHE_KIB)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
+        let me = settings.writer.worker_id.clone();
         let w = writer::Writer::new(conn, settings.writer, clock.clone(), shared.clone(), rx);
         let thread = std::thread::Builder::new()
             .name("taskloom-sqlite-writer".into())
@@ -113,6 +119,8 @@ impl SqliteStore {
             seen_version: -1,
             clock,
             fin_cursor: std::sync::atomic::AtomicI64::new(-1),
+            me,
+            events: events::Cursor::default(),
         })
     }
 
@@ -592,6 +600,18 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     }
     fn paused_queues(&self) -> Result<Vec<String>> {
         SqliteStore::paused_queues(self)
+    }
+    fn set_remote_events(&self, on: bool) {
+        SqliteStore::set_listening(self, on)
+    }
+    fn listeners_elsewhere(&self) -> bool {
+        self.shared.listeners_elsewhere.load(Ordering::SeqCst)
+    }
+    fn events_due(&self, now: u64) -> bool {
+        self.events.due(now)
+    }
+    fn read_events(&mut self) -> Vec<String> {
+        SqliteStore::read_events(self)
     }
     fn requeue(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
         SqliteStore::requeue(self, id)

@@ -85,7 +85,8 @@ const MIGRATIONS: &[&str] = &[
         next_at INTEGER NOT NULL
      );",
     // 3: the shared registry (each worker's definition of each task it runs), paused
-    // queues, and ready lines per (name, queue): a worker claims only its queues' tasks.
+    // queues, ready lines per (name, queue) (a worker claims only its queues' tasks), and
+    // the event log with its listeners.
     "CREATE TABLE definitions (
         name TEXT NOT NULL,
         worker TEXT NOT NULL,
@@ -96,6 +97,19 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE paused_queues (
         queue TEXT PRIMARY KEY,
         paused_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     -- Task events for listeners in other processes: one row per writer batch (a JSON
+     -- array of documents), read by seq from a cursor, kept about a minute.
+     CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        docs TEXT NOT NULL
+     );
+     -- Processes listening to those events, while their registration is renewed.
+     CREATE TABLE listeners (
+        id TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
      ) WITHOUT ROWID;
      DROP INDEX tasks_ready;
      CREATE INDEX tasks_ready ON tasks(name, queue, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;",

@@ -38,6 +38,11 @@ pub struct WriterConfig {
 const TRIM_CHUNK: i64 = 2_000;
 const MAINTENANCE_EVERY_MS: u64 = 1_000;
 const OUTLOOK_EVERY_MS: u64 = 20;
+/// How often listener registrations are renewed and looked at, and how long one lasts.
+const LISTENERS_EVERY_MS: u64 = 1_000;
+pub const LISTENER_TTL_MS: u64 = 5_000;
+/// Logged events are kept this long (ms) for listeners to read.
+pub const EVENTS_KEEP_MS: u64 = 60_000;
 /// How long the writer polls for the host's next op before it sleeps.
 const SPIN: Duration = Duration::from_micros(100);
 /// After inserting this many tasks at once, hand freed memory back to the OS.
@@ -79,6 +84,10 @@ pub struct Writer {
     recheck_outlook: bool,
     /// Transactions failing in a row (disk full, corruption): reported once, backed off.
     fault: FaultEpisode,
+    /// When the listeners were last looked at (see `listeners_chore`).
+    last_listeners: u64,
+    /// This process is registered as a listener.
+    registered: bool,
 }
 
 impl Writer {
@@ -109,7 +118,45 @@ impl Writer {
             marks_taken: 0,
             recheck_outlook: false,
             fault: FaultEpisode::default(),
+            last_listeners: 0,
+            registered: false,
         }
+    }
+
+    /// Keeps this process's listener registration while it listens, and works out
+    /// whether another process listens (then events are logged). Once a second, apart
+    /// from the transactions: a failure here only delays events.
+    fn listeners_chore(&mut self, now: u64, changed: bool) {
+        let renew = now >= self.last_listeners + LISTENERS_EVERY_MS;
+        // Someone committed (a new listener registers with a commit): look now, so that
+        // a task submitted right after a listener came is logged for it.
+        if !renew && !changed {
+            return;
+        }
+        let me = &self.cfg.worker_id;
+        let listening = self.shared.listening.load(Ordering::SeqCst);
+        if !renew {
+            // Only the look.
+        } else if listening {
+            let _ = self.conn.execute(
+                "INSERT INTO listeners (id, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
+                params![me, (now + LISTENER_TTL_MS) as i64],
+            );
+            self.registered = true;
+        } else if self.registered {
+            let _ = self.conn.execute("DELETE FROM listeners WHERE id = ?1", params![me]);
+            self.registered = false;
+        }
+        if renew {
+            self.last_listeners = now;
+        }
+        let others = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM listeners WHERE expires_at > ?1 AND id <> ?2)")
+            .and_then(|mut st| st.query_row(params![now as i64, me], |r| r.get::<_, bool>(0)))
+            .unwrap_or(false);
+        self.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
     }
 
     pub fn run(mut self) {
@@ -167,6 +214,7 @@ impl Writer {
             let now = self.clock.now_ms();
             let version = self.data_version();
             let changed = version != self.seen_version;
+            self.listeners_chore(now, changed);
             self.seen_version = version;
             let due = self.shared.next_due.load(Ordering::Relaxed);
             let chores = now >= self.last_heartbeat + self.cfg.lease_ms / 3
@@ -464,6 +512,10 @@ impl Writer {
                 }),
                 Op::Retention(own) => self.own_retention = own.clone(),
                 Op::Poke => names_changed = true, // the outlook is stale, as after new names
+                Op::Events { docs, at } => {
+                    tx.prepare_cached("INSERT INTO events (at, origin, docs) VALUES (?1, ?2, ?3)")?
+                        .execute(params![*at as i64, me, format!("[{docs}]")])?;
+                }
                 Op::Stop => {}
             }
         }
@@ -507,6 +559,8 @@ impl Writer {
                 self.cfg.keep_age_ms,
                 &self.own_retention,
             )?;
+            tx.prepare_cached("DELETE FROM events WHERE at < ?1")?
+                .execute(params![now.saturating_sub(EVENTS_KEEP_MS) as i64])?;
         }
         // Claims: a new request, or the standing one when something may have changed.
         let (wants, limit) = new_parked
