@@ -95,6 +95,8 @@ export declare class NativeExecutor {
   watchMany(ids: string, positions: Uint32Array, submitted: boolean): string
   /** What this process counted per task name, as JSON (see `Engine::metrics_json`). */
   metrics(): string
+  /** The W3C `traceparent` the task in `slot` was submitted with, or null. */
+  slotTrace(slot: number): string | null
   /** The id of the task in `slot` (for messages about a waiter kept by slot). */
   slotId(slot: number): string
   state(id: string): string

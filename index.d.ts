@@ -323,6 +323,12 @@ export interface SubmitOptions {
    * (default `'default'`).
    */
   queue?: string
+  /**
+   * Tracing: the W3C `traceparent` (`00-<trace id>-<span id>-<flags>`) whose span becomes
+   * the parent of the run's span. Default: the span active at submit, when
+   * `@opentelemetry/api` is installed and a tracer provider is registered.
+   */
+  traceparent?: string
 }
 
 /** Options of `handle.result()`. */

@@ -7,6 +7,7 @@ const { TaskContext } = require('./context.js')
 const { WorkflowInterruptedError } = require('./coordinator.js')
 const { toJsonText } = require('./json.js')
 const { setLongTimeout, clearLongTimeout, clampDelay } = require('./timers.js')
+const tracing = require('./tracing.js')
 const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError, DefinitionConflictError } = require('./errors.js')
 
 /** After this many back-to-back microtask pumps, yield one macrotask turn to I/O. */
@@ -30,6 +31,8 @@ class Dispatcher {
     this.completions = ''
     /** Successes in `completions` whose waiters this side settles: slot, result text, … */
     this.successes = []
+    /** Runs are traced (lib/tracing.js), as looked at in this step. */
+    this.traced = false
     this.scheduled = false
     this.pumpsSinceYield = 0
     this.timer = null
@@ -84,6 +87,8 @@ class Dispatcher {
     const out = this.native.cycle(completions, capacity)
     if (out !== null) {
       const [tasks, events, due] = JSON.parse(out)
+      // Whether runs are traced is looked at once per step, not once per task.
+      if (tasks.length > 0) this.traced = tracing.active()
       // Five values per task: slot, id, definition index, attempt, payload.
       for (let i = 0; i < tasks.length; i += 5) this.start(tasks[i], tasks[i + 1], tasks[i + 2], tasks[i + 3], tasks[i + 4])
       // Arm before the events: a listener that throws must not leave the timer unset.
@@ -182,6 +187,10 @@ class Dispatcher {
     if (ctx.counted) this.running++
     if (def.timeoutMs !== null) ctx.timer = setLongTimeout(() => timedOut(this, ctx, def), def.timeoutMs)
     let r
+    if (this.traced) {
+      this.startTraced(def, ctx, id, attempt, payload)
+      return
+    }
     try {
       r = def.handler(payload, ctx)
       if (r !== null && typeof r === 'object' && typeof r.then === 'function') {
@@ -196,6 +205,17 @@ class Dispatcher {
       return
     }
     this.succeed(ctx, r)
+  }
+
+  /** `start` inside a span (lib/tracing.js), parented on the span active at submit. */
+  startTraced(def, ctx, id, attempt, payload) {
+    const task = { id, name: def.name, queue: def.queue, attempt, traceparent: this.native.slotTrace(ctx.slot) }
+    tracing
+      .inRunSpan(task, async () => def.handler(payload, ctx))
+      .then(
+        (v) => this.succeed(ctx, v),
+        (e) => this.fail(ctx, e),
+      )
   }
 
   finish(ctx) {

@@ -7,6 +7,7 @@ const { NativeExecutor } = require('./native.js')
 const { Dispatcher, countsForBreaker } = require('./dispatcher.js')
 const { TaskContext } = require('./context.js')
 const { TaskHandle, WorkflowHandle } = require('./handle.js')
+const tracing = require('./tracing.js')
 const { WORKFLOW_TASK, isWorkflow } = require('./workflow.js')
 const { coordinate } = require('./coordinator.js')
 const { WorkflowValues, engineSpecText } = require('./workflow-values.js')
@@ -486,7 +487,9 @@ class Executor extends EventEmitter {
       const trial = await this.#directPermit(def, id, attempt)
       const ctx = new TaskContext(this.#dispatcher.hooks, -1, id, def, attempt)
       try {
-        const value = await runDirect(def, JSON.parse(text), ctx)
+        const call = () => runDirect(def, JSON.parse(text), ctx)
+        // Traced like a queued run, under the span active now (lib/tracing.js).
+        const value = await (tracing.active() ? tracing.inRunSpan({ id, name, queue: def.queue, attempt }, call) : call())
         this.#native.directFinish(def.index, trial, false, true)
         this.#dispatcher.kick() // deliver breaker events
         return value

@@ -2,6 +2,8 @@
 // Checks of JS-side option shapes and conversions (Date / ISO 8601 → ms) before the
 // engine validates the values themselves.
 
+const { currentTraceparent } = require('./tracing.js')
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function checkObject(value, what) {
@@ -94,11 +96,16 @@ function runAtMs(runAt) {
 
 /** The JSON the engine reads for submit options ('' for none). */
 function submitOptionsJson(options) {
-  if (options === undefined) return ''
+  // Tracing: the span active at submit becomes the parent of the run's span.
+  const traceparent = (options === undefined || options.traceparent === undefined) ? currentTraceparent() : undefined
+  if (options === undefined) return traceparent === undefined ? '' : JSON.stringify({ traceparent })
   checkObject(options, 'submit options')
   rejectNonFinite(options, '')
-  if (options.runAt === undefined) return JSON.stringify(options)
-  return JSON.stringify({ ...options, runAt: runAtMs(options.runAt) })
+  if (options.runAt === undefined && traceparent === undefined) return JSON.stringify(options)
+  const out = { ...options }
+  if (options.runAt !== undefined) out.runAt = runAtMs(options.runAt)
+  if (traceparent !== undefined) out.traceparent = traceparent
+  return JSON.stringify(out)
 }
 
 module.exports = { UUID, checkObject, checkKeys, checkTimeoutOption, describeGiven, rejectNonFinite, submitOptionsJson }

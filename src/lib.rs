@@ -260,6 +260,12 @@ impl NativeExecutor {
         self.engine.metrics_json()
     }
 
+    /// The W3C `traceparent` the task in `slot` was submitted with, or null.
+    #[napi]
+    pub fn slot_trace(&self, slot: u32) -> Option<String> {
+        self.engine.slot_trace(slot)
+    }
+
     /// The id of the task in `slot` (for messages about a waiter kept by slot).
     #[napi]
     pub fn slot_id(&self, slot: u32) -> Result<String, String> {

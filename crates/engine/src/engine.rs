@@ -679,6 +679,9 @@ impl Engine {
                 }
                 record.extra_mut().key = Some(k.clone());
             }
+            if let Some(t) = &opts.trace {
+                record.extra_mut().trace = Some(t.to_string());
+            }
             let (slot, id) = self.store.insert(record, now);
             self.note_state(slot, TaskState::Pending);
             ids.push(id);
@@ -1331,6 +1334,14 @@ impl Engine {
     /// The id of the task held in `slot`, if any.
     pub fn slot_id(&self, slot: u32) -> Option<String> {
         self.store.get(slot).map(|r| r.id.to_string())
+    }
+
+    /// The `traceparent` the task in `slot` was submitted with (tracing), if any.
+    pub fn slot_trace(&self, slot: u32) -> Option<String> {
+        self.store
+            .get(slot)
+            .and_then(|r| r.extra.as_ref())
+            .and_then(|x| x.trace.clone())
     }
 
     pub fn slot_outcome_json(&self, slot: u32) -> String {

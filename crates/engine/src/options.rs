@@ -84,6 +84,10 @@ pub struct SubmitOptionsSpec {
     pub priority: Option<f64>,
     pub key: Option<String>,
     pub queue: Option<String>,
+    /// A W3C traceparent: the parent of the run's span (the JS layer sets it to the
+    /// span active at submit when tracing is on).
+    #[serde(rename = "traceparent")]
+    pub trace: Option<String>,
 }
 
 /// Validated submit options.
@@ -98,6 +102,8 @@ pub struct SubmitOptions {
     /// the queue only for a task no definition is known of yet (a producer on a durable
     /// store).
     pub queue: Option<String>,
+    /// The W3C `traceparent` of the span active at submit: the run's span's parent.
+    pub trace: Option<std::sync::Arc<str>>,
 }
 
 impl SubmitOptions {
@@ -136,11 +142,24 @@ impl SubmitOptionsSpec {
         if let Some(q) = &self.queue {
             crate::registry::validate_name("queue", q)?;
         }
+        if let Some(t) = &self.trace {
+            let ok = t.len() == 55
+                && t.bytes().enumerate().all(|(i, b)| match i {
+                    2 | 35 | 52 => b == b'-',
+                    _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+                });
+            if !ok {
+                return Err(EngineError::invalid(format!(
+                    "`traceparent` must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>), got '{t}'"
+                )));
+            }
+        }
         Ok(SubmitOptions {
             run_at_ms,
             priority,
             key: self.key,
             queue: self.queue,
+            trace: self.trace.map(|t| t.as_str().into()),
         })
     }
 }

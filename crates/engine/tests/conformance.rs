@@ -645,6 +645,7 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
     rusqlite_free_table(
         path,
         "DROP TABLE definitions; DROP TABLE paused_queues; DROP TABLE events; DROP TABLE listeners;
+         ALTER TABLE tasks DROP COLUMN trace;
          DROP INDEX tasks_ready;
          CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
          PRAGMA user_version = 2;",

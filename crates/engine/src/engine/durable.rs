@@ -265,6 +265,7 @@ impl Engine {
                 key: opts.key.clone(),
                 created_at: now,
                 run_at: opts.run_at_ms.unwrap_or(0),
+                trace: opts.trace.clone(),
             })
             .collect();
         if opts.key.is_some() && tasks.len() != 1 {
@@ -448,10 +449,11 @@ impl Engine {
             committing: false,
             extra: None,
         };
-        if error.is_some() || row.key.is_some() {
+        if error.is_some() || row.key.is_some() || row.trace.is_some() {
             let x = record.extra_mut();
             x.error = error;
             x.key = row.key;
+            x.trace = row.trace;
         }
         let slot = self.store.insert_claimed(record, now);
         let d = self.durable.as_mut().expect("durable");

@@ -210,6 +210,7 @@ impl Engine {
             key: Some(key),
             created_at: now,
             run_at: 0,
+            trace: None,
         };
         let dur = self.durable.as_mut().expect("durable");
         dur.store.insert_now(&[t], now)?;

@@ -41,6 +41,8 @@ pub struct Extra {
     pub status: Option<String>,
     pub logs: Vec<LogEntry>,
     pub key: Option<String>,
+    /// The `traceparent` it was submitted with (tracing).
+    pub trace: Option<String>,
 }
 
 /// A task as the memory store keeps it.

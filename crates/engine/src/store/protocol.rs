@@ -22,6 +22,8 @@ pub struct NewTask {
     pub key: Option<String>,
     pub created_at: u64,
     pub run_at: u64,
+    /// The W3C `traceparent` of the span that was active at submit (tracing).
+    pub trace: Option<std::sync::Arc<str>>,
 }
 
 /// A line of tasks a worker runs: (task name, queue).
@@ -74,6 +76,8 @@ pub struct Adopted {
     /// Someone asked to cancel it while a worker that then died held it: it is revoked
     /// instead of run (stores that keep the request elsewhere say false).
     pub cancel_requested: bool,
+    /// The `traceparent` it was submitted with.
+    pub trace: Option<String>,
 }
 
 #[derive(Debug)]

@@ -125,6 +125,7 @@ fn insert_args(mut c: redis::Cmd, now: u64, tasks: &[NewTask]) -> redis::Cmd {
         .arg(t.max_attempts)
         .arg(t.created_at)
         .arg(t.run_at)
+        .arg(t.trace.as_deref().unwrap_or(""))
         .arg(tasks.len());
     let mut buf = uuid::Uuid::encode_buffer();
     for task in tasks {

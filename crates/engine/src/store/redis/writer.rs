@@ -1135,6 +1135,7 @@ impl Writer {
                 key: opt(7),
                 error: opt(8),
                 cancel_requested: f.len() > 10 && text(10) == "1",
+                trace: if f.len() > 11 { opt(11) } else { None },
             });
         }
         // Highest priority first, then FIFO, across names.

@@ -112,7 +112,9 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
      ) WITHOUT ROWID;
      DROP INDEX tasks_ready;
-     CREATE INDEX tasks_ready ON tasks(name, queue, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;",
+     CREATE INDEX tasks_ready ON tasks(name, queue, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
+     -- The W3C traceparent of the span active at submit (tracing), for the run's span.
+     ALTER TABLE tasks ADD COLUMN trace TEXT;",
 ];
 
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {

@@ -759,15 +759,15 @@ pub(super) fn insert_tasks(
         let run_at = (t.run_at > 0).then_some(t.run_at as i64);
         let due_at = (t.run_at > now).then_some(t.run_at as i64);
         tx.prepare_cached(
-            "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, created_at, run_at, due_at)
-             SELECT j.value ->> 0, ?1, ?2, 0, ?3, ?4, j.value ->> 1, ?5, ?6, ?7 FROM json_each(?8) AS j",
+            "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, created_at, run_at, due_at, trace)
+             SELECT j.value ->> 0, ?1, ?2, 0, ?3, ?4, j.value ->> 1, ?5, ?6, ?7, ?9 FROM json_each(?8) AS j",
         )?
-        .execute(params![&*t.name, &*t.queue, t.priority, t.max_attempts, t.created_at as i64, run_at, due_at, rows])?;
+        .execute(params![&*t.name, &*t.queue, t.priority, t.max_attempts, t.created_at as i64, run_at, due_at, rows, t.trace.as_deref()])?;
         return Ok(None);
     }
     let mut st = tx.prepare_cached(
-        "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at)
-         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
+        "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at, trace)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
     )?;
     let mut buf = uuid::Uuid::encode_buffer();
     for t in tasks {
@@ -783,7 +783,8 @@ pub(super) fn insert_tasks(
             t.key,
             t.created_at as i64,
             run_at,
-            due_at
+            due_at,
+            t.trace.as_deref()
         ])?;
         if n == 0 {
             if let Some(key) = &t.key {
@@ -830,7 +831,7 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
         "UPDATE tasks SET state = 1, owner = ?1, attempt = attempt + 1, started_at = NULL,
            cancel_requested = CASE WHEN cancel_requested = 0 THEN 0 ELSE 2 END
          WHERE seq IN (SELECT value FROM json_each(?2))
-         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error, cancel_requested",
+         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error, cancel_requested, trace",
     )?;
     let rows = take.query_map(params![me, seqs], |r| {
         let seq: i64 = r.get(0)?;
@@ -848,6 +849,7 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
             error: r.get(8)?,
             // Asked while a worker that then died held it (handed over: 2).
             cancel_requested: r.get::<_, i64>(9)? != 0,
+            trace: r.get(10)?,
         })
     })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;

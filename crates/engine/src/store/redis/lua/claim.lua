@@ -7,7 +7,7 @@
 --       then m × (name, queue, max, max_parallel or -1, emission ms or -1, burst).
 -- A paused queue's tasks are not claimed.
 -- Returns {rows, wait, waits}: rows {name, id, priority, attempt, payload, created_at,
--- run_at, key, error, seq}; wait is when a rate-limited name may claim again (-1: none
+-- run_at, key, error, seq, cancel asked, traceparent}; wait is when a rate-limited name may claim again (-1: none
 -- is); waits lists each such name and its time (name, at, name, at…).
 local worker, limit, lease_until = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local now, m = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -60,7 +60,7 @@ for i = 1, math.min(#cands, limit) do
   local c = cands[i]
   local id = string.sub(c[2], 17)
   local t = task_key(id)
-  local f = redis.call('HMGET', t, 's', 'q', 'a', 'd', 'c', 'r', 'k', 'err', 'seq', 'p', 'x')
+  local f = redis.call('HMGET', t, 's', 'q', 'a', 'd', 'c', 'r', 'k', 'err', 'seq', 'p', 'x', 'tp')
   if f[1] == '0' or f[1] == '5' then
     local attempt = tonumber(f[3]) + 1
     redis.call('HSET', t, 's', 1, 'o', worker, 'a', attempt)
@@ -70,7 +70,7 @@ for i = 1, math.min(#cands, limit) do
     owned[#owned + 1] = id
     taken[c[3]] = (taken[c[3]] or 0) + 1
     -- x: a cancel was asked while it was held by a worker that then died.
-    out[#out + 1] = { c[3], id, f[10], attempt, f[4], f[5], f[6] or '', f[7] or '', f[8] or '', f[9], f[11] or '' }
+    out[#out + 1] = { c[3], id, f[10], attempt, f[4], f[5], f[6] or '', f[7] or '', f[8] or '', f[9], f[11] or '', f[12] or '' }
   end
 end
 for name, k in pairs(taken) do redis.call('HINCRBY', P .. ':running', name, k) end
