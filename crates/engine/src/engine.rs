@@ -1202,9 +1202,9 @@ impl Engine {
             let x = r.extra_mut();
             x.progress = Some(percent);
             x.progress_message = message.clone();
-            let name = &self.registry.get(def).name;
-            let doc = serde_json::json!(["progress", id.to_string(), name, percent, message]);
-            self.log_task_event(|out| out.push_str(&doc.to_string()));
+            self.log_task_event(|e| {
+                serde_json::json!(["progress", id.to_string(), e.registry.get(def).name, percent, message])
+            });
             self.durable_send(|| crate::store::protocol::Op::Progress {
                 id,
                 percent,
@@ -1218,9 +1218,9 @@ impl Engine {
         if let Some(r) = self.running_record(slot) {
             let (id, def) = (r.id, r.def);
             r.extra_mut().status = Some(status.clone());
-            let name = &self.registry.get(def).name;
-            let doc = serde_json::json!(["status", id.to_string(), name, status]);
-            self.log_task_event(|out| out.push_str(&doc.to_string()));
+            self.log_task_event(|e| {
+                serde_json::json!(["status", id.to_string(), e.registry.get(def).name, status])
+            });
             self.durable_send(|| crate::store::protocol::Op::Status {
                 id,
                 status,
@@ -1247,9 +1247,9 @@ impl Engine {
                 message: message.clone(),
             });
             let (id, def) = (r.id, r.def);
-            let name = &self.registry.get(def).name;
-            let doc = serde_json::json!(["log", id.to_string(), name, level, message, now]);
-            self.log_task_event(|out| out.push_str(&doc.to_string()));
+            self.log_task_event(|e| {
+                serde_json::json!(["log", id.to_string(), e.registry.get(def).name, level, message, now])
+            });
             self.durable_send(|| crate::store::protocol::Op::Log {
                 id,
                 time: now,

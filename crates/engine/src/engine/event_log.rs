@@ -81,12 +81,11 @@ impl Engine {
         Some(out)
     }
 
-    /// A progress, status or log document of a task running here (built only when
-    /// someone elsewhere listens).
-    pub(super) fn log_task_event(&mut self, build: impl FnOnce(&mut String)) {
+    /// A progress, status or log document of a task running here, built only when
+    /// someone elsewhere listens.
+    pub(super) fn log_task_event(&mut self, build: impl FnOnce(&Self) -> serde_json::Value) {
         if self.log_wanted() {
-            let mut doc = String::new();
-            build(&mut doc);
+            let doc = build(self).to_string();
             self.log_event(&doc);
         }
     }

@@ -225,15 +225,15 @@ impl Engine {
 
     /// The queue a submit of `def` goes to: the definition's, or for a task no
     /// definition is known of yet, the submit's `queue` (else `default`).
-    pub(super) fn submit_queue(&self, def: u32, opts: &SubmitOptions) -> Result<String> {
+    pub(super) fn submit_queue<'a>(&'a self, def: u32, opts: &'a SubmitOptions) -> Result<&'a str> {
         let d = self.registry.get(def);
         match &opts.queue {
-            Some(q) if matches!(d.remote, Some(RemoteDef { known: false, .. })) => Ok(q.clone()),
+            Some(q) if matches!(d.remote, Some(RemoteDef { known: false, .. })) => Ok(q),
             Some(q) if *q != d.queue => Err(EngineError::invalid(format!(
                 "task '{}' runs in queue '{}' (its definition says so): this submit asks for queue '{q}'",
                 d.name, d.queue
             ))),
-            _ => Ok(d.queue.clone()),
+            _ => Ok(&d.queue),
         }
     }
 
