@@ -21,6 +21,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether the redis-server answering on `con` is the process `pid` (`INFO server`).
+fn serves_pid(mut con: TcpStream, pid: u32) -> bool {
+    use std::io::{Read, Write};
+    let _ = con.set_read_timeout(Some(Duration::from_secs(2)));
+    if con.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    let wanted = format!("process_id:{pid}\r\n");
+    while let Ok(n) = con.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if text.contains(&wanted) {
+            return true;
+        }
+        if text.contains("process_id:") && text.contains("\r\n\r\n") {
+            return false;
+        }
+    }
+    false
+}
+
 fn binary() -> String {
     std::env::var("TASKLOOM_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
@@ -72,9 +98,16 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false; // the port was taken meanwhile
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                self.child = Some(child);
-                return true;
+            if let Ok(con) = TcpStream::connect(("127.0.0.1", self.port)) {
+                // Two tests may pick the same free port: the one whose server lost the
+                // race would be talking to the other's. Ours answers with our pid.
+                if serves_pid(con, child.id()) {
+                    self.child = Some(child);
+                    return true;
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
