@@ -141,6 +141,14 @@ export declare class NativeExecutor {
    * this executor runs, or -1 when it runs none.
    */
   fireSchedules(): number
+  /** Saves an artifact (data as JSON text) of a stored task; its id. */
+  saveArtifact(task: string, data: string, tags: Array<string>): string
+  /** The artifacts of a task as a JSON array, oldest first. */
+  artifacts(task: string): string
+  /** One artifact by id as JSON, or null. */
+  artifact(id: string): string | null
+  /** Checks a payload (JSON text) against a definition's params, as a submit would. */
+  checkPayload(def: number, payload: string): void
   /** A fresh time-ordered id (for direct runs, which have no stored task). */
   newId(): string
 }

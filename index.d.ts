@@ -200,6 +200,11 @@ export interface MetricsSnapshot {
 
 export interface ExecutorOptions {
   /**
+   * Objects handlers need (a database pool, a client…), handed to every run as
+   * `ctx.services` — also to tasks run over the HTTP API. Kept in this process only.
+   */
+  services?: Record<string, unknown>
+  /**
    * Where tasks are kept. Default: `process.env.TASKLOOM_STORE ?? 'memory'`.
    * - `'memory'`: in this process; queued tasks are lost when it ends.
    * - `'sqlite:<path>'`: a SQLite file (created if missing), durable: a submit resolves
@@ -281,8 +286,15 @@ export interface TaskOptions {
   /** Tags for `ex.tasks({ tags })`. */
   tags?: string[]
   description?: string
-  /** Free-form description of the task's parameters, shown by `ex.tasks()`. */
-  params?: JsonValue
+  /**
+   * The payload's JSON Schema (draft 2020-12; formats are checked), or the shorthand
+   * `{ url: 'string', width: 'number?' }`: an object with those properties (`?` marks an
+   * optional one; types string, number, integer, boolean, object, array, null, any) and
+   * no others. Every payload is checked at `submit`, `submitMany`, `run`, `schedule` and
+   * over HTTP; one that does not match rejects with a `ParamsError` and nothing is
+   * enqueued. A schema that is not valid throws at `register`.
+   */
+  params?: JsonSchema | Record<string, string>
   /** Retry policy; unset fields inherit the executor's. */
   retry?: RetryOptions
   /** Abort the handler's `ctx.signal` and fail the attempt (as a `TaskTimeoutError`) after this many ms. */
@@ -402,13 +414,42 @@ export interface TaskInfo<Payload = JsonValue, Result = JsonValue> {
   breaker: { state: BreakerInfo['state']; failures: number } | null
 }
 
+/** A JSON Schema (draft 2020-12) document. */
+export type JsonSchema = { [keyword: string]: JsonValue } | boolean
+
+/** One parameter of a task, from its params schema (chapkit's TaskInfo parameter). */
+export interface ParameterInfo {
+  name: string
+  /** The schema's type: `'string'`, `'integer | null'`, `'enum'` or `'any'`. */
+  annotation: string
+  /** The schema's `default`, as the value it is (null when it has none). */
+  default: JsonValue
+  required: boolean
+  description?: string
+}
+
+/** An artifact a task saved with `ctx.saveArtifact`. */
+export interface ArtifactInfo<Data = JsonValue> {
+  /** `<task id>.<n>`, n counting from 1. */
+  id: string
+  taskId: string
+  createdAt: Date
+  tags: string[]
+  data: Data
+}
+
 /** A registered task as `ex.tasks()` and `ex.info(name)` describe it. */
 export interface TaskDefinitionInfo {
   name: string
   queue: string
   tags: string[]
   description: string | null
-  params: JsonValue | null
+  /** The JSON Schema of the payload (the shorthand expanded), or null. */
+  params: JsonSchema | null
+  /** The schema's top-level properties: the parameters the HTTP API lists. */
+  parameters: ParameterInfo[]
+  /** The parameters for people: `(a: integer, b: integer, name?: string = "World")`. */
+  signature: string
   /** The timeout that applies (the task's own, else the executor's), or null. */
   timeoutMs: number | null
   maxParallel: number | null
@@ -500,6 +541,15 @@ export interface TaskContext {
   progress(percent: number, message?: string): void
   /** Records a status message and emits a `status` event. */
   status(message: string): void
+  /** The executor's `services` option (`new Executor({ services: { db } })`), frozen. */
+  readonly services: Readonly<Record<string, any>>
+  /**
+   * Saves `data` (a JSON value) as an artifact of this task, in its store: an
+   * intermediate result that outlives the run, listed by `ex.artifacts(id)` and over
+   * HTTP, deleted with the task. Resolves to its id (`<task id>.<n>`). Not in `ex.run()`,
+   * which stores no task.
+   */
+  saveArtifact(data: JsonValue, options?: { tags?: string[] }): Promise<string>
 }
 
 /** A task handler: a plain function of the payload and the task control. */
@@ -727,6 +777,10 @@ export interface ExecutorEvents {
 export declare class Executor extends EventEmitter<ExecutorEvents> {
   /** @throws TypeError for bad options (named in the message). */
   constructor(options?: ExecutorOptions)
+  /** The `services` option, frozen: what handlers get as `ctx.services`. */
+  readonly services: Readonly<Record<string, any>>
+  /** Which store this executor uses. */
+  readonly storeKind: 'memory' | 'sqlite' | 'redis'
   /** This executor's id, recorded as `workerId` on the tasks it runs. */
   readonly workerId: string
   /** Handlers running right now in this executor. */
@@ -875,6 +929,10 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
    * TaskNotFoundError, in any process. Resolves how many it deleted.
    */
   drain(queue: string): Promise<number>
+  /** The artifacts task `id` saved, oldest first ([] when it saved none). */
+  artifacts(id: string): Promise<ArtifactInfo[]>
+  /** One artifact by its id (`<task id>.<n>`), or undefined. */
+  artifact(id: string): Promise<ArtifactInfo | undefined>
   /**
    * Every queue that holds tasks, is paused, or has a task registered here, by name,
    * with its counts and paused flag. The internal `taskloom-workflow` queue only with
@@ -967,6 +1025,18 @@ export declare class ExecutorClosedError extends TaskloomError {
  * or a write to it failed (a submit while Redis is unreachable). */
 export declare class StoreError extends TaskloomError {
   readonly code: 'ERR_STORE'
+}
+
+/**
+ * A payload that its task's `params` schema refuses: `issues` lists each problem with
+ * its path (a JSON pointer into the payload, `/` for the payload itself). Nothing was
+ * enqueued.
+ */
+export declare class ParamsError extends TypeError {
+  readonly code: 'ERR_INVALID_PARAMS'
+  /** The task whose params refused the payload. */
+  readonly task: string
+  readonly issues: Array<{ path: string; message: string }>
 }
 
 /** The task's state does not allow the action (`retry` of a task that did not fail and

@@ -11,6 +11,7 @@ export const {
   chord,
   TaskloomError,
   StoreError,
+  ParamsError,
   DefinitionConflictError,
   TaskStateError,
   TaskFailedError,

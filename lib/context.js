@@ -65,6 +65,23 @@ class TaskContext {
     if (this.#controller !== null) this.#controller.abort(reason)
   }
 
+  /** The executor's `services` (`new Executor({ services: { db } })`). */
+  get services() {
+    return this.#sink.services()
+  }
+
+  /**
+   * Saves `data` (a JSON value) as an artifact of this task, in its store, linked to it
+   * and deleted with it: an intermediate result. Resolves to the artifact's id.
+   */
+  saveArtifact(data, options) {
+    try {
+      return this.#sink.saveArtifact(this, data, options)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
   log(message, level = 'info') {
     checkText(message, 'a log message')
     if (!LEVELS.has(level)) {

@@ -120,6 +120,8 @@ function fromNative(err) {
       e.code = 'ERR_DUPLICATE_TASK'
       return e
     }
+    case 'ERR_TASKLOOM_PARAMS':
+      return new ParamsError(JSON.parse(err.message))
     case 'ERR_TASKLOOM_NOT_FOUND':
       return new TaskNotFoundError(err.message)
     case 'ERR_TASKLOOM_STATE':
@@ -177,8 +179,23 @@ class TaskStateError extends TaskloomError {
   }
 }
 
+/**
+ * A payload that its task's `params` (JSON Schema) refuses; nothing was enqueued.
+ * `issues` lists each problem: `{ path, message }`, `path` a JSON pointer into the payload.
+ */
+class ParamsError extends TypeError {
+  constructor({ message, task, issues }) {
+    super(message)
+    this.name = 'ParamsError'
+    this.code = 'ERR_INVALID_PARAMS'
+    this.task = task
+    this.issues = issues
+  }
+}
+
 module.exports = {
   TaskloomError,
+  ParamsError,
   TaskStateError,
   StoreError,
   DefinitionConflictError,

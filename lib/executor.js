@@ -54,6 +54,11 @@ function toTaskInfo(raw) {
   return raw
 }
 
+function toArtifact(raw) {
+  raw.createdAt = new Date(raw.createdAt)
+  return raw
+}
+
 function toScheduleInfo(raw) {
   raw.payload = fromJsonText(raw.payload)
   raw.nextRunAt = raw.nextRunAt == null ? null : new Date(raw.nextRunAt)
@@ -84,11 +89,18 @@ class Executor extends EventEmitter {
   constructor(options = {}) {
     super()
     checkObject(options, 'Executor options')
-    rejectNonFinite(options, '')
-    const config = { ...options, store: options.store ?? process.env.TASKLOOM_STORE ?? 'memory' }
+    rejectNonFinite({ ...options, services: undefined }, '')
+    // `services` are JS objects handed to handlers (ctx.services); the engine never sees them.
+    const { services = {}, ...engineOptions } = options
+    if (services === null || typeof services !== 'object' || Array.isArray(services)) {
+      throw new TypeError(`\`services\` must be an object of named services (e.g. { db }), got ${services === null ? 'null' : Array.isArray(services) ? 'an array' : typeof services}`)
+    }
+    this.services = Object.freeze({ ...services })
+    const config = { ...engineOptions, store: options.store ?? process.env.TASKLOOM_STORE ?? 'memory' }
     // Workflow coordinators run in every worker, whatever queues it works.
     if (Array.isArray(options.queues) && options.queues.length > 0) config.queues = [...options.queues, WORKFLOW_TASK]
     this.#native = native(() => new NativeExecutor(JSON.stringify(config)))
+    this.storeKind = config.store.startsWith('sqlite:') ? 'sqlite' : config.store.startsWith('redis') ? 'redis' : 'memory'
     const kick = () => this.#dispatcher.kick()
     this.#results = new ResultWaiters(this.#native, kick)
     this.#submits = new SubmitBatcher(
@@ -117,6 +129,8 @@ class Executor extends EventEmitter {
         this.emit('log', { id: ctx.id, name: ctx.name, level, message, time: new Date() })
       },
       previous: (ctx) => this.#previousOf(ctx),
+      services: () => this.services,
+      saveArtifact: (ctx, data, options) => this.#saveArtifact(ctx, data, options),
       breaker: (name, from, to) => this.emit('breaker', { name, from, to }),
       rateLimited: (scope, name, until) => this.emit('rateLimited', { scope, name: scope === 'executor' ? null : name, until: new Date(until) }),
       remote: (events) => this.#emitRemote(events),
@@ -482,6 +496,7 @@ class Executor extends EventEmitter {
     this.#assertOpen()
     const def = this.#def(name)
     const text = toJsonText(payload, `the payload of task '${name}'`, 'payload')
+    native(() => this.#native.checkPayload(def.index, text))
     const id = this.#native.newId()
     for (let attempt = 1; ; attempt++) {
       const trial = await this.#directPermit(def, id, attempt)
@@ -686,6 +701,34 @@ class Executor extends EventEmitter {
     this.#results.goneHere(awaited)
     this.#dispatcher.kick()
     return n
+  }
+
+  // ---- artifacts ---------------------------------------------------------------------------
+
+  async #saveArtifact(ctx, data, options = {}) {
+    checkObject(options, 'saveArtifact() options')
+    checkKeys(options, ['tags'], 'saveArtifact()')
+    const tags = options.tags ?? []
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new TypeError('`tags` must be an array of strings')
+    if (ctx.slot < 0) throw new TypeError('a direct run (ex.run) has no stored task to keep artifacts with: submit the task instead')
+    const text = toJsonText(data, 'the artifact', 'data')
+    return native(() => this.#native.saveArtifact(ctx.id, text, tags))
+  }
+
+  /**
+   * The artifacts task `id` saved with `ctx.saveArtifact`, oldest first:
+   * `{ id, taskId, createdAt, tags, data }` each ([] for a task without any).
+   */
+  async artifacts(id) {
+    const handle = this.task(id)
+    return JSON.parse(native(() => this.#native.artifacts(handle.id))).map(toArtifact)
+  }
+
+  /** One artifact by its id (`<task id>.<n>`), or undefined. */
+  async artifact(id) {
+    if (typeof id !== 'string') throw new TypeError(`expected an artifact id (string), got ${typeof id}`)
+    const json = native(() => this.#native.artifact(id.toLowerCase()))
+    return json === null ? undefined : toArtifact(JSON.parse(json))
   }
 
   // ---- handles call these ------------------------------------------------------------------

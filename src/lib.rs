@@ -13,8 +13,17 @@ use taskloom_engine::wire::{parse_completions, split_payloads};
 use taskloom_engine::{CancelOutcome, Engine, EngineError, SubmitOptions, TaskDef};
 
 /// An engine error as a JS error whose `code` tells the JS layer which class to throw.
+/// A params error carries its issues as JSON (`{ message, task, issues }`) for the JS
+/// layer to build its `ParamsError` from.
 fn js_error(e: EngineError) -> Error<String> {
-    Error::new(e.code().to_string(), e.to_string())
+    let message = match &e {
+        EngineError::InvalidParams { task, issues } => serde_json::json!({
+            "message": e.to_string(), "task": task, "issues": issues,
+        })
+        .to_string(),
+        _ => e.to_string(),
+    };
+    Error::new(e.code().to_string(), message)
 }
 
 #[napi]
@@ -438,6 +447,30 @@ impl NativeExecutor {
             .fire_schedules()
             .map(|t| t.map_or(-1.0, |t| t as f64))
             .map_err(js_error)
+    }
+
+    /// Saves an artifact (data as JSON text) of a stored task; its id.
+    #[napi]
+    pub fn save_artifact(&mut self, task: String, data: String, tags: Vec<String>) -> Result<String, String> {
+        self.engine.save_artifact(&task, &data, &tags).map_err(js_error)
+    }
+
+    /// The artifacts of a task as a JSON array, oldest first.
+    #[napi]
+    pub fn artifacts(&self, task: String) -> Result<String, String> {
+        self.engine.artifacts_json(&task).map_err(js_error)
+    }
+
+    /// One artifact by id as JSON, or null.
+    #[napi]
+    pub fn artifact(&self, id: String) -> Result<Option<String>, String> {
+        self.engine.artifact_json(&id).map_err(js_error)
+    }
+
+    /// Checks a payload (JSON text) against a definition's params, as a submit would.
+    #[napi]
+    pub fn check_payload(&self, def: u32, payload: String) -> Result<(), String> {
+        self.engine.check_payload(def, &payload).map_err(js_error)
     }
 
     /// A fresh time-ordered id (for direct runs, which have no stored task).

@@ -25,6 +25,7 @@ use crate::store::{LogEntry, MemoryStore, Record};
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 use crate::wire::push_json_str;
 
+mod artifacts;
 mod durable;
 mod event_log;
 mod introspect;
@@ -635,6 +636,34 @@ impl Engine {
         if self.closed {
             return Err(EngineError::Closed);
         }
+        if self.durable.is_some() {
+            // A producer's remote definition may have gained (or changed) its params.
+            let now = self.now();
+            self.refresh_remote(def, now);
+        }
+        if self.registry.get(def).params.is_none() {
+            return self.submit_checked(def, payloads, opts);
+        }
+        // Every payload is checked before any is stored: a batch is all or nothing.
+        let payloads: Vec<&str> = payloads.into_iter().collect();
+        let d = self.registry.get(def);
+        for p in &payloads {
+            d.check_payload(p)?;
+        }
+        self.submit_checked(def, payloads, opts)
+    }
+
+    /// Checks `payload` (JSON text) against the params of `def`, as a submit would.
+    pub fn check_payload(&self, def: u32, payload: &str) -> Result<()> {
+        self.registry.get(def).check_payload(payload)
+    }
+
+    fn submit_checked<'a>(
+        &mut self,
+        def: u32,
+        payloads: impl IntoIterator<Item = &'a str>,
+        opts: &SubmitOptions,
+    ) -> Result<Vec<TaskId>> {
         if self.durable.is_some() {
             return self.durable_submit(def, payloads, opts);
         }
@@ -1276,15 +1305,23 @@ impl Engine {
         }
     }
 
+    /// `local_slot` for queries: an outcome not committed yet is not the task's state
+    /// yet (another process, or a retry, would not find it): the store's is.
+    fn query_slot(&self, id: &str) -> Result<Option<u32>> {
+        Ok(self
+            .local_slot(id)?
+            .filter(|s| self.durable.is_none() || self.store.get(*s).is_some_and(|r| !r.committing)))
+    }
+
     pub fn state(&self, id: &str) -> Result<TaskState> {
-        match self.local_slot(id)? {
+        match self.query_slot(id)? {
             Some(slot) => Ok(self.store.get(slot).expect("slot exists").state),
             None => self.durable_state(id),
         }
     }
 
     pub fn info_json(&self, id: &str) -> Result<String> {
-        match self.local_slot(id)? {
+        match self.query_slot(id)? {
             Some(slot) => Ok(self.slot_info_json(slot)),
             None => self.durable_info(id),
         }

@@ -31,9 +31,25 @@ pub enum EngineError {
     /// waiting one): the message names the task, its state and the rule.
     #[error("{0}")]
     State(String),
+    /// A payload that its task's `params` schema refuses: each problem with its path.
+    #[error("the payload of task '{task}' does not match its params: {}", describe_issues(.issues))]
+    InvalidParams { task: String, issues: Vec<ParamIssue> },
     /// The executor was closed.
     #[error("the executor is closed")]
     Closed,
+}
+
+/// One reason a payload does not match its task's parameters.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ParamIssue {
+    /// A JSON pointer into the payload (`/` for the payload itself).
+    pub path: String,
+    pub message: String,
+}
+
+fn describe_issues(issues: &[ParamIssue]) -> String {
+    let parts: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect();
+    parts.join("; ")
 }
 
 impl EngineError {
@@ -51,6 +67,7 @@ impl EngineError {
             EngineError::IllegalTransition { .. } => "ERR_TASKLOOM_ILLEGAL_TRANSITION",
             EngineError::Store(_) => "ERR_TASKLOOM_STORE",
             EngineError::State(_) => "ERR_TASKLOOM_STATE",
+            EngineError::InvalidParams { .. } => "ERR_TASKLOOM_PARAMS",
             EngineError::Closed => "ERR_TASKLOOM_CLOSED",
         }
     }

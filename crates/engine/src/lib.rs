@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod options;
+pub mod params;
 pub mod policy;
 pub mod registry;
 pub mod schedule;
@@ -17,7 +18,7 @@ pub mod workflow;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{CancelOutcome, Completion, Engine, EngineConfig, Event};
-pub use error::EngineError;
+pub use error::{EngineError, ParamIssue};
 pub use options::SubmitOptions;
 pub use registry::{Registry, TaskDef};
 pub use task::{TaskError, TaskId, TaskState};

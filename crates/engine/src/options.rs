@@ -116,6 +116,10 @@ impl SubmitOptions {
     }
 }
 
+/// The last instant a JS `Date` can hold (year 275760): a run time past it could not be
+/// shown back to the caller.
+pub const MAX_RUN_AT_MS: u64 = 8_640_000_000_000_000;
+
 impl SubmitOptionsSpec {
     pub fn validate(self, now_ms: u64) -> Result<SubmitOptions> {
         if self.delay_ms.is_some() && self.run_at.is_some() {
@@ -132,6 +136,11 @@ impl SubmitOptionsSpec {
         }
         if let Some(at) = self.run_at {
             run_at_ms = Some(whole_number("runAt", at)?);
+        }
+        if let Some(at) = run_at_ms.filter(|at| *at > MAX_RUN_AT_MS) {
+            return Err(EngineError::invalid(format!(
+                "the task would run at {at} ms after 1970, past the last time a JS Date can hold ({MAX_RUN_AT_MS}): give a nearer `delayMs` or `runAt`"
+            )));
         }
         let priority = self.priority.map(|p| priority("priority", p)).transpose()?;
         if let Some(k) = &self.key {
@@ -184,6 +193,14 @@ mod tests {
             .contains("at least 1"));
         assert!(priority("priority", 3e10).is_err());
         assert_eq!(priority("priority", -7.0).unwrap(), -7);
+    }
+
+    #[test]
+    fn run_times_past_a_js_date_are_refused() {
+        let e = SubmitOptions::from_json(r#"{"delayMs":9007199254740991}"#, 1_000).unwrap_err();
+        assert!(e.to_string().contains("past the last time a JS Date can hold"), "{e}");
+        assert!(SubmitOptions::from_json(r#"{"runAt":8640000000000001}"#, 1_000).is_err());
+        assert!(SubmitOptions::from_json(r#"{"runAt":8640000000000000}"#, 1_000).is_ok());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
+use crate::params::{Parameter, Params};
 use crate::options::{parse_json, positive_whole_number, priority, KeepResultsSpec};
 use crate::policy::{BreakerConfig, BreakerSpec, Rate, RateLimitSpec, RetryPolicy, RetrySpec};
 
@@ -34,7 +35,7 @@ pub struct TaskOptionsSpec {
     pub queue: Option<String>,
     pub tags: Option<Vec<String>>,
     pub description: Option<String>,
-    /// Free-form description of the parameters (seed 001's parameter metadata).
+    /// The payload's JSON Schema, or the `{ name: 'type' }` shorthand (params.rs).
     pub params: Option<Value>,
     pub retry: Option<RetrySpec>,
     pub timeout_ms: Option<f64>,
@@ -53,7 +54,8 @@ pub struct TaskDef {
     pub queue: String,
     pub tags: Vec<String>,
     pub description: Option<String>,
-    pub params: Option<Value>,
+    /// Every payload is checked against it before it is enqueued.
+    pub params: Option<Params>,
     pub retry: Option<RetrySpec>,
     pub timeout_ms: Option<u64>,
     pub max_parallel: Option<u32>,
@@ -84,7 +86,12 @@ pub struct TaskDefInfo<'a> {
     pub queue: &'a str,
     pub tags: &'a [String],
     pub description: Option<&'a str>,
+    /// The JSON Schema of the payload (the shorthand expanded).
     pub params: Option<&'a Value>,
+    /// The schema's top-level properties, as the HTTP API lists them.
+    pub parameters: Vec<Parameter>,
+    /// `(a: integer, b: integer)`, from the schema.
+    pub signature: String,
     pub timeout_ms: Option<u64>,
     pub max_parallel: Option<u32>,
     pub priority: i32,
@@ -211,7 +218,7 @@ impl TaskDef {
             queue,
             tags,
             description: spec.description,
-            params: spec.params,
+            params: spec.params.map(|p| Params::from_spec(name, p)).transpose()?,
             retry: spec.retry,
             timeout_ms,
             max_parallel,
@@ -230,6 +237,14 @@ impl TaskDef {
             parse_json(options_json, &format!("options for task '{name}'"))?
         };
         Self::from_spec(name, spec)
+    }
+
+    /// Checks a payload (JSON text) against the definition's params, if it has any.
+    pub fn check_payload(&self, payload: &str) -> Result<()> {
+        match &self.params {
+            Some(p) => p.check(&self.name, payload),
+            None => Ok(()),
+        }
     }
 
     /// True when the definition carries every tag in `tags`.
@@ -313,7 +328,9 @@ impl Registry {
             queue: &d.queue,
             tags: &d.tags,
             description: d.description.as_deref(),
-            params: d.params.as_ref(),
+            params: d.params.as_ref().map(Params::schema),
+            parameters: d.params.as_ref().map(Params::parameters).unwrap_or_default(),
+            signature: d.params.as_ref().map_or_else(|| "()".to_string(), Params::signature),
             timeout_ms: d.timeout_ms,
             max_parallel: d.max_parallel,
             priority: d.priority,

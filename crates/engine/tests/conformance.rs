@@ -204,6 +204,8 @@ on_both_stores!(
     unknown_ids_are_not_found,
     batch_payloads_round_trip_exactly,
     retention_per_task_overrides_the_executors,
+    artifacts_are_kept_with_their_task_and_go_with_it,
+    params_refuse_a_batch_before_anything_is_stored,
 );
 
 fn priority_then_fifo(kind: Kind) {
@@ -648,6 +650,7 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
          ALTER TABLE tasks DROP COLUMN trace;
          DROP INDEX tasks_ready;
          CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
+         DROP TRIGGER tasks_artifacts_go; DROP TABLE artifacts;
          PRAGMA user_version = 2;",
     );
     let mut b = open_at(&place, "", ManualClock::new(T0));
@@ -712,6 +715,53 @@ fn retention_per_task_overrides_the_executors(kind: Kind) {
     };
     assert_eq!(count(&h, "plain"), 1, "the executor's keepResults");
     assert_eq!(count(&h, "kept"), 3, "the task's own keepResults");
+}
+
+fn artifacts_are_kept_with_their_task_and_go_with_it(kind: Kind) {
+    let mut h = open(kind, r#"{"keepResults":{"count":1}}"#);
+    let d = h.register("t", "");
+    let first = h.submit(d, "1", "");
+    let c = h.claim(1);
+    let a1 = h.e.save_artifact(&first, r#"{"step":1}"#, &["partial".to_string()]).unwrap();
+    let a2 = h.e.save_artifact(&first, "[2]", &[]).unwrap();
+    assert_eq!((a1.as_str(), a2.as_str()), (format!("{first}.1").as_str(), format!("{first}.2").as_str()));
+    let list: Value = serde_json::from_str(&h.e.artifacts_json(&first).unwrap()).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[0]["data"], serde_json::json!({ "step": 1 }));
+    assert_eq!(list[0]["tags"], serde_json::json!(["partial"]));
+    assert_eq!(list[1]["taskId"], first.as_str());
+    let one: Value = serde_json::from_str(&h.e.artifact_json(&a2).unwrap().unwrap()).unwrap();
+    assert_eq!(one["data"], serde_json::json!([2]));
+    assert_eq!(h.e.artifact_json(&format!("{first}.3")).unwrap(), None);
+    assert!(h.e.artifact_json("nope").is_err());
+    assert!(h.e.save_artifact("01890a5d-ac96-774b-bcce-b302099a8057", "1", &[]).is_err(), "no such task");
+    h.complete(c[0].slot, Completion::Success("null".into()));
+    // A second finished task pushes the first out (keepResults 1): its artifacts go with it.
+    let second = h.submit(d, "2", "");
+    let c = h.claim(1);
+    h.complete(c[0].slot, Completion::Success("null".into()));
+    h.advance(1_000);
+    h.e.flush();
+    assert!(h.e.info_json(&first).is_err(), "the first task is trimmed");
+    assert_eq!(h.e.artifacts_json(&first).unwrap(), "[]");
+    assert!(h.e.info_json(&second).is_ok());
+}
+
+fn params_refuse_a_batch_before_anything_is_stored(kind: Kind) {
+    let mut h = open(kind, "");
+    let d = h.register("add", r#"{"params":{"a":"integer","b":"integer"}}"#);
+    let err = h
+        .e
+        .submit(d, [r#"{"a":1,"b":2}"#, r#"{"a":1}"#], &SubmitOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "ERR_TASKLOOM_PARAMS");
+    assert!(err.to_string().contains(r#"/: "b" is a required property"#), "{err}");
+    h.e.flush();
+    let counts: Value = serde_json::from_str(&h.e.counts_json().unwrap()).unwrap();
+    assert_eq!(counts["total"]["PENDING"], 0, "nothing was stored");
+    h.submit(d, r#"{"a":1,"b":2}"#, "");
+    let c = h.claim(1);
+    assert_eq!(c.len(), 1);
 }
 
 // ---- cron schedules ------------------------------------------------------------------

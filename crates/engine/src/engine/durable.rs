@@ -245,7 +245,6 @@ impl Engine {
         opts: &SubmitOptions,
     ) -> Result<Vec<TaskId>> {
         let now = self.now();
-        self.refresh_remote(def, now);
         let queue = self.submit_queue(def, opts)?;
         let d = self.registry.get(def);
         let priority = opts.priority.unwrap_or(d.priority);

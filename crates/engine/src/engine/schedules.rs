@@ -63,7 +63,8 @@ impl Engine {
             return Err(EngineError::Closed);
         }
         let spec: ScheduleSpec = parse_json(spec_json, "schedule options")?;
-        self.registry.index_of(&spec.name)?;
+        let task = self.registry.index_of(&spec.name)?;
+        self.check_payload(task, &spec.payload)?;
         let cron = CronSpec::parse(&spec.cron, spec.tz.as_deref())?;
         let missed = spec
             .missed

@@ -43,6 +43,8 @@ pub struct Extra {
     pub key: Option<String>,
     /// The `traceparent` it was submitted with (tracing).
     pub trace: Option<String>,
+    /// Documents saved with `ctx.saveArtifact` (engine/artifacts.rs), artifact n at n - 1.
+    pub artifacts: Vec<Box<str>>,
 }
 
 /// A task as the memory store keeps it.

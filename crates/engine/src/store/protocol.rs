@@ -444,6 +444,12 @@ pub trait DurableStore: Send {
     /// `ex.drain(queue)`: deletes the queue's waiting and delayed tasks (not claimed
     /// ones); how many. Whoever awaits one learns it is gone.
     fn drain(&mut self, queue: &str) -> Result<u64>;
+    /// Stores an artifact document of task `task` (engine/artifacts.rs): its number
+    /// (1, 2, …), Some(0) when the task already has `max`, None when the task is not in
+    /// the store. Deleted with the task.
+    fn save_artifact(&mut self, task: &TaskId, doc: &str, max: usize) -> Result<Option<u64>>;
+    /// The artifact documents of `task`, by number.
+    fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>>;
 }
 
 /// Cuts a fetched `limit + 1` rows to a page and its cursor.

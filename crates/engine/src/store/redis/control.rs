@@ -123,3 +123,23 @@ impl RedisStore {
         Ok(total)
     }
 }
+
+impl RedisStore {
+    pub fn save_artifact(&mut self, task: &TaskId, doc: &str, max: usize) -> Result<Option<u64>> {
+        let mut cmd = self.scripts.call(&self.scripts.artifact, &self.prefix);
+        cmd.arg(task.to_string()).arg(doc).arg(max);
+        let answer: String = self.read(|c| cmd.query(c))?;
+        Ok(answer.parse().ok())
+    }
+
+    pub fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>> {
+        let key = format!("{}:arts:{task}", self.prefix);
+        let all: Vec<(String, String)> = self.read(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
+        let mut list: Vec<(u64, String)> = all
+            .into_iter()
+            .filter_map(|(n, doc)| n.parse().ok().map(|n| (n, doc)))
+            .collect();
+        list.sort_by_key(|(n, _)| *n);
+        Ok(list)
+    }
+}

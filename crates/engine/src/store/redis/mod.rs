@@ -683,6 +683,12 @@ impl DurableStore for RedisStore {
     fn paused_queues(&self) -> Result<Vec<String>> {
         RedisStore::paused_queues(self)
     }
+    fn save_artifact(&mut self, task: &TaskId, doc: &str, max: usize) -> Result<Option<u64>> {
+        RedisStore::save_artifact(self, task, doc, max)
+    }
+    fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>> {
+        RedisStore::artifacts(self, task)
+    }
     fn requeue(&mut self, id: &TaskId) -> Result<crate::store::protocol::ActionOutcome> {
         RedisStore::requeue(self, id)
     }

@@ -32,6 +32,7 @@ pub struct Scripts {
     pub outlook: Script,
     pub trim: Script,
     pub requeue: Script,
+    pub artifact: Script,
     pub remove: Script,
     pub clean: Script,
     pub drain: Script,
@@ -58,13 +59,14 @@ impl Scripts {
             outlook: Script::new(lua!("lua/outlook.lua")),
             trim: Script::new(lua!("lua/trim.lua")),
             requeue: Script::new(lua!("lua/requeue.lua")),
+            artifact: Script::new(lua!("lua/artifact.lua")),
             remove: Script::new(lua!("lua/remove.lua")),
             clean: Script::new(lua!("lua/clean.lua")),
             drain: Script::new(lua!("lua/drain.lua")),
         }
     }
 
-    pub fn all(&self) -> [&Script; 15] {
+    pub fn all(&self) -> [&Script; 16] {
         [
             &self.insert,
             &self.claim,
@@ -78,6 +80,7 @@ impl Scripts {
             &self.outlook,
             &self.trim,
             &self.requeue,
+            &self.artifact,
             &self.remove,
             &self.clean,
             &self.drain,

@@ -180,3 +180,33 @@ impl SqliteStore {
         Ok(total)
     }
 }
+
+impl SqliteStore {
+    pub fn save_artifact(&mut self, task: &TaskId, doc: &str, max: usize) -> Result<Option<u64>> {
+        let id = task.to_string();
+        self.write_here(|tx| {
+            if Self::state_in(tx, task)?.is_none() {
+                return Ok(None);
+            }
+            let last: i64 = tx
+                .prepare_cached("SELECT COALESCE(MAX(n), 0) FROM artifacts WHERE task_id = ?1")?
+                .query_row(params![id], |r| r.get(0))?;
+            if last as usize >= max {
+                return Ok(Some(0));
+            }
+            tx.prepare_cached("INSERT INTO artifacts (task_id, n, doc) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, last + 1, doc])?;
+            Ok(Some(last as u64 + 1))
+        })
+    }
+
+    pub fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>> {
+        let reader = self.reader()?;
+        let mut st = reader
+            .prepare_cached("SELECT n, doc FROM artifacts WHERE task_id = ?1 ORDER BY n")
+            .map_err(|e| query_error(&self.path, e))?;
+        st.query_map(params![task.to_string()], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| query_error(&self.path, e))
+    }
+}

@@ -601,6 +601,12 @@ impl crate::store::protocol::DurableStore for SqliteStore {
     fn paused_queues(&self) -> Result<Vec<String>> {
         SqliteStore::paused_queues(self)
     }
+    fn save_artifact(&mut self, task: &TaskId, doc: &str, max: usize) -> Result<Option<u64>> {
+        SqliteStore::save_artifact(self, task, doc, max)
+    }
+    fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>> {
+        SqliteStore::artifacts(self, task)
+    }
     fn set_remote_events(&self, on: bool) {
         SqliteStore::set_listening(self, on)
     }

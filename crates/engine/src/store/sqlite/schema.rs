@@ -15,7 +15,7 @@ use crate::error::{EngineError, Result};
 /// `PRAGMA application_id` of a taskloom database: "TLOM".
 pub const APPLICATION_ID: i32 = 0x544c_4f4d;
 /// The schema this build writes; `PRAGMA user_version` of the file.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 /// Page caches: the writer's holds the hot ends of the lines and indexes; the reader's
 /// only serves lookups by id and listings.
 pub const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -115,6 +115,16 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX tasks_ready ON tasks(name, queue, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
      -- The W3C traceparent of the span active at submit (tracing), for the run's span.
      ALTER TABLE tasks ADD COLUMN trace TEXT;",
+    // 4: artifacts saved by tasks (engine/artifacts.rs), deleted with their task by a
+    // trigger, so that every way a task goes (remove, clean, drain, retention) takes them.
+    "CREATE TABLE artifacts (
+        task_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (task_id, n)
+     ) WITHOUT ROWID;
+     CREATE TRIGGER tasks_artifacts_go AFTER DELETE ON tasks
+     BEGIN DELETE FROM artifacts WHERE task_id = old.id; END;",
 ];
 
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {

@@ -45,7 +45,7 @@ local function forget(id)
   if f[3] and redis.call('HGET', P .. ':keys', f[3]) == id then
     redis.call('HDEL', P .. ':keys', f[3])
   end
-  redis.call('DEL', t, P .. ':log:' .. id)
+  redis.call('DEL', t, P .. ':log:' .. id, P .. ':arts:' .. id)
   redis.call('ZREM', P .. ':all', id)
   redis.call('ZREM', done_key(f[4]), id)
   if f[1] == '0' or f[1] == '5' then
