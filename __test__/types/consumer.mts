@@ -17,7 +17,9 @@ import {
   type TaskInfo,
   type TaskState,
   type TaskDefinitionInfo,
+  type ArtifactInfo,
 } from 'taskloom'
+import type { HttpServer } from 'taskloom/http'
 
 const ex = new Executor({
   store: 'memory',
@@ -258,5 +260,43 @@ void workflows
   ex.on('completed', (e) => { const r: JsonValue = e.result; const d: number = e.durationMs; void [r, d, e.queue] })
   ex.on('failed', (e) => { const again: boolean = e.willRetry; const m: string = e.error.message; void [again, m] })
   ex.on('state', (e) => { const q: string = e.queue; void q })
+  await ex.close()
+}
+
+// Params, services, artifacts
+{
+  const { ParamsError } = await import('taskloom')
+  const ex = new Executor({ services: { db: { query: (sql: string) => sql } } })
+  ex.register('add', async (p: { a: number; b: number }, ctx) => {
+    const id: string = await ctx.saveArtifact({ partial: p.a }, { tags: ['step'] })
+    void [id, ctx.services.db]
+    return p.a + p.b
+  }, { params: { type: 'object', properties: { a: { type: 'integer' }, b: { type: 'integer' } }, required: ['a', 'b'] } })
+  ex.register('greet', (p: { name?: string }) => `hi ${p.name}`, { params: { name: 'string?' } })
+  const info = ex.info('add')
+  const annotation: string | undefined = info?.parameters[0]?.annotation
+  const signature: string | undefined = info?.signature
+  try { await ex.submit('add', { a: 'x' }) } catch (e) { if (e instanceof ParamsError) { const p: string | undefined = e.issues[0]?.path; void p } }
+  const h = await ex.submit('add', { a: 1, b: 2 })
+  const arts: ArtifactInfo[] = await ex.artifacts(h.id)
+  const one: ArtifactInfo | undefined = await ex.artifact(`${h.id}.1`)
+  // @ts-expect-error params must be a schema or the shorthand
+  ex.register('bad', () => 1, { params: 3 })
+  void [annotation, signature, arts, one]
+  await ex.close()
+}
+
+// HTTP API
+{
+  const { createHandler, serve } = await import('taskloom/http')
+  const http = await import('node:http')
+  const ex = new Executor()
+  const server = http.createServer(createHandler(ex, { token: 'secret-token', bodyLimit: 65536 }))
+  const s: HttpServer = await serve(ex, { port: 0, cors: { origin: ['https://app.example'] } })
+  const url: string = s.url
+  await s.close()
+  // @ts-expect-error a port is a number
+  await serve(ex, { port: '8000' })
+  void [server, url]
   await ex.close()
 }

@@ -1,6 +1,8 @@
 // CommonJS: require() gives the same API.
 const assert = require('node:assert/strict')
 const { Executor, TaskFailedError } = require('taskloom')
+const { createHandler } = require('taskloom/http')
+assert.equal(typeof createHandler, 'function')
 
 ;(async () => {
   const ex = new Executor()

@@ -10,3 +10,8 @@ async function main(): Promise<number> {
   return t.result()
 }
 void main
+
+// The HTTP API's types.
+import { serve, type HttpServer } from 'taskloom/http'
+const started: Promise<HttpServer> = serve(ex, { port: 0, token: 'a-long-token' })
+void started

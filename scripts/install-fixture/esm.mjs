@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import fs from 'node:fs'
 import taskloom, { Executor, chain, sig } from 'taskloom'
+import { serve } from 'taskloom/http'
 
 assert.equal(taskloom.Executor, Executor)
 const ex = new Executor({ concurrency: 4 })
@@ -17,4 +18,12 @@ durable.register('twice', (x) => x * 2)
 assert.equal(await (await durable.submit('twice', 21)).result(), 42)
 await durable.close()
 fs.rmSync(dir, { recursive: true })
+// The HTTP API subpath.
+const api = new Executor()
+api.register('hello', () => 'hi', { params: { name: 'string?' } })
+const server = await serve(api, { port: 0 })
+const tasks = await (await fetch(`${server.url}/api/v1/tasks`)).json()
+assert.deepEqual(tasks.map((t) => t.name), ['hello'])
+await server.close()
+await api.close()
 console.log(`esm ok on ${process.version}`)
