@@ -13,6 +13,12 @@ export interface HandlerOptions {
   cors?: { origin: '*' | string | string[] }
   /** The largest request body in bytes; larger ones get a 413. Default 1 MB. */
   bodyLimit?: number
+  /**
+   * A path prefix the routes live under when the framework does not strip it (Fastify's
+   * `prefix`, a Koa router): `'/tasks-api'` serves `/tasks-api/api/v1/tasks`; other paths
+   * go to `next()` (or 404). Under Express, `app.use('/tasks-api', handler)` needs none.
+   */
+  basePath?: string
   /** Where internal errors go, with the request id a 500 answer carries. Default `console.error`. */
   logger?: (message: string, error: unknown) => void
 }
@@ -37,8 +43,7 @@ export interface HttpServer {
 
 /**
  * The API as a request handler for `node:http`, or as middleware in Express, Connect,
- * Fastify (`fastify.all('/*', (req, reply) => handler(req.raw, reply.raw))`) or Koa
- * (`ctx.respond = false; handler(ctx.req, ctx.res)`). Under Express a path it does not
+ * Fastify or Koa (see the README's HTTP API section). Under Express a path it does not
  * serve goes to `next()`; a body `express.json()` parsed is used as it is.
  *
  * Routes (chapkit's, then taskloom's): `GET /health`, `GET /api/v1/tasks[?tags=a,b]`,

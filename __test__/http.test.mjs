@@ -7,6 +7,8 @@ import http from 'node:http'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
+import Fastify from 'fastify'
+import Koa from 'koa'
 import { Executor } from '../index.mjs'
 import { createHandler, serve } from '../http.mjs'
 import { placesForThisFile, storeOptions } from './support/places.mjs'
@@ -409,6 +411,7 @@ test('mounted in an Express app (after express.json()), and in a plain node:http
     assert.deepEqual((await waitForJob(`${base}/svc`, r.json.job_id)).result, { result: 42 })
     const bad = await call(base, 'POST', '/svc/api/v1/tasks/add/$execute', { body: { params: { a: 20 } } })
     assert.equal(bad.status, 400)
+    assert.equal(r.headers.get('location'), `/svc/api/v1/jobs/${r.json.job_id}`, 'links carry the mount path')
     assert.equal((await call(base, 'GET', '/other')).text, 'express route')
     assert.equal((await call(base, 'GET', '/svc/not-ours')).status, 404) // Express's own 404, via next()
   } finally {
@@ -423,6 +426,59 @@ test('mounted in an Express app (after express.json()), and in a plain node:http
     await new Promise((resolve) => plain.close(resolve))
     await ex.close()
   }
+})
+
+test('inside Fastify (basePath, its body parsing left to the handler) and Koa', async () => {
+  const ex = new Executor()
+  registerSeedTasks(ex)
+  const fastify = Fastify()
+  const handler = createHandler(ex, { basePath: '/tasks-api' })
+  await fastify.register(async (scope) => {
+    // The handler reads the body itself: Fastify must leave the stream unread.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null))
+    scope.all('/*', (req, reply) => {
+      reply.hijack()
+      handler(req.raw, reply.raw)
+    })
+  }, { prefix: '/tasks-api' })
+  fastify.get('/own', async () => ({ own: true }))
+  await fastify.listen({ port: 0, host: '127.0.0.1' })
+  const koa = new Koa()
+  const koaHandler = createHandler(ex)
+  koa.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/api/')) return next()
+    ctx.respond = false
+    koaHandler(ctx.req, ctx.res)
+  })
+  koa.use((ctx) => {
+    ctx.body = 'koa route'
+  })
+  const koaServer = koa.listen(0, '127.0.0.1')
+  await new Promise((resolve) => koaServer.once('listening', resolve))
+  try {
+    const fb = `http://127.0.0.1:${fastify.server.address().port}/tasks-api`
+    const r = await call(fb, 'POST', '/api/v1/tasks/add/$execute', { body: { params: { a: 2, b: 3 } } })
+    assert.equal(r.status, 202, r.text)
+    assert.equal(r.headers.get('location'), `/tasks-api/api/v1/jobs/${r.json.job_id}`)
+    assert.deepEqual((await waitForJob(fb, r.json.job_id)).result, { result: 5 })
+    assert.equal((await call(fb, 'POST', '/api/v1/tasks/add/$execute', { body: { params: { a: 2 } } })).status, 400)
+    assert.deepEqual((await call(fb, 'GET', '/api/v1/openapi.json')).json.servers, [{ url: '/tasks-api' }])
+    const page = await call(fb, 'GET', '/api/v1/jobs?limit=1')
+    assert.equal(page.headers.get('link'), null, 'one job: no next page')
+    assert.deepEqual((await call(`http://127.0.0.1:${fastify.server.address().port}`, 'GET', '/own')).json, { own: true })
+
+    const kb = `http://127.0.0.1:${koaServer.address().port}`
+    const k = await call(kb, 'POST', '/api/v1/tasks/greet_user/$execute', { body: { params: { name: 'Koa' } } })
+    assert.equal(k.status, 202, k.text)
+    assert.deepEqual((await waitForJob(kb, k.json.job_id)).result, { message: 'Hello, Koa!' })
+    assert.equal((await call(kb, 'GET', '/elsewhere')).text, 'koa route')
+  } finally {
+    await fastify.close()
+    await new Promise((resolve) => koaServer.close(resolve))
+    await ex.close()
+  }
+  assert.throws(() => createHandler(ex, { basePath: 'tasks/' }), /`basePath` must be a path such as '\/tasks-api'/)
 })
 
 // A producer-only process serves the API; a worker process runs the tasks.

@@ -10,7 +10,7 @@ const { match } = require('./routes.js')
 const { openapiDocument } = require('./openapi.js')
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024
-const HANDLER_OPTIONS = ['token', 'cors', 'bodyLimit', 'logger']
+const HANDLER_OPTIONS = ['token', 'cors', 'bodyLimit', 'logger', 'basePath']
 
 function checkHandlerOptions(options, what) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${what} options must be an object`)
@@ -27,6 +27,10 @@ function checkHandlerOptions(options, what) {
     throw new TypeError(`\`bodyLimit\` must be a positive whole number of bytes, got ${bodyLimit}`)
   }
   if (logger !== undefined && typeof logger !== 'function') throw new TypeError('`logger` must be a function (message, error)')
+  const { basePath } = options
+  if (basePath !== undefined && (typeof basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath))) {
+    throw new TypeError(`\`basePath\` must be a path such as '/tasks-api' (no trailing slash), got ${JSON.stringify(basePath)}`)
+  }
 }
 
 /**
@@ -45,6 +49,7 @@ function createHandler(ex, options = {}) {
     cors: options.cors,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     logger: options.logger ?? ((message, err) => console.error(message, err)),
+    basePath: options.basePath,
   }
   return function taskloomHttp(req, res, next) {
     respond(ex, settings, req, res, typeof next === 'function' ? next : undefined)
@@ -56,10 +61,21 @@ async function respond(ex, settings, req, res, next) {
   const headers = { 'x-request-id': requestId, ...corsHeaders(settings.cors, req.headers.origin) }
   try {
     const url = new URL(req.url ?? '/', 'http://taskloom.invalid')
-    const path = url.pathname
+    // Under a prefix the framework does not strip (Fastify, Koa), the routes start after it;
+    // links in answers carry it, or the path Express mounted the handler at.
+    let path = url.pathname
+    const base = settings.basePath ?? (typeof req.baseUrl === 'string' ? req.baseUrl : '')
+    if (settings.basePath !== undefined) {
+      if (path !== settings.basePath && !path.startsWith(`${settings.basePath}/`)) {
+        if (next !== undefined) return next()
+        return sendJson(res, 404, { detail: 'Not Found' }, headers)
+      }
+      path = path.slice(settings.basePath.length) || '/'
+      url.pathname = path
+    }
     if (req.method === 'OPTIONS' && settings.cors !== undefined) return sendEmpty(res, 204, headers)
     if (path.length > 1 && path.endsWith('/')) {
-      return sendEmpty(res, 307, { ...headers, location: path.replace(/\/+$/, '') + url.search })
+      return sendEmpty(res, 307, { ...headers, location: base + path.replace(/\/+$/, '') + url.search })
     }
     const route = path === '/api/v1/openapi.json' ? (req.method === 'GET' || req.method === 'HEAD' ? { openapi: true } : { allow: ['GET'] }) : match(req.method, path)
     if (route === undefined) {
@@ -72,8 +88,8 @@ async function respond(ex, settings, req, res, next) {
     if (settings.token !== undefined && path !== '/health' && !tokenMatches(req.headers.authorization, settings.token)) {
       return sendJson(res, 401, { detail: 'a valid bearer token is required (Authorization: Bearer <token>)' }, { ...headers, 'www-authenticate': 'Bearer' })
     }
-    if (route.openapi) return sendJson(res, 200, openapiDocument(ex.tasks(), ex.storeKind), headers)
-    const ctx = { ex, req, res, url, headers, body: () => readJsonBody(req, settings.bodyLimit) }
+    if (route.openapi) return sendJson(res, 200, openapiDocument(ex.tasks(), ex.storeKind, base), headers)
+    const ctx = { ex, req, res, url, base, headers, body: () => readJsonBody(req, settings.bodyLimit) }
     const r = await route.handler(ctx, route.params.map(decodeURIComponent))
     if (r === undefined) return // it took the response over (the event stream)
     if (r.text !== undefined) {

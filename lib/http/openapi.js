@@ -59,11 +59,12 @@ function executePaths(tasks) {
 }
 
 /** The document for the tasks registered (or published to the store) right now. */
-function openapiDocument(tasks, storeKind) {
+function openapiDocument(tasks, storeKind, base = '') {
   // A page cursor: a sequence number on SQLite and Redis, a task id in memory.
   const cursor = { type: 'string', pattern: storeKind === 'memory' ? UUID_PATTERN : '^[0-9]{1,15}$' }
   return {
     openapi: '3.1.0',
+    ...(base === '' ? {} : { servers: [{ url: base }] }),
     info: { title: 'taskloom', version, description: 'Task registry, jobs and artifacts of a taskloom executor, and the management of its store.' },
     security: [{ bearer: [] }],
     paths: {

@@ -73,7 +73,7 @@ const MAX_DELAY_MS = 4e15
 const EXECUTE_KEYS = ['params', 'options']
 const SUBMIT_OPTIONS = ['priority', 'delayMs', 'key', 'queue']
 
-async function execute({ ex, body }, [name]) {
+async function execute({ ex, body, base }, [name]) {
   const def = definition(ex, name)
   const b = await bodyObject(body)
   if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new HttpError(400, 'the request body must be a JSON object: { "params": { … } }')
@@ -99,11 +99,11 @@ async function execute({ ex, body }, [name]) {
   return {
     status: 202,
     body: { job_id: handle.id, message: `Task '${def.name}' submitted for execution. Job ID: ${handle.id}` },
-    headers: { location: `/api/v1/jobs/${handle.id}` },
+    headers: { location: `${base}/api/v1/jobs/${handle.id}` },
   }
 }
 
-async function listJobs({ ex, url }) {
+async function listJobs({ ex, url, base }) {
   const q = query(url, ['status_filter', 'state', 'task_name', 'queue', 'limit', 'cursor'])
   for (const k of ['task_name', 'queue']) {
     if (q[k] !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(q[k])) throw new HttpError(400, `\`${k}\` must be a task or queue name (letters, digits, '_' and '-'), got '${q[k]}'`)
@@ -126,7 +126,7 @@ async function listJobs({ ex, url }) {
   if (page.cursor != null) {
     const next = new URL(url)
     next.searchParams.set('cursor', page.cursor)
-    headers.link = `<${next.pathname}${next.search}>; rel="next"`
+    headers.link = `<${base}${next.pathname}${next.search}>; rel="next"`
     headers['x-next-cursor'] = page.cursor
   }
   return ok(page.tasks.map(jobView), headers)

@@ -1305,23 +1305,15 @@ impl Engine {
         }
     }
 
-    /// `local_slot` for queries: an outcome not committed yet is not the task's state
-    /// yet (another process, or a retry, would not find it): the store's is.
-    fn query_slot(&self, id: &str) -> Result<Option<u32>> {
-        Ok(self
-            .local_slot(id)?
-            .filter(|s| self.durable.is_none() || self.store.get(*s).is_some_and(|r| !r.committing)))
-    }
-
     pub fn state(&self, id: &str) -> Result<TaskState> {
-        match self.query_slot(id)? {
+        match self.local_slot(id)? {
             Some(slot) => Ok(self.store.get(slot).expect("slot exists").state),
             None => self.durable_state(id),
         }
     }
 
     pub fn info_json(&self, id: &str) -> Result<String> {
-        match self.query_slot(id)? {
+        match self.local_slot(id)? {
             Some(slot) => Ok(self.slot_info_json(slot)),
             None => self.durable_info(id),
         }

@@ -97,6 +97,9 @@ impl Engine {
         let parsed = parse_task_id(id)?;
         let now = self.now();
         if self.durable.is_some() {
+            // An outcome of this process that info() already shows is committed first:
+            // the store must hold it before it can act on it.
+            self.commit_outcome_of(&parsed);
             // A finished run of this process leaves its memory first, so that a claim
             // of the retried task is not mistaken for it.
             self.durable_evict(now);
@@ -129,6 +132,7 @@ impl Engine {
         let parsed = parse_task_id(id)?;
         if self.durable.is_some() {
             let now = self.now();
+            self.commit_outcome_of(&parsed);
             self.durable_evict(now);
             if let Some(slot) = self.local_slot(id)? {
                 let s = self.store.get(slot).expect("slot exists").state;
@@ -209,5 +213,20 @@ impl Engine {
             }
         }
         Ok((doomed.len() as u64, watched))
+    }
+}
+
+impl Engine {
+    /// Waits for the writer when this process holds `id` with a final outcome that is not
+    /// committed yet (a moment at most).
+    fn commit_outcome_of(&mut self, id: &crate::task::TaskId) {
+        let pending = self.durable.as_ref().and_then(|d| d.slot_of(id)).is_some_and(|slot| {
+            self.store
+                .get(slot)
+                .is_some_and(|r| r.committing && r.state.is_final())
+        });
+        if pending {
+            self.flush();
+        }
     }
 }
