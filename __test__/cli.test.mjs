@@ -103,6 +103,8 @@ test('bad usage exits 2 naming the problem; a bad store or id exits 1', () => {
     [['info', '0190a5a4-0000-7000-8000-000000000000', '--store', store], 1, /no task with id/],
     [['counts', '--store', 'postgres://x'], 1, /store/],
     [['serve', '--store', store], 2, /needs --tasks/],
+    [['serve', '--store', store, '--http', 'port'], 2, /--http must be \[host:\]port/],
+    [['serve', '--store', store, '--http', '0.0.0.0:0'], 2, /would open the API to the network: give a `token`.*TASKLOOM_HTTP_TOKEN/],
   ]
   for (const [args, code, message] of cases) {
     const r = cli(args)
@@ -138,6 +140,45 @@ test('taskloom serve runs the handlers its --tasks module registers, until SIGTE
   const code = exited ?? (await new Promise((r) => child.on('exit', r)))
   assert.equal(code, 0)
   fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('taskloom serve --http serves the HTTP API: beside a worker, or alone in front of workers elsewhere', async () => {
+  const { dir, store } = tmpStore()
+  const tasks = path.join(dir, 'tasks.mjs')
+  fs.writeFileSync(tasks, "export default (ex) => { ex.register('double', (x) => x.n * 2, { params: { n: 'integer' } }) }\n")
+  const start = async (args, env = {}) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--store', store, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
+    let err = ''
+    child.stderr.on('data', (b) => (err += b))
+    child.exited = new Promise((resolve) => child.on('exit', resolve))
+    for (let i = 0; !/HTTP API on (\S+)/.test(err); i++) {
+      assert.ok(i < 500, `no API after 10 s: ${err}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    child.url = /HTTP API on (\S+)/.exec(err)[1]
+    return child
+  }
+  const worker = await start(['--tasks', tasks, '--http', '127.0.0.1:0'])
+  const api = await start(['--http', '0'], { TASKLOOM_HTTP_TOKEN: 'a-long-secret' })
+  try {
+    const auth = { authorization: 'Bearer a-long-secret', 'content-type': 'application/json' }
+    assert.equal((await fetch(`${api.url}/api/v1/tasks`)).status, 401)
+    const tasksSeen = await (await fetch(`${api.url}/api/v1/tasks`, { headers: auth })).json()
+    assert.deepEqual(tasksSeen.map((t) => t.name), ['double'])
+    const bad = await fetch(`${api.url}/api/v1/tasks/double/$execute`, { method: 'POST', headers: auth, body: '{"params":{"n":"x"}}' })
+    assert.equal(bad.status, 400)
+    const r = await (await fetch(`${api.url}/api/v1/tasks/double/$execute`, { method: 'POST', headers: auth, body: '{"params":{"n":21}}' })).json()
+    const stream = await (await fetch(`${api.url}/api/v1/jobs/${r.job_id}/$stream`, { headers: auth })).text()
+    assert.match(stream, /"status":"completed"/)
+    const job = await (await fetch(`${worker.url}/api/v1/jobs/${r.job_id}`)).json()
+    assert.equal(job.result, 42, 'the worker\'s own API sees the same job')
+  } finally {
+    worker.kill('SIGTERM')
+    api.kill('SIGTERM')
+    assert.equal(await worker.exited, 0)
+    assert.equal(await api.exited, 0)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('taskloom top shows live counts in a terminal and quits on q', async () => {

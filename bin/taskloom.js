@@ -21,7 +21,10 @@ Commands:
   cancel <id>          cancels a task (a running one is aborted where it runs)
   top                  live counts and finished tasks per second (--interval ms)
   serve                runs a worker: --tasks <module> registers the handlers
-                       (its default export is called with the executor)
+                       (its default export is called with the executor);
+                       --http [host:]port also serves the HTTP API (taskloom/http),
+                       its token from $TASKLOOM_HTTP_TOKEN; with --http alone, the
+                       API of a producer (workers elsewhere run the tasks)
 
 Options:
   --store <url>        sqlite:<path>, redis://… (default: $TASKLOOM_STORE)
@@ -43,6 +46,7 @@ const OPTIONS = {
   tasks: { type: 'string' },
   concurrency: { type: 'string' },
   queues: { type: 'string' },
+  http: { type: 'string' },
 }
 
 /** Which options each command takes (besides --store, --json, --help). */
@@ -54,7 +58,7 @@ const COMMANDS = {
   schedules: { args: 0, options: [] },
   cancel: { args: 1, options: [] },
   top: { args: 0, options: ['interval'] },
-  serve: { args: 0, options: ['tasks', 'concurrency', 'queues'] },
+  serve: { args: 0, options: ['tasks', 'concurrency', 'queues', 'http'] },
 }
 
 class UsageError extends Error {}
@@ -159,21 +163,48 @@ async function run(command, args, values) {
 }
 
 /** A worker on the store, its handlers registered by the `--tasks` module, until SIGINT/SIGTERM. */
+/** `--http 8000` or `--http 0.0.0.0:8000` → { host, port }. */
+function httpAddress(text) {
+  const m = /^(?:(.+):)?([0-9]{1,5})$/.exec(text)
+  const port = m === null ? NaN : Number(m[2])
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`--http must be [host:]port, such as 8000 or 127.0.0.1:8000, got '${text}'`)
+  return { host: m[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1', port }
+}
+
 async function serve(values) {
-  if (values.tasks === undefined) throw new UsageError("'serve' needs --tasks <module> (its default export registers handlers)")
+  if (values.tasks === undefined && values.http === undefined) {
+    throw new UsageError("'serve' needs --tasks <module> (its default export registers handlers), or --http to serve the API only")
+  }
+  const address = values.http === undefined ? undefined : httpAddress(values.http)
   const options = { store: values.store }
   if (values.concurrency !== undefined) options.concurrency = positiveInt(values.concurrency, 'concurrency')
   if (values.queues !== undefined) options.queues = values.queues.split(',').filter((q) => q !== '')
-  const mod = await import(pathToFileURL(path.resolve(values.tasks)).href)
-  const setup = mod.default ?? mod.register
-  if (typeof setup !== 'function') {
-    throw new UsageError(`${values.tasks} must export a function (default export) that registers tasks on the executor it is given`)
+  let setup
+  if (values.tasks !== undefined) {
+    const mod = await import(pathToFileURL(path.resolve(values.tasks)).href)
+    setup = mod.default ?? mod.register
+    if (typeof setup !== 'function') {
+      throw new UsageError(`${values.tasks} must export a function (default export) that registers tasks on the executor it is given`)
+    }
+  } else {
+    options.worker = false
   }
   const ex = new Executor(options)
   ex.on('error', (err) => console.error(`taskloom: ${err.message}`))
-  await setup(ex)
+  if (setup !== undefined) await setup(ex)
   const names = ex.tasks().map((t) => t.name)
-  console.error(`taskloom: serving ${names.length} task(s) (${names.join(', ')}) on ${values.store} as worker ${ex.workerId}`)
+  if (setup !== undefined) console.error(`taskloom: serving ${names.length} task(s) (${names.join(', ')}) on ${values.store} as worker ${ex.workerId}`)
+  let server
+  if (address !== undefined) {
+    const { serve: serveHttp } = require('../lib/http/index.js')
+    try {
+      server = await serveHttp(ex, { ...address, token: process.env.TASKLOOM_HTTP_TOKEN || undefined })
+    } catch (err) {
+      await ex.close()
+      throw err instanceof TypeError ? new UsageError(`--http: ${err.message} (the token comes from $TASKLOOM_HTTP_TOKEN)`) : err
+    }
+    console.error(`taskloom: HTTP API on ${server.url}${process.env.TASKLOOM_HTTP_TOKEN ? ' (bearer token required)' : ''}`)
+  }
   // The store wakes the worker through a handle that does not keep Node running: this does.
   const keepAlive = setInterval(() => {}, 60_000)
   await new Promise((resolve) => {
@@ -181,6 +212,7 @@ async function serve(values) {
     process.once('SIGTERM', resolve)
   })
   clearInterval(keepAlive)
+  if (server !== undefined) await server.close()
   await ex.close()
 }
 
