@@ -44,7 +44,10 @@ export interface RateLimitOptions {
   limit: number
   /** The interval in ms. Default 1000. */
   intervalMs?: number
-  /** Starts allowed back to back (banked while idle). Default `limit`. */
+  /**
+   * Starts allowed back to back (banked while idle). Default: 50 ms worth of starts, at
+   * least 1 (`limit: 5` per second → 1); `burst: limit` lets a whole interval's start at once.
+   */
   burst?: number
 }
 
@@ -111,8 +114,10 @@ export interface ListOptions {
   queue?: string
   /** Tasks per page, 1–1000. Default 100. */
   limit?: number
-  /** The `cursor` of the previous page. */
+  /** The `cursor` of the previous page (listed in the same order). */
   cursor?: string
+  /** `'oldest'` first (default) or `'newest'` first. */
+  order?: 'oldest' | 'newest'
 }
 
 /** A page of `ex.list()`. */

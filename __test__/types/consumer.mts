@@ -145,6 +145,9 @@ async function durable(): Promise<void> {
   const first: TaskInfo | undefined = page.tasks[0]
   const next: string | null = page.cursor
   if (next !== null) await store.list({ cursor: next })
+  await store.list({ order: 'newest', limit: 5 })
+  // @ts-expect-error not an order
+  await store.list({ order: 'random' })
   store.register('kept', () => 1, { keepResults: { count: 10, ageMs: 60_000 } })
   const kept: number = store.info('kept')?.keepResults.count ?? 0
   void kept

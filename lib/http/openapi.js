@@ -90,9 +90,10 @@ function openapiDocument(tasks, storeKind, base = '') {
             { name: 'task_name', in: 'query', schema: NAME },
             { name: 'queue', in: 'query', schema: NAME },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-            { name: 'cursor', in: 'query', schema: cursor, description: 'From the previous page\'s x-next-cursor header' },
+            { name: 'cursor', in: 'query', schema: cursor, description: 'From the previous page\'s x-next-cursor header (with the same order)' },
+            { name: 'order', in: 'query', schema: { enum: ['oldest', 'newest'], default: 'oldest' } },
           ],
-          responses: { 200: answer('A page of jobs, oldest first', { type: 'array', items: ref('Job') }), 400: problem('A bad filter or cursor'), ...common },
+          responses: { 200: answer('A page of jobs, oldest (or newest) first', { type: 'array', items: ref('Job') }), 400: problem('A bad filter or cursor'), ...common },
         },
       },
       '/api/v1/jobs/$clean': {

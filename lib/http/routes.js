@@ -104,7 +104,7 @@ async function execute({ ex, body, base }, [name]) {
 }
 
 async function listJobs({ ex, url, base }) {
-  const q = query(url, ['status_filter', 'state', 'task_name', 'queue', 'limit', 'cursor'])
+  const q = query(url, ['status_filter', 'state', 'task_name', 'queue', 'limit', 'cursor', 'order'])
   for (const k of ['task_name', 'queue']) {
     if (q[k] !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(q[k])) throw new HttpError(400, `\`${k}\` must be a task or queue name (letters, digits, '_' and '-'), got '${q[k]}'`)
   }
@@ -114,7 +114,7 @@ async function listJobs({ ex, url, base }) {
     if (state === undefined) throw new HttpError(400, `\`status_filter\` must be one of ${Object.keys(STATE_OF).join(', ')}, got '${q.status_filter}'`)
   }
   if (q.state !== undefined) state = q.state
-  const options = { state, name: q.task_name, queue: q.queue, limit: wholeNumber(q.limit, 'limit', 1, 1000), cursor: q.cursor }
+  const options = { state, name: q.task_name, queue: q.queue, limit: wholeNumber(q.limit, 'limit', 1, 1000), cursor: q.cursor, order: q.order }
   for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k]
   let page
   try {

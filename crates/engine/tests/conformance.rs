@@ -404,6 +404,36 @@ fn list_pages_and_counts_per_state_and_queue(kind: Kind) {
     )
     .unwrap();
     assert_eq!(pending["tasks"].as_array().unwrap().len(), 1);
+    // Newest first, paged the other way with the same kind of cursor.
+    let newest: Value = serde_json::from_str(
+        &h.e.list_json(r#"{"name":"a","limit":2,"order":"newest"}"#)
+            .unwrap(),
+    )
+    .unwrap();
+    let got: Vec<&str> = newest["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, vec![ids[2].as_str(), ids[1].as_str()]);
+    let cursor = newest["cursor"].as_str().expect("a next page");
+    let rest: Value = serde_json::from_str(
+        &h.e.list_json(&format!(
+            r#"{{"name":"a","order":"newest","cursor":"{cursor}"}}"#
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rest["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["tasks"][0]["id"], ids[0].as_str());
+    assert!(rest["cursor"].is_null());
+    assert!(h
+        .e
+        .list_json(r#"{"order":"random"}"#)
+        .unwrap_err()
+        .to_string()
+        .contains("random"));
     assert!(h
         .e
         .list_json(r#"{"limit":0}"#)

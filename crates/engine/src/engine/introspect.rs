@@ -1,4 +1,4 @@
-//! Looking over many tasks at once: `list` (a filtered page, oldest first) and
+//! Looking over many tasks at once: `list` (a filtered page, oldest or newest first) and
 //! `counts` (tasks per state, in total and per queue), on either store.
 
 use serde_json::{json, Map, Value};
@@ -14,7 +14,7 @@ pub const MAX_PAGE: usize = 1_000;
 
 impl Engine {
     /// `{ tasks: [info…], cursor }`: a page of the tasks matching `query` (JSON:
-    /// `state`, `name`, `queue`, `limit`, `cursor`); pass `cursor` back for the next page.
+    /// `state`, `name`, `queue`, `limit`, `cursor`, `order`); pass `cursor` back for the next page.
     pub fn list_json(&self, query: &str) -> Result<String> {
         let q: ListQuery = if query.is_empty() {
             ListQuery::default()
@@ -31,8 +31,11 @@ impl Engine {
             }
         };
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
+        let newest = q.newest_first()?;
         if let Some(d) = &self.durable {
+            // The cursor is the last row's seq: a page starts past it, either way.
             let after = match &q.cursor {
+                None if newest => i64::MAX,
                 None => 0,
                 Some(c) => c
                     .parse::<i64>()
@@ -55,11 +58,16 @@ impl Engine {
                 state.is_none_or(|s| r.state == s)
                     && q.name.as_deref().is_none_or(|n| d.name == n)
                     && q.queue.as_deref().is_none_or(|n| d.queue == n)
-                    && after.is_none_or(|a| r.id > a)
+                    && after.is_none_or(|a| if newest { r.id < a } else { r.id > a })
             })
             .map(|(slot, r)| (r.id, slot))
             .collect();
-        matching.sort_unstable();
+        // Ids are UUIDv7: in the order the tasks were made.
+        if newest {
+            matching.sort_unstable_by(|a, b| b.cmp(a));
+        } else {
+            matching.sort_unstable();
+        }
         let more = matching.len() > limit;
         matching.truncate(limit);
         let tasks: Vec<Value> = matching

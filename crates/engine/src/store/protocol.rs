@@ -336,6 +336,21 @@ pub struct ListQuery {
     pub queue: Option<String>,
     pub limit: Option<f64>,
     pub cursor: Option<String>,
+    /// `"oldest"` (the default) or `"newest"` first.
+    pub order: Option<String>,
+}
+
+impl ListQuery {
+    /// Whether the page runs newest first; an unknown order is refused, naming it.
+    pub fn newest_first(&self) -> crate::error::Result<bool> {
+        match self.order.as_deref() {
+            None | Some("oldest") => Ok(false),
+            Some("newest") => Ok(true),
+            Some(other) => Err(crate::error::EngineError::invalid(format!(
+                "`order` must be 'oldest' or 'newest', got '{other}'"
+            ))),
+        }
+    }
 }
 
 /// A durable store as the engine sees it: a background thread that takes [`Op`]s and

@@ -523,16 +523,26 @@ impl DurableStore for RedisStore {
 
     fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value> {
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
+        let newest = q.newest_first()?;
         let all = format!("{}:all", self.prefix);
         let mut rows = Vec::new();
-        let mut from = format!("({after}");
-        // Walk the tasks in seq order, a chunk at a time, until a page (+1) matched.
+        let mut from = if after == i64::MAX {
+            "+inf".to_string()
+        } else {
+            format!("({after}")
+        };
+        // Walk the tasks in seq order (or backwards), a chunk at a time, until a page (+1) matched.
         while rows.len() <= limit {
             let ids: Vec<String> = self.read(|c| {
-                redis::cmd("ZRANGEBYSCORE")
+                let (cmd, end) = if newest {
+                    ("ZREVRANGEBYSCORE", "-inf")
+                } else {
+                    ("ZRANGEBYSCORE", "+inf")
+                };
+                redis::cmd(cmd)
                     .arg(&all)
                     .arg(&from)
-                    .arg("+inf")
+                    .arg(end)
                     .arg("LIMIT")
                     .arg(0)
                     .arg(500)

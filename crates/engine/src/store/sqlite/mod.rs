@@ -391,10 +391,15 @@ fn cancel_in(
 }
 
 impl SqliteStore {
-    /// A page of tasks, oldest first: `{ tasks: [info…], cursor }` (cursor null on the last page).
+    /// A page of tasks, oldest (or newest) first, starting past seq `after`:
+    /// `{ tasks: [info…], cursor }` (cursor null on the last page).
     pub fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<Value> {
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
-        let mut sql = format!("SELECT {INFO_COLUMNS} FROM tasks WHERE seq > ?1");
+        let newest = q.newest_first()?;
+        let mut sql = format!(
+            "SELECT {INFO_COLUMNS} FROM tasks WHERE seq {} ?1",
+            if newest { "<" } else { ">" }
+        );
         if state.is_some() {
             sql.push_str(" AND state = ?2");
         }
@@ -404,7 +409,11 @@ impl SqliteStore {
         if q.queue.is_some() {
             sql.push_str(" AND queue = ?4");
         }
-        sql.push_str(" ORDER BY seq LIMIT ?5");
+        sql.push_str(if newest {
+            " ORDER BY seq DESC LIMIT ?5"
+        } else {
+            " ORDER BY seq LIMIT ?5"
+        });
         let code =
             state.map(|s| TaskState::ALL.iter().position(|x| *x == s).expect("state") as i64);
         let rows: Vec<Value> = self
