@@ -5,11 +5,16 @@ import type { Executor } from './index.js'
 /** Options of `createHandler(ex, options)`. */
 export interface HandlerOptions {
   /**
-   * A bearer token (at least 8 characters) every route but `GET /health` requires, as
-   * `Authorization: Bearer <token>`; compared in constant time. No token: no check.
+   * A bearer token (at least 8 characters) every route but `GET /health` and the
+   * dashboard's static files requires, as `Authorization: Bearer <token>`; compared in
+   * constant time. No token: no check (but a browser's cross-site POST or DELETE is
+   * refused with 403 either way).
    */
   token?: string
-  /** CORS for browsers on other origins. Without it no CORS headers are sent. */
+  /**
+   * CORS for browsers on other origins. Without it no CORS headers are sent, and a POST
+   * or DELETE from another origin is refused (403).
+   */
   cors?: { origin: '*' | string | string[] }
   /** The largest request body in bytes; larger ones get a 413. Default 1 MB. */
   bodyLimit?: number
@@ -53,7 +58,11 @@ export interface HttpServer {
  * `POST /api/v1/jobs/{id}/$retry|$remove`, `POST /api/v1/jobs/$clean`,
  * `GET /api/v1/counts`, `GET /api/v1/queues`, `POST /api/v1/queues/{name}/$pause|$resume|$drain`,
  * `GET /api/v1/schedules`, `POST /api/v1/schedules/{id}/$pause|$resume`, `GET /metrics`,
- * `GET /api/v1/openapi.json`.
+ * `GET /api/v1/openapi.json`; `GET /api/v1/jobs` takes `order=newest`.
+ *
+ * The dashboard: `GET /ui/` (its page and files, no token needed: they hold no data) and
+ * its reads `GET /ui/api/overview`, `/ui/api/events` (server-sent event batches),
+ * `/ui/api/tasks/{id}`, `/ui/api/find?q=<id or key>` (behind the token).
  */
 export declare function createHandler(
   ex: Executor,

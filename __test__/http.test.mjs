@@ -4,7 +4,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import express from 'express'
 import Fastify from 'fastify'
@@ -12,7 +11,7 @@ import Koa from 'koa'
 import { Executor } from '../index.mjs'
 import { createHandler, serve } from '../http.mjs'
 import { placesForThisFile, storeOptions } from './support/places.mjs'
-import { sleep, until } from './support/processes.mjs'
+import { sleep, until, startReady } from './support/processes.mjs'
 import { suiteStore } from './support/suite-store.mjs'
 import { registerSeedTasks as registerSeed } from '../examples/seed-tasks.mjs'
 
@@ -236,6 +235,12 @@ test('jobs: list with status_filter, limit and cursor; bad ids are 400, unknown 
     const second = await call(base, 'GET', `/api/v1/jobs?task_name=add&limit=2&cursor=${encodeURIComponent(cursor)}`)
     assert.equal(second.json.length, 2)
     assert.equal(new Set([...first.json, ...second.json].map((j) => j.id)).size, 4)
+    // Newest first: the same jobs the other way round, paged with its own cursor.
+    const newest = await call(base, 'GET', '/api/v1/jobs?task_name=add&limit=3&order=newest')
+    assert.deepEqual(newest.json.map((j) => j.id), [ids[4], ids[3], ids[2]])
+    const older = await call(base, 'GET', `/api/v1/jobs?task_name=add&order=newest&cursor=${encodeURIComponent(newest.headers.get('x-next-cursor'))}`)
+    assert.deepEqual(older.json.map((j) => j.id), [ids[1], ids[0]])
+    assert.match((await call(base, 'GET', '/api/v1/jobs?order=sideways')).json.detail, /order.*sideways/)
     assert.equal((await call(base, 'GET', '/api/v1/jobs?status_filter=done')).status, 400)
     assert.equal((await call(base, 'GET', '/api/v1/jobs?limit=0')).status, 400)
     assert.equal((await call(base, 'GET', '/api/v1/jobs?cursor=zzz')).status, 400)
@@ -379,6 +384,7 @@ test('safe by default: the token, body limit, loopback-only without a token, gen
       await server.close()
     }
 
+    registerSeedTasks(ex)
     const cors = await serve(ex, { port: 0, cors: { origin: 'https://app.example' } })
     try {
       const pre = await fetch(`${cors.url}/api/v1/tasks`, { method: 'OPTIONS', headers: { origin: 'https://app.example' } })
@@ -386,10 +392,90 @@ test('safe by default: the token, body limit, loopback-only without a token, gen
       assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example')
       const other = await fetch(`${cors.url}/api/v1/tasks`, { headers: { origin: 'https://evil.example' } })
       assert.equal(other.headers.get('access-control-allow-origin'), null)
+      // A configured origin may act; another may not.
+      const allowed = await call(cors.url, 'POST', '/api/v1/tasks/add/$execute', { body: { params: { a: 1, b: 2 } }, headers: { origin: 'https://app.example' } })
+      assert.equal(allowed.status, 202)
+      const refused = await call(cors.url, 'POST', '/api/v1/tasks/add/$execute', { body: { params: { a: 1, b: 2 } }, headers: { origin: 'https://evil.example' } })
+      assert.equal(refused.status, 403)
     } finally {
       await cors.close()
     }
   } finally {
+    await ex.close()
+  }
+})
+
+test('cross-site requests that change something are refused (CSRF), without a token too; reads and non-browser clients pass', async () => {
+  const ex = new Executor()
+  registerSeedTasks(ex)
+  const server = await serve(ex, { port: 0 })
+  try {
+    const host = new URL(server.url).host
+    const execute = (headers, raw) => call(server.url, 'POST', '/api/v1/tasks/add/$execute', { raw: raw ?? JSON.stringify({ params: { a: 1, b: 2 } }), headers })
+    const before = (await ex.counts()).total
+    // A form on another site, a no-cors fetch: the browser says where it comes from.
+    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site', origin: `http://other.${host}` }, { origin: 'null' }]) {
+      const r = await execute({ 'content-type': 'text/plain', ...headers })
+      assert.equal(r.status, 403, JSON.stringify(headers))
+      assert.match(r.json.detail, /cross-origin/)
+    }
+    const bodiless = await call(server.url, 'POST', '/api/v1/queues/default/$pause', { headers: { origin: 'https://evil.example' } })
+    assert.equal(bodiless.status, 403)
+    assert.equal((await ex.queues()).find((q) => q.name === 'default')?.paused ?? false, false, 'nothing changed')
+    assert.deepEqual((await ex.counts()).total, before, 'nothing was enqueued')
+    // The dashboard on the same origin, a browser's own navigation, curl: accepted.
+    assert.equal((await execute({ 'content-type': 'application/json', origin: `http://${host}`, 'sec-fetch-site': 'same-origin' })).status, 202)
+    assert.equal((await execute({ 'content-type': 'application/json', 'sec-fetch-site': 'none' })).status, 202)
+    assert.equal((await execute({ 'content-type': 'application/json' })).status, 202)
+    assert.equal((await execute({ 'content-type': 'application/json', origin: `http://${host}` })).status, 202)
+    // Reads are not refused (a GET changes nothing).
+    assert.equal((await call(server.url, 'GET', '/api/v1/tasks', { headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } })).status, 200)
+  } finally {
+    await server.close()
+    await ex.close()
+  }
+})
+
+test('the dashboard: its files are served under /ui with a strict CSP; its reads need the token; unknown /ui paths are 404', async () => {
+  const ex = new Executor()
+  registerSeedTasks(ex)
+  const server = await serve(ex, { port: 0, token: 'token-for-ui-test' })
+  const auth = { authorization: 'Bearer token-for-ui-test' }
+  try {
+    const redirect = await call(server.url, 'GET', '/ui')
+    assert.equal(redirect.status, 308)
+    assert.equal(redirect.headers.get('location'), '/ui/')
+    const page = await fetch(`${server.url}/ui/`, { headers: { 'accept-encoding': 'gzip' } })
+    assert.equal(page.status, 200)
+    assert.match(page.headers.get('content-type'), /text\/html/)
+    assert.match(page.headers.get('content-security-policy'), /default-src 'none'/)
+    assert.equal(page.headers.get('x-frame-options'), 'DENY')
+    const etag = page.headers.get('etag')
+    assert.equal((await fetch(`${server.url}/ui/`, { headers: { 'if-none-match': etag } })).status, 304)
+    const script = await fetch(`${server.url}/ui/app.js`)
+    assert.match(script.headers.get('content-type'), /text\/javascript/)
+    assert.equal((await call(server.url, 'GET', '/ui/nothing.js')).status, 404)
+    assert.equal((await call(server.url, 'GET', '/ui/../index.js')).status, 404)
+    assert.equal((await call(server.url, 'GET', '/ui/%2e%2e%2findex.js')).status, 404)
+    assert.equal((await call(server.url, 'POST', '/ui/app.js', { headers: auth })).status, 405)
+    assert.equal((await call(server.url, 'GET', '/ui/api/overview')).status, 401)
+    const overview = await call(server.url, 'GET', '/ui/api/overview', { headers: auth })
+    assert.equal(overview.status, 200)
+    assert.deepEqual(overview.json.tasks.map((t) => t.name).sort(), ['add', 'failing_task', 'greet_user', 'slow_task', 'steps'])
+    const h = await ex.submit('add', { a: 2, b: 3 }, { key: 'order-77' })
+    await h.result()
+    assert.deepEqual((await call(server.url, 'GET', '/ui/api/find?q=order-77', { headers: auth })).json, { id: h.id })
+    assert.deepEqual((await call(server.url, 'GET', `/ui/api/find?q=${h.id}`, { headers: auth })).json, { id: h.id })
+    assert.equal((await call(server.url, 'GET', '/ui/api/find?q=nope', { headers: auth })).status, 404)
+    assert.equal((await call(server.url, 'GET', '/ui/api/find', { headers: auth })).status, 400)
+    const detail = await call(server.url, 'GET', `/ui/api/tasks/${h.id}`, { headers: auth })
+    assert.deepEqual(detail.json.info.result, { result: 5 })
+    assert.equal(detail.json.workflow, null)
+    assert.equal((await call(server.url, 'GET', '/ui/api/tasks/not-an-id', { headers: auth })).status, 400)
+    assert.equal((await call(server.url, 'GET', '/ui/api/tasks/01890a5d-ac96-774b-bcce-b302099a8057', { headers: auth })).status, 404)
+    assert.equal((await call(server.url, 'GET', '/ui/api/unknown', { headers: auth })).status, 404)
+  } finally {
+    await server.close()
     await ex.close()
   }
 })
@@ -488,12 +574,7 @@ if (suiteStore === 'memory') {
   for (const kind of ['sqlite', 'redis']) {
     test(`${kind}: a producer-only API in front of a worker process: registry, params, jobs, artifacts, stream, cancel`, async () => {
       const p = place(kind)
-      const worker = spawn(process.execPath, [fixture, p.store, p.namespace], { stdio: ['ignore', 'pipe', 'inherit'] })
-      const exited = new Promise((resolve) => worker.on('exit', resolve))
-      await new Promise((resolve, reject) => {
-        worker.stdout.on('data', (d) => d.toString().includes('ready') && resolve())
-        worker.once('exit', () => reject(new Error('the worker exited before it was ready')))
-      })
+      const { child: worker, exited } = await startReady(fixture, [p.store, p.namespace])
       const ex = new Executor({ ...storeOptions(p), worker: false })
       const server = await serve(ex, { port: 0 })
       const base = server.url

@@ -56,6 +56,7 @@ for (const kind of ['sqlite', 'redis']) {
       assert.equal(info.workers[0].alive, true)
       assert.ok(info.workers[0].lastSeenAt instanceof Date)
       assert.deepEqual(ex.tasks({ tags: ['math'] }).map((t) => t.name), ['sq'])
+      assert.ok(ex.tasks({ tags: ['math'] })[0].workers[0].lastSeenAt instanceof Date, 'tasks() gives lastSeenAt as a Date, as info() does')
       assert.deepEqual(ex.tasks({ tags: ['other'] }), [])
 
       // Fails twice, then succeeds: the worker's two retries apply, not the producer's default (none).

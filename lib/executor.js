@@ -43,6 +43,14 @@ const DATE_FIELDS = ['createdAt', 'runAt', 'startedAt', 'completedAt']
 const REMOTE_EVENTS = ['state', 'completed', 'failed', 'progress', 'status', 'log']
 // Events built from the engine's state changes.
 const STATE_EVENTS = ['state', 'completed', 'failed']
+
+/** A definition's `workers[].lastSeenAt` as a Date (the engine sends ms). */
+function withDates(info) {
+  if (Array.isArray(info.workers)) {
+    for (const w of info.workers) w.lastSeenAt = new Date(w.lastSeenAt)
+  }
+  return info
+}
 /** How often a listening process looks at the store's event log (the engine's EVENTS_READ_MS). */
 const EVENTS_POLL_MS = 50
 
@@ -257,7 +265,7 @@ class Executor extends EventEmitter {
     if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) {
       throw new TypeError('`tags` must be an array of strings')
     }
-    const all = JSON.parse(native(() => this.#native.tasks(tags)))
+    const all = JSON.parse(native(() => this.#native.tasks(tags))).map(withDates)
     return filter.internal === true ? all : all.filter((t) => t.name !== WORKFLOW_TASK)
   }
 
@@ -276,11 +284,7 @@ class Executor extends EventEmitter {
     if (typeof name !== 'string') throw new TypeError(`expected a task name (string), got ${typeof name}`)
     const json = native(() => this.#native.definitionInfo(name))
     if (json === null) return undefined
-    const info = JSON.parse(json)
-    if (Array.isArray(info.workers)) {
-      for (const w of info.workers) w.lastSeenAt = new Date(w.lastSeenAt)
-    }
-    return info
+    return withDates(JSON.parse(json))
   }
 
   /**
@@ -410,6 +414,12 @@ class Executor extends EventEmitter {
       const state = memberId !== null ? this._state(memberId) : decided ? 'REVOKED' : 'PENDING'
       return { member: m.member, name: m.name, path: m.path, id: memberId, state }
     })
+  }
+
+  /** The id of the task submitted with idempotency `key`, or null (the dashboard's search). */
+  _idByKey(key) {
+    this.#flush()
+    return native(() => this.#native.idByKey(key))
   }
 
   /** A handle for workflow `id` (from `submit(workflow)` elsewhere). */

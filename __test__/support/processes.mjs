@@ -1,6 +1,7 @@
 // Helpers of the tests that run real worker processes: waiting, and reading the log the
 // workers append "<what> <id> <pid>" lines to.
 import fs from 'node:fs'
+import { spawn } from 'node:child_process'
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -21,4 +22,18 @@ export function lines(log) {
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split(' '))
+}
+
+/**
+ * Starts `node <fixture> ...args` and resolves once it prints "ready":
+ * `{ child, exited }` (`exited` resolves with its exit code).
+ */
+export async function startReady(fixture, args) {
+  const child = spawn(process.execPath, [fixture, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => d.toString().includes('ready') && resolve())
+    child.once('exit', () => reject(new Error(`${fixture} exited before it was ready`)))
+  })
+  return { child, exited }
 }

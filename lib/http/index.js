@@ -8,6 +8,7 @@ const crypto = require('node:crypto')
 const { HttpError, sendJson, sendEmpty, readJsonBody, tokenMatches, corsHeaders } = require('./respond.js')
 const { match } = require('./routes.js')
 const { openapiDocument } = require('./openapi.js')
+const { serveUi } = require('./ui.js')
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024
 const HANDLER_OPTIONS = ['token', 'cors', 'bodyLimit', 'logger', 'basePath']
@@ -74,6 +75,20 @@ async function respond(ex, settings, req, res, next) {
       url.pathname = path
     }
     if (req.method === 'OPTIONS' && settings.cors !== undefined) return sendEmpty(res, 204, headers)
+    if (crossOriginRefused(req, settings.cors)) {
+      return sendJson(res, 403, { detail: 'a cross-origin request that changes something is refused (configure `cors` to allow its origin)' }, headers)
+    }
+    const authorized = () => settings.token === undefined || tokenMatches(req.headers.authorization, settings.token)
+    if (path === '/ui' || path.startsWith('/ui/')) {
+      const ctx = { ex, req, res, url, base, headers }
+      const r = await serveUi(ctx, path, authorized)
+      if (r === true || r === undefined) return
+      if (r === false) {
+        if (next !== undefined) return next()
+        return sendJson(res, 404, { detail: 'Not Found' }, headers)
+      }
+      return sendJson(res, r.status, r.body, { ...headers, ...r.headers })
+    }
     if (path.length > 1 && path.endsWith('/')) {
       return sendEmpty(res, 307, { ...headers, location: base + path.replace(/\/+$/, '') + url.search })
     }
@@ -85,7 +100,7 @@ async function respond(ex, settings, req, res, next) {
     if (route.allow !== undefined) {
       return sendJson(res, 405, { detail: 'Method Not Allowed' }, { ...headers, allow: route.allow.join(', ') })
     }
-    if (settings.token !== undefined && path !== '/health' && !tokenMatches(req.headers.authorization, settings.token)) {
+    if (path !== '/health' && !authorized()) {
       return sendJson(res, 401, { detail: 'a valid bearer token is required (Authorization: Bearer <token>)' }, { ...headers, 'www-authenticate': 'Bearer' })
     }
     if (route.openapi) return sendJson(res, 200, openapiDocument(ex.tasks(), ex.storeKind, base), headers)
@@ -107,6 +122,29 @@ async function respond(ex, settings, req, res, next) {
     if (res.headersSent) return res.destroy()
     const status = err?.code === 'ERR_STORE' ? 503 : 500
     return sendJson(res, status, { detail: status === 503 ? 'the store is unavailable' : 'Internal Server Error', request_id: requestId }, headers)
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * Cross-site request forgery: a browser on another site can send a POST (a form, or a
+ * no-cors fetch) that needs no preflight. Without a token the API would act on it. A
+ * request that changes something is refused when the browser marks it cross-site
+ * (Sec-Fetch-Site), or when its Origin is not this server's; clients that are not
+ * browsers send neither header. (The algorithm of Go's net/http CrossOriginProtection.)
+ */
+function crossOriginRefused(req, cors) {
+  if (SAFE_METHODS.has(req.method)) return false
+  const origin = req.headers.origin
+  if (cors !== undefined && origin !== undefined && (cors.origin === '*' || [].concat(cors.origin).includes(origin))) return false
+  const site = req.headers['sec-fetch-site']
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none'
+  if (origin === undefined || origin === 'null') return origin === 'null'
+  try {
+    return new URL(origin).host !== req.headers.host
+  } catch {
+    return true
   }
 }
 

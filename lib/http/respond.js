@@ -32,6 +32,17 @@ function sendEmpty(res, status, headers = {}) {
   res.end()
 }
 
+/** Starts a server-sent event stream on `res` (unbuffered by proxies, never cached). */
+function startEventStream(res, headers = {}) {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    ...headers,
+  })
+}
+
 /**
  * The request's JSON body: undefined when there is none. A body over `limit` bytes is a
  * 413, malformed JSON a 400, a content type that is not JSON a 415. A body that a
@@ -111,4 +122,4 @@ function corsHeaders(cors, origin) {
   }
 }
 
-module.exports = { HttpError, sendJson, sendEmpty, readJsonBody, tokenMatches, corsHeaders }
+module.exports = { HttpError, sendJson, sendEmpty, startEventStream, readJsonBody, tokenMatches, corsHeaders }

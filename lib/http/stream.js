@@ -4,19 +4,14 @@
 // sharing the store), and at least every poll interval; the stream ends once the job is
 // terminal. Each event is `data: <job record>`.
 
+const { startEventStream } = require('./respond.js')
 const { jobView, FINISHED } = require('./views.js')
 
 const EVENTS = ['state', 'progress', 'status']
 
 /** Takes the response over; resolves when the stream ended. */
 function streamJob({ ex, req, res, headers }, first, intervalMs, reread) {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    ...headers,
-  })
+  startEventStream(res, headers)
   return new Promise((resolve) => {
     let last = ''
     let ended = false
