@@ -3,7 +3,7 @@
 // Each measurement runs in a fresh child process. Throughput runs are interleaved — one
 // round runs every contender once — so that drift of this machine's speed hits all of
 // them alike; BENCH_RUNS (default 5) sets the rounds, and the median is reported.
-// BENCH_N scales the task counts down for a quick look. BENCH_ONLY=memory|sqlite|redis|http
+// BENCH_N scales the task counts down for a quick look. BENCH_ONLY=memory|sqlite|redis|http|ui
 // runs one section.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -217,5 +217,22 @@ if (wanted('http')) {
     console.log(`  accepted ${fmt(r.accepted)} (+ up to 8 answered after the deadline), ended SUCCESS ${fmt(r.succeeded)}, other states ${r.unfinished}, refused ${r.non2xx}, errors ${r.errors}` +
       (allSucceeded ? '   every accepted job succeeded' : '   SOME ACCEPTED JOBS DID NOT SUCCEED'))
     console.log(`  $execute → completed job (200 in a row, $stream): p50 ${r.serialP50ms.toFixed(2)} ms   p99 ${r.serialP99ms.toFixed(2)} ms`)
+  }
+}
+
+// ---- The dashboard on a big store ----------------------------------------------------------
+// Pages loaded in headless Chromium with BENCH_UI_N (default 1,000,000) tasks in a SQLite
+// store: the time from navigation until the page shows its rows. Target: under a second.
+const uiScript = fileURLToPath(new URL('./ui-list.mjs', import.meta.url))
+if (wanted('ui')) {
+  const r = run(uiScript, ['sqlite'])
+  console.log(`\nDashboard on SQLite with ${fmt(r.tasks)} tasks (${fmt(r.counts.FAILURE)} failed; filled in ${r.fillSeconds} s): page load until rows show, median of 5`)
+  for (const [what, ms] of [
+    ['tasks, newest first', r.listNewestMs],
+    ['tasks, FAILURE only', r.listFailedMs],
+    ['tasks, oldest first, page 2', r.listOldestPage2Ms],
+    ['overview (counts of every queue)', r.overviewMs],
+  ]) {
+    console.log(`  ${what.padEnd(34)} ${fmt(ms).padStart(6)} ms${ms < 1000 ? '' : '   OVER THE 1 s TARGET'}`)
   }
 }

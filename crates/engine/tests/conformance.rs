@@ -206,6 +206,7 @@ on_both_stores!(
     retention_per_task_overrides_the_executors,
     artifacts_are_kept_with_their_task_and_go_with_it,
     params_refuse_a_batch_before_anything_is_stored,
+    counts_match_the_tasks_through_every_kind_of_change,
 );
 
 fn priority_then_fifo(kind: Kind) {
@@ -672,7 +673,9 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
     let second = a.submit(d, "2", r#"{"priority":5}"#);
     a.e.close();
     drop(a.e);
-    let Place::File(path, _) = &place else { unreachable!() };
+    let Place::File(path, _) = &place else {
+        unreachable!()
+    };
     // Undo migration 3, as a file written by the previous release would be.
     rusqlite_free_table(
         path,
@@ -681,9 +684,14 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
          DROP INDEX tasks_ready;
          CREATE INDEX tasks_ready ON tasks(name, priority DESC, seq) WHERE state IN (0, 5) AND due_at IS NULL;
          DROP TRIGGER tasks_artifacts_go; DROP TABLE artifacts;
+         DROP TRIGGER tasks_count_in; DROP TRIGGER tasks_count_change; DROP TRIGGER tasks_count_out;
+         DROP TABLE task_counts;
          PRAGMA user_version = 2;",
     );
     let mut b = open_at(&place, "", ManualClock::new(T0));
+    // Migration 5 counted the tasks already there.
+    let counts: Value = serde_json::from_str(&b.e.counts_json().unwrap()).unwrap();
+    assert_eq!(counts["queues"]["io"]["PENDING"], 2);
     b.register("t", r#"{"queue":"io"}"#);
     let ids: Vec<String> = b.claim(10).into_iter().map(|c| c.id).collect();
     assert_eq!(ids, vec![second, first]);
@@ -752,9 +760,14 @@ fn artifacts_are_kept_with_their_task_and_go_with_it(kind: Kind) {
     let d = h.register("t", "");
     let first = h.submit(d, "1", "");
     let c = h.claim(1);
-    let a1 = h.e.save_artifact(&first, r#"{"step":1}"#, &["partial".to_string()]).unwrap();
+    let a1 =
+        h.e.save_artifact(&first, r#"{"step":1}"#, &["partial".to_string()])
+            .unwrap();
     let a2 = h.e.save_artifact(&first, "[2]", &[]).unwrap();
-    assert_eq!((a1.as_str(), a2.as_str()), (format!("{first}.1").as_str(), format!("{first}.2").as_str()));
+    assert_eq!(
+        (a1.as_str(), a2.as_str()),
+        (format!("{first}.1").as_str(), format!("{first}.2").as_str())
+    );
     let list: Value = serde_json::from_str(&h.e.artifacts_json(&first).unwrap()).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0]["data"], serde_json::json!({ "step": 1 }));
@@ -764,7 +777,11 @@ fn artifacts_are_kept_with_their_task_and_go_with_it(kind: Kind) {
     assert_eq!(one["data"], serde_json::json!([2]));
     assert_eq!(h.e.artifact_json(&format!("{first}.3")).unwrap(), None);
     assert!(h.e.artifact_json("nope").is_err());
-    assert!(h.e.save_artifact("01890a5d-ac96-774b-bcce-b302099a8057", "1", &[]).is_err(), "no such task");
+    assert!(
+        h.e.save_artifact("01890a5d-ac96-774b-bcce-b302099a8057", "1", &[])
+            .is_err(),
+        "no such task"
+    );
     h.complete(c[0].slot, Completion::Success("null".into()));
     // A second finished task pushes the first out (keepResults 1): its artifacts go with it.
     let second = h.submit(d, "2", "");
@@ -780,12 +797,18 @@ fn artifacts_are_kept_with_their_task_and_go_with_it(kind: Kind) {
 fn params_refuse_a_batch_before_anything_is_stored(kind: Kind) {
     let mut h = open(kind, "");
     let d = h.register("add", r#"{"params":{"a":"integer","b":"integer"}}"#);
-    let err = h
-        .e
-        .submit(d, [r#"{"a":1,"b":2}"#, r#"{"a":1}"#], &SubmitOptions::default())
+    let err =
+        h.e.submit(
+            d,
+            [r#"{"a":1,"b":2}"#, r#"{"a":1}"#],
+            &SubmitOptions::default(),
+        )
         .unwrap_err();
     assert_eq!(err.code(), "ERR_TASKLOOM_PARAMS");
-    assert!(err.to_string().contains(r#"/: "b" is a required property"#), "{err}");
+    assert!(
+        err.to_string().contains(r#"/: "b" is a required property"#),
+        "{err}"
+    );
     h.e.flush();
     let counts: Value = serde_json::from_str(&h.e.counts_json().unwrap()).unwrap();
     assert_eq!(counts["total"]["PENDING"], 0, "nothing was stored");
@@ -948,4 +971,80 @@ fn after_downtime_missed_ticks_run_once_or_are_skipped(kind: Kind) {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].payload, serde_json::json!("once"));
     assert_eq!(b.schedules()[1]["nextRunAt"], T0 + TO_NEXT_HOUR + 6 * HOUR);
+}
+
+/// counts() against the tasks themselves (listed page by page) after submits, claims,
+/// successes, failures, cancels, a retry, a remove, a clean and a drain: SQLite keeps its
+/// counts by triggers, Redis in a hash, memory counts on demand; all must agree with the list.
+fn counts_match_the_tasks_through_every_kind_of_change(kind: Kind) {
+    let mut h = open(kind, r#"{"concurrency":4}"#);
+    let a = h.register("a", "");
+    let b = h.register("b", r#"{"queue":"other"}"#);
+    let ids: Vec<String> = (0..8).map(|i| h.submit(a, &i.to_string(), "")).collect();
+    let others: Vec<String> = (0..3).map(|i| h.submit(b, &i.to_string(), "")).collect();
+    let check = |h: &Harness, when: &str| {
+        let counts: Value = serde_json::from_str(&h.e.counts_json().unwrap()).unwrap();
+        let mut listed: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = match &cursor {
+                None => r#"{"limit":3}"#.to_string(),
+                Some(c) => format!(r#"{{"limit":3,"cursor":"{c}"}}"#),
+            };
+            let page: Value = serde_json::from_str(&h.e.list_json(&q).unwrap()).unwrap();
+            for t in page["tasks"].as_array().unwrap() {
+                let key = (
+                    t["queue"].as_str().unwrap().to_string(),
+                    t["state"].as_str().unwrap().to_string(),
+                );
+                *listed.entry(key).or_default() += 1;
+            }
+            match page["cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        for (queue, states) in counts["queues"].as_object().unwrap() {
+            for (state, n) in states.as_object().unwrap() {
+                let want = listed
+                    .get(&(queue.clone(), state.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                assert_eq!(n.as_u64().unwrap(), want, "{when}: {queue} {state}");
+            }
+        }
+        let total: u64 = listed.values().sum();
+        let counted: u64 = counts["total"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(counted, total, "{when}: total");
+    };
+    check(&h, "after submits");
+    let c = h.claim(4);
+    check(&h, "after claims");
+    h.complete(c[0].slot, Completion::Success("1".into()));
+    h.complete(c[1].slot, fail("no"));
+    h.e.cancel(&ids[7]).unwrap();
+    h.e.flush();
+    check(&h, "after a success, a failure and a cancel");
+    let failed = c[1].id.clone();
+    h.e.retry_task(&failed).unwrap();
+    h.e.flush();
+    check(&h, "after a retry");
+    h.e.remove_task(&c[0].id).unwrap();
+    h.e.flush();
+    check(&h, "after a remove");
+    h.e.clean_tasks(r#"{"state":"REVOKED"}"#).unwrap();
+    h.e.flush();
+    check(&h, "after a clean");
+    h.e.drain_queue("other").unwrap();
+    h.e.flush();
+    check(&h, "after a drain");
+    assert!(
+        others.iter().all(|id| h.e.state(id).is_err()),
+        "drained tasks are gone"
+    );
 }

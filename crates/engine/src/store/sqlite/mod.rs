@@ -430,10 +430,10 @@ impl SqliteStore {
         page(rows, limit)
     }
 
-    /// Tasks per state, in total and per queue.
+    /// Tasks per state, in total and per queue (kept by the schema's count triggers).
     pub fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
         self.reader()?
-            .prepare_cached("SELECT queue, state, count(*) FROM tasks GROUP BY queue, state")
+            .prepare_cached("SELECT queue, state, n FROM task_counts WHERE n > 0")
             .and_then(|mut st| {
                 st.query_map([], |r| {
                     Ok((
