@@ -72,6 +72,9 @@ pub enum Event {
     Settled { slot: u32 },
     /// Any state change, when state events are switched on.
     State { slot: u32, state: TaskState },
+    /// A state change whose task left memory before the host read it (its document,
+    /// rendered as it left: see `Engine::render_state_events`).
+    StateDoc(String),
     /// A state change of a task not held in memory (a durable submit's PENDING).
     StateOf {
         id: TaskId,
@@ -1660,6 +1663,7 @@ impl Engine {
                     }
                 }
                 Event::State { slot, state } => self.state_doc(slot, state, out),
+                Event::StateDoc(ref doc) => out.push_str(doc),
                 Event::Breaker { def, from, to } => {
                     out.push_str("[\"breaker\",");
                     push_json_str(out, &self.registry.get(def).name);

@@ -371,6 +371,7 @@ impl Engine {
                     }
                 }
                 Reply::Requeued(slots) => {
+                    self.render_state_events(&slots);
                     for slot in slots {
                         if let Some(r) = self.store.remove(slot) {
                             let d = self.durable.as_mut().expect("durable");
@@ -833,6 +834,9 @@ impl Engine {
                 matches!(r.state, TaskState::Pending | TaskState::Retry).then_some((*slot, *id))
             })
             .collect();
+        let slots: Vec<u32> = waiting.iter().map(|w| w.0).collect();
+        self.render_state_events(&slots);
+        let d = self.durable.as_mut().expect("durable");
         for (slot, id) in waiting {
             self.store.remove(slot);
             d.by_id.remove(&id);

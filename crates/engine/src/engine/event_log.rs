@@ -33,6 +33,28 @@ impl Engine {
         }
     }
 
+    /// Tasks leave memory before their events are read (a failed run requeued for its
+    /// retry, unstarted tasks released at close): their state events are rendered now,
+    /// while the slots still hold them, so the host never reads a slot that is gone or
+    /// that another task has taken.
+    pub(super) fn render_state_events(&mut self, slots: &[u32]) {
+        if slots.is_empty() || !self.events.iter().any(|e| matches!(e, Event::State { .. })) {
+            return;
+        }
+        let leaving: rustc_hash::FxHashSet<u32> = slots.iter().copied().collect();
+        let mut events = std::mem::take(&mut self.events);
+        for e in &mut events {
+            if let Event::State { slot, state } = *e {
+                if leaving.contains(&slot) {
+                    let mut doc = String::new();
+                    self.state_doc(slot, state, &mut doc);
+                    *e = Event::StateDoc(doc);
+                }
+            }
+        }
+        self.events = events;
+    }
+
     /// The state document of the task in `slot` (see the module docs).
     pub(super) fn state_doc(&self, slot: u32, state: TaskState, out: &mut String) {
         let r = self.store.get(slot).expect("slot exists");
