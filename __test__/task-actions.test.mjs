@@ -209,3 +209,30 @@ test('drain() deletes a queue\'s waiting and delayed tasks, not running ones nor
     await ex.close()
   }
 })
+
+test('drain(), clean() and remove() right after state changes, with a state listener: the events still arrive (the process aborted before)', async () => {
+  const ex = new Executor({ concurrency: 1 })
+  const seen = []
+  ex.on('state', (e) => seen.push([e.id, e.state]))
+  try {
+    let release
+    ex.register('hold', () => new Promise((resolve) => (release = resolve)), { queue: 'acts' })
+    ex.register('quick', () => 1, { queue: 'acts' })
+    const held = await ex.submit('hold')
+    while ((await held.state()) !== 'STARTED') await sleep(5)
+    // Submitted and drained in one tick: their PENDING events were not read yet.
+    const waiting = await Promise.all([1, 2, 3].map(() => ex.submit('quick')))
+    assert.ok((await ex.drain('acts')) >= 1)
+    release()
+    await held.result()
+    const done = await ex.submit('quick')
+    await done.result()
+    await ex.remove(done.id)
+    await ex.clean()
+    await sleep(50)
+    for (const h of waiting) assert.ok(seen.some(([id, s]) => id === h.id && s === 'PENDING'), `PENDING of ${h.id}`)
+    assert.ok(seen.some(([id, s]) => id === done.id && s === 'SUCCESS'))
+  } finally {
+    await ex.close()
+  }
+})

@@ -208,6 +208,7 @@ on_both_stores!(
     params_refuse_a_batch_before_anything_is_stored,
     counts_match_the_tasks_through_every_kind_of_change,
     a_retry_requeued_before_its_events_are_read_still_reports_them,
+    tasks_drained_cleaned_or_removed_before_their_events_are_read_still_report_them,
 );
 
 fn priority_then_fifo(kind: Kind) {
@@ -1072,4 +1073,44 @@ fn a_retry_requeued_before_its_events_are_read_still_reports_them(kind: Kind) {
         .collect();
     assert_eq!(states, vec!["RETRY".to_string()]);
     assert_eq!(h.state(&id), TaskState::Retry);
+}
+
+/// A drain, clean or remove right after a state change (before the host read its event)
+/// took the task's slot on the memory store, and reading the event then aborted the
+/// process (a state listener, submits, then `ex.drain()` in the same tick).
+fn tasks_drained_cleaned_or_removed_before_their_events_are_read_still_report_them(kind: Kind) {
+    let mut h = open(kind, r#"{"concurrency":1}"#);
+    let d = h.register("t", r#"{"queue":"q"}"#);
+    h.e.set_state_events(true);
+    let first = h.submit(d, "0", "");
+    let c = h.claim(1);
+    h.drain();
+    // Submitted, and drained before anything read their PENDING events.
+    let waiting: Vec<String> = (1..4).map(|i| common::submit(&mut h.e, d, &i.to_string(), "")).collect();
+    h.e.drain_queue("q").unwrap();
+    h.e.flush();
+    let pending: Vec<String> = h
+        .drain()
+        .into_iter()
+        .filter(|e| e[0] == "state" && e[4] == "PENDING")
+        .map(|e| e[1].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pending, waiting, "each drained task's PENDING was reported");
+    h.e.complete(c[0].slot, Completion::Success("1".into()));
+    h.e.flush();
+    h.e.remove_task(&first).unwrap();
+    h.e.flush();
+    let done: Vec<Value> = h.drain().into_iter().filter(|e| e[0] == "state" && e[1] == first.as_str()).collect();
+    assert_eq!(done.len(), 1, "its SUCCESS was reported: {done:?}");
+    assert_eq!(done[0][4], "SUCCESS");
+    h.submit(d, "9", "");
+    // (A durable store's worker may have claimed a drained task ahead: it runs first.)
+    let c = h.claim(1);
+    h.e.complete(c[0].slot, Completion::Success("1".into()));
+    h.e.flush();
+    assert!(h.e.clean_tasks("{}").unwrap() >= 1);
+    h.e.flush();
+    let ran = c[0].id.clone();
+    let states: Vec<Value> = h.drain().into_iter().filter(|e| e[0] == "state" && e[1] == ran.as_str()).collect();
+    assert!(states.iter().any(|e| e[4] == "SUCCESS"), "{states:?}");
 }

@@ -583,6 +583,8 @@ impl Engine {
     }
 
     pub(super) fn durable_evict(&mut self, now: u64) {
+        // Outside the host's read (remove, retry, info of a moment ago) events may be unread.
+        self.render_all_state_events();
         let d = self.durable.as_mut().expect("durable");
         for slot in std::mem::take(&mut d.leaving) {
             if let Some(r) = self.store.get(slot) {

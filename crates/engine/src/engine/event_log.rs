@@ -34,18 +34,31 @@ impl Engine {
     }
 
     /// Tasks leave memory before their events are read (a failed run requeued for its
-    /// retry, unstarted tasks released at close): their state events are rendered now,
+    /// retry, unstarted tasks released at close; on the memory store a drain, clean or
+    /// remove right after the change): their state events are rendered now,
     /// while the slots still hold them, so the host never reads a slot that is gone or
     /// that another task has taken.
     pub(super) fn render_state_events(&mut self, slots: &[u32]) {
-        if slots.is_empty() || !self.events.iter().any(|e| matches!(e, Event::State { .. })) {
+        if slots.is_empty() {
             return;
         }
         let leaving: rustc_hash::FxHashSet<u32> = slots.iter().copied().collect();
+        self.render_state_events_where(|slot| leaving.contains(&slot));
+    }
+
+    /// Every unread state event, rendered now (before an eviction outside the host's read).
+    pub(super) fn render_all_state_events(&mut self) {
+        self.render_state_events_where(|_| true);
+    }
+
+    fn render_state_events_where(&mut self, leaving: impl Fn(u32) -> bool) {
+        if !self.events.iter().any(|e| matches!(e, Event::State { .. })) {
+            return;
+        }
         let mut events = std::mem::take(&mut self.events);
         for e in &mut events {
             if let Event::State { slot, state } = *e {
-                if leaving.contains(&slot) {
+                if leaving(slot) {
                     let mut doc = String::new();
                     self.state_doc(slot, state, &mut doc);
                     *e = Event::StateDoc(doc);

@@ -150,6 +150,7 @@ impl Engine {
         if !state.is_final() {
             return Err(refused(id, state, REMOVE_RULE));
         }
+        self.render_state_events(&[slot]);
         self.store.forget(slot);
         Ok(())
     }
@@ -177,8 +178,10 @@ impl Engine {
         if let Some(limit) = f.limit {
             slots.truncate(limit as usize);
         }
-        for (_, slot) in &slots {
-            self.store.forget(*slot);
+        let gone: Vec<u32> = slots.iter().map(|s| s.1).collect();
+        self.render_state_events(&gone);
+        for slot in gone {
+            self.store.forget(slot);
         }
         Ok(slots.len() as u64)
     }
@@ -205,6 +208,8 @@ impl Engine {
             })
             .map(|(slot, r)| (slot, r.watched, r.id))
             .collect();
+        let gone: Vec<u32> = doomed.iter().map(|d| d.0).collect();
+        self.render_state_events(&gone);
         let mut watched = Vec::new();
         for (slot, w, id) in &doomed {
             self.store.forget(*slot);
