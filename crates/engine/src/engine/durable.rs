@@ -330,7 +330,52 @@ impl Engine {
         if let Some(op) = pending {
             dur.store.send(op);
         }
+        if runs_here && opts.run_at_ms.is_none_or(|t| t <= now) {
+            self.release_outranked_claims(priority);
+        }
         Ok(ids)
+    }
+
+    /// A ready task submitted here outranks tasks this process claimed ahead (held here,
+    /// not started): they go back to their line, so that the next claim takes the higher
+    /// one first and a ready task of higher priority runs before any of lower priority,
+    /// as on the memory store. (Without this, the first task submitted while every slot
+    /// was busy was claimed ahead and ran before higher priorities submitted after it.)
+    fn release_outranked_claims(&mut self, priority: i32) {
+        let Some(d) = &self.durable else { return };
+        if d.queued_total == 0 {
+            return;
+        }
+        let outranked: Vec<(u32, TaskId)> = d
+            .by_id
+            .iter()
+            .filter_map(|(id, slot)| {
+                let r = self.store.get(*slot)?;
+                let waiting = matches!(r.state, TaskState::Pending | TaskState::Retry);
+                (waiting && r.priority < priority && !r.cancel_requested).then_some((*slot, *id))
+            })
+            .collect();
+        if outranked.is_empty() {
+            return;
+        }
+        let slots: Vec<u32> = outranked.iter().map(|o| o.0).collect();
+        self.render_state_events(&slots);
+        let d = self.durable.as_mut().expect("durable");
+        let mut ids = Vec::with_capacity(outranked.len());
+        for (slot, id) in outranked {
+            if let Some(r) = self.store.remove(slot) {
+                d.queued[r.def as usize] -= 1;
+                d.queued_total -= 1;
+                // Awaited here: its outcome now comes from whoever claims it.
+                if r.watched {
+                    d.remote_watches.insert(r.id);
+                    d.store.set_watching(true);
+                }
+            }
+            d.by_id.remove(&id);
+            ids.push(id);
+        }
+        d.store.send(Op::Release { ids });
     }
 
     /// Takes in what the writer reported: commits, claimed tasks, settled outcomes,
