@@ -31,6 +31,29 @@ test('higher priority runs first; FIFO within a priority', async () => {
   await ex.close()
 })
 
+test('with the one slot busy, priorities submitted one by one still run highest first (no task claimed ahead jumps the line)', async () => {
+  const ex = new Executor({ concurrency: 1 })
+  const order = []
+  let release
+  ex.register('long', () => new Promise((resolve) => (release = resolve)))
+  ex.register('rec', (p) => {
+    order.push(p)
+  })
+  try {
+    const long = await ex.submit('long')
+    while ((await long.state()) !== 'STARTED') await new Promise((resolve) => setTimeout(resolve, 5))
+    for (const [p, priority] of [['a', 1], ['b', 5], ['c', 1], ['d', 9], ['e', 5]]) {
+      await ex.submit('rec', p, { priority })
+      await new Promise((resolve) => setTimeout(resolve, 20)) // time to claim ahead
+    }
+    release()
+    await ex.onIdle()
+    assert.deepEqual(order, ['d', 'b', 'e', 'a', 'c'])
+  } finally {
+    await ex.close()
+  }
+})
+
 test('a task definition can set the default priority', async () => {
   const ex = new Executor({ concurrency: 1 })
   const order = []
