@@ -39,17 +39,9 @@ use durable::Durable;
 pub use durable::DEFAULT_LEASE_MS;
 pub use workflows::WORKFLOW_TASK;
 
-/// How a handler run ended, as reported by the host.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Completion {
-    /// JSON text of the returned value.
-    Success(compact_str::CompactString),
-    /// A success whose waiters the host settles itself, from the value it holds: no
-    /// settled event follows when the task ends SUCCESS (one does if it ends otherwise,
-    /// say REVOKED by a cancel that came while it ran). Memory store only.
-    SuccessSettledByHost(compact_str::CompactString),
-    Failure(TaskError),
-}
+// These live on the ground floor (task.rs), so that wire.rs and the stores import
+// nothing from this module.
+pub use crate::task::{Completion, MAX_LOGS_PER_TASK};
 
 /// What `cancel` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,8 +234,6 @@ pub const DEFAULT_KEEP_RESULTS: usize = 100_000;
 pub const DEFAULT_POLL_MS: u64 = 50;
 /// How long claimed tasks wait for the JS thread before they are released to others.
 pub const DEFAULT_CLAIM_HOLD_MS: u64 = 1_000;
-/// Most log lines kept per task; older lines are dropped first.
-pub const MAX_LOGS_PER_TASK: usize = 1_000;
 
 impl Default for EngineConfig {
     fn default() -> Self {

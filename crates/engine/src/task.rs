@@ -159,6 +159,21 @@ impl TaskError {
     }
 }
 
+/// Most log lines kept per task; older lines are dropped first.
+pub const MAX_LOGS_PER_TASK: usize = 1_000;
+
+/// How a handler run ended, as reported by the host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// JSON text of the returned value.
+    Success(compact_str::CompactString),
+    /// A success whose waiters the host settles itself, from the value it holds: no
+    /// settled event follows when the task ends SUCCESS (one does if it ends otherwise,
+    /// say REVOKED by a cancel that came while it ran). Memory store only.
+    SuccessSettledByHost(compact_str::CompactString),
+    Failure(TaskError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,8 @@
 //!   when the host settles its waiters itself) or `<slot>F<error json>`;
 //! - claimed tasks: five JSON values per task, `slot,"id",def,attempt,payload` (see `Engine::claim`).
 
-use crate::engine::Completion;
 use crate::error::{EngineError, Result};
-use crate::task::TaskError;
+use crate::task::{Completion, TaskError};
 
 /// Splits a '\n'-separated list of JSON texts.
 pub fn split_payloads(text: &str) -> impl Iterator<Item = &str> {

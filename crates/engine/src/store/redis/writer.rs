@@ -525,7 +525,7 @@ impl Writer {
                     parts.push((Part::Quiet, c));
                     let mut t = redis::cmd("LTRIM");
                     t.arg(&key)
-                        .arg(-(crate::engine::MAX_LOGS_PER_TASK as i64))
+                        .arg(-(crate::task::MAX_LOGS_PER_TASK as i64))
                         .arg(-1);
                     parts.push((Part::Quiet, t));
                 }
