@@ -109,6 +109,14 @@ export declare class NativeExecutor {
   /** The task's circuit breaker as JSON, or null when it has none. */
   breaker(name: string): string | null
   /**
+   * When the next open breaker turns half-open (ms since the epoch), or null. The host
+   * keeps a timer for it that does not hold the process open, and then calls
+   * `observe_breakers` (the transition and its event, with no task waiting).
+   */
+  get breakerDue(): number | null
+  /** Takes the half-open transitions of breakers whose reset time has passed. */
+  observeBreakers(): void
+  /**
    * Before a direct run: -1 run, -2 run as a half-open trial, -3 refused (breaker
    * open, `onOpen: 'fail'`), otherwise the time (ms) to ask again.
    */

@@ -95,7 +95,10 @@ export interface BreakerInfo {
   rejected: number
   /** When it last opened (null while closed). */
   openedAt: Date | null
-  /** When it will half-open (null unless open). */
+  /**
+   * When it turns half-open (null unless open). It does so at this time whether or not
+   * a task of its name is waiting; the `'breaker'` event announces it then.
+   */
   nextTryAt: Date | null
 }
 

@@ -93,6 +93,29 @@ test('a breaker opens after consecutive failures, holds tasks, half-opens and cl
   await ex.close()
 })
 
+test('an open breaker half-opens at its reset time with nothing waiting, and says so', async () => {
+  const ex = new Executor({ concurrency: 1 })
+  ex.register('api', () => {
+    throw new Error('503 Service Unavailable')
+  }, { circuitBreaker: { failureThreshold: 1, resetTimeoutMs: 100 } })
+  const transitions = []
+  ex.on('breaker', (e) => transitions.push(`${e.from}->${e.to}`))
+  await assert.rejects((await ex.submit('api')).result(), TaskFailedError)
+  assert.equal(ex.breaker('api').state, 'open')
+  const { nextTryAt } = ex.breaker('api')
+  // Nothing is submitted or read: the event comes by itself once the reset time passes.
+  const deadline = Date.now() + 5_000
+  while (transitions.length < 2 && Date.now() < deadline) await sleep(10)
+  assert.deepEqual(transitions, ['closed->open', 'open->halfOpen'])
+  assert.ok(Date.now() >= nextTryAt.getTime(), 'not before its time')
+  const b = ex.breaker('api')
+  assert.equal(b.state, 'halfOpen')
+  assert.equal(b.nextTryAt, null)
+  const m = await ex.metrics()
+  assert.equal(m.tasks.api.breaker, 'halfOpen')
+  await ex.close()
+})
+
 test('onOpen: fail refuses tasks at once with CircuitOpenError, without retries', async () => {
   const ex = new Executor({ concurrency: 1 })
   let calls = 0

@@ -6,7 +6,7 @@
 const { TaskContext } = require('./context.js')
 const { WorkflowInterruptedError } = require('./coordinator.js')
 const { toJsonText } = require('./json.js')
-const { setLongTimeout, clearLongTimeout, clampDelay } = require('./timers.js')
+const { setLongTimeout, clearLongTimeout, DueTimer } = require('./timers.js')
 const tracing = require('./tracing.js')
 const { describeThrown, NonRetryableError, TaskTimeoutError, ExecutorClosedError, TaskCancelledError, StoreError, DefinitionConflictError } = require('./errors.js')
 
@@ -35,8 +35,16 @@ class Dispatcher {
     this.traced = false
     this.scheduled = false
     this.pumpsSinceYield = 0
-    this.timer = null
-    this.timerDue = 0
+    this.timer = new DueTimer(() => this.kick())
+    /** Some definition here has a circuit breaker: its open→half-open time is watched. */
+    this.breakers = false
+    this.breakerTimer = new DueTimer(
+      () => {
+        native.observeBreakers()
+        this.kick() // deliver the transition's event, and arm for the next breaker
+      },
+      { unref: true },
+    )
     this.closing = false
     /** Called when the last running task finishes while closing. */
     this.onDrained = null
@@ -137,6 +145,7 @@ class Dispatcher {
     // After the events: a success that a cancel turned into REVOKED came as a 'done' event
     // and has no waiters left here.
     for (let i = 0; i < successes.length; i += 2) this.hooks.settledHere(successes[i], true, successes[i + 1])
+    if (this.breakers) this.armBreaker(this.native.breakerDue)
     if (this.durable) this.holdOpen(!this.closing && this.native.unfinished > 0)
     this.hooks.pumped()
   }
@@ -160,21 +169,16 @@ class Dispatcher {
    * rate-limit wait or of an open breaker); it holds the process open while work waits.
    */
   arm(due) {
-    if (due === null || this.closing) {
-      if (this.timer !== null) {
-        clearTimeout(this.timer)
-        this.timer = null
-      }
-      return
-    }
-    if (this.timer !== null && this.timerDue <= due) return
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timerDue = due
-    // Clamped: a timer that fires early pumps, and the pump arms it again for the rest.
-    this.timer = setTimeout(() => {
-      this.timer = null
-      this.kick()
-    }, clampDelay(due - Date.now()))
+    this.timer.set(this.closing ? null : due)
+  }
+
+  /**
+   * An open breaker turns half-open at its reset time even when nothing of its task waits:
+   * this timer takes that transition then (so `breaker()`, metrics and the 'breaker' event
+   * tell the truth on time). Unref'd: an open breaker alone does not keep Node running.
+   */
+  armBreaker(due) {
+    this.breakerTimer.set(this.closing ? null : due)
   }
 
   start(slot, id, defIndex, attempt, payload) {
@@ -270,6 +274,7 @@ class Dispatcher {
   async close(timeoutMs) {
     this.closing = true
     this.arm(null)
+    this.armBreaker(null)
     // Workflow coordinators stop now and run again later (or in another worker): they
     // fail with a retryable error, their members untouched.
     for (const ctx of this.runs) {

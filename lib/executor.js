@@ -250,6 +250,7 @@ class Executor extends EventEmitter {
     const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs, isFailure }
     this.#defs[info.index] = def
     this.#byName.set(name, def)
+    if (engineOptions.circuitBreaker != null) this.#dispatcher.breakers = true
     this.#dispatcher.kick()
     return this
   }
@@ -294,6 +295,7 @@ class Executor extends EventEmitter {
   breaker(name) {
     this.#def(name)
     const json = native(() => this.#native.breaker(name))
+    this.#dispatcher.kick() // a transition taken by this read is announced as an event
     if (json === null) return undefined
     const b = JSON.parse(json)
     b.openedAt = b.openedAt == null ? null : new Date(b.openedAt)
@@ -619,6 +621,7 @@ class Executor extends EventEmitter {
    */
   async metrics() {
     const perName = JSON.parse(native(() => this.#native.metrics()))
+    this.#dispatcher.kick() // a breaker transition taken by this read is announced as an event
     return metrics.snapshot(perName, await this.counts())
   }
 

@@ -49,4 +49,41 @@ function clampDelay(ms) {
   return Math.min(Math.max(0, ms), MAX_TIMER_MS)
 }
 
-module.exports = { setLongTimeout, clearLongTimeout, clampDelay, MAX_TIMER_MS }
+/**
+ * One timer for the next due time (ms since the epoch) of something that is looked at
+ * again when it fires: setting a later time than the one armed keeps the earlier timer
+ * (its callback re-arms for the rest), an earlier one replaces it, null clears it.
+ */
+class DueTimer {
+  #timer = null
+  #due = 0
+  #onDue
+  #unref
+
+  /** `unref`: the timer does not keep Node running. */
+  constructor(onDue, { unref = false } = {}) {
+    this.#onDue = onDue
+    this.#unref = unref
+  }
+
+  set(due) {
+    if (due === null) return this.clear()
+    if (this.#timer !== null && this.#due <= due) return
+    this.clear()
+    this.#due = due
+    // Clamped: a timer that fires early is set again for the rest.
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      this.#onDue()
+    }, clampDelay(due - Date.now()))
+    if (this.#unref) this.#timer.unref()
+  }
+
+  clear() {
+    if (this.#timer === null) return
+    clearTimeout(this.#timer)
+    this.#timer = null
+  }
+}
+
+module.exports = { setLongTimeout, clearLongTimeout, clampDelay, DueTimer, MAX_TIMER_MS }

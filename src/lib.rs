@@ -265,7 +265,7 @@ impl NativeExecutor {
 
     /// What this process counted per task name, as JSON (see `Engine::metrics_json`).
     #[napi]
-    pub fn metrics(&self) -> String {
+    pub fn metrics(&mut self) -> String {
         self.engine.metrics_json()
     }
 
@@ -331,8 +331,22 @@ impl NativeExecutor {
 
     /// The task's circuit breaker as JSON, or null when it has none.
     #[napi]
-    pub fn breaker(&self, name: String) -> Result<Option<String>, String> {
+    pub fn breaker(&mut self, name: String) -> Result<Option<String>, String> {
         self.engine.breaker_json(&name).map_err(js_error)
+    }
+
+    /// When the next open breaker turns half-open (ms since the epoch), or null. The host
+    /// keeps a timer for it that does not hold the process open, and then calls
+    /// `observe_breakers` (the transition and its event, with no task waiting).
+    #[napi(getter)]
+    pub fn breaker_due(&self) -> Option<f64> {
+        self.engine.breaker_due().map(|ms| ms as f64)
+    }
+
+    /// Takes the half-open transitions of breakers whose reset time has passed.
+    #[napi]
+    pub fn observe_breakers(&mut self) {
+        self.engine.observe_breakers();
     }
 
     /// Before a direct run: -1 run, -2 run as a half-open trial, -3 refused (breaker

@@ -903,6 +903,25 @@ impl Engine {
         true
     }
 
+    /// Moves open breakers whose reset time has passed to half-open, now: the host calls
+    /// it when `breaker_due` comes, so that the state and its event do not wait for
+    /// traffic.
+    pub fn observe_breakers(&mut self) {
+        let now = self.now();
+        self.tick_breakers(now);
+    }
+
+    /// When the next open breaker turns half-open (ms), if one is open. Apart from
+    /// `next_due`: it must not keep the host's process alive.
+    pub fn breaker_due(&self) -> Option<u64> {
+        self.breakers
+            .iter()
+            .flatten()
+            .filter(|b| b.state() == BreakerState::Open)
+            .filter_map(|b| b.snapshot().next_try_at)
+            .min()
+    }
+
     /// Moves open breakers whose time is up to half-open.
     fn tick_breakers(&mut self, now: u64) {
         for def in 0..self.breakers.len() {
@@ -1324,8 +1343,11 @@ impl Engine {
 
     /// `metrics()` as JSON: per definition name, its queue, counters, running now and
     /// histograms (bucket bounds in seconds, counts per bucket, sum, p50/p95/p99).
-    pub fn metrics_json(&self) -> String {
+    /// An open breaker whose reset time has passed reads as half-open (its transition is
+    /// taken first), with or without tasks waiting.
+    pub fn metrics_json(&mut self) -> String {
         use crate::metrics::{DefMetrics, Histogram, BUCKETS_SECONDS};
+        self.observe_breakers();
         fn hist(h: &Histogram) -> serde_json::Value {
             serde_json::json!({
                 "buckets": BUCKETS_SECONDS, "counts": h.counts, "count": h.count, "sum": h.sum,
@@ -1495,9 +1517,12 @@ impl Engine {
         None
     }
 
-    /// The breaker of task `name` as JSON, or None when it has none.
-    pub fn breaker_json(&self, name: &str) -> Result<Option<String>> {
+    /// The breaker of task `name` as JSON, or None when it has none. An open breaker whose
+    /// reset time has passed is half-open: the transition (and its event) is taken now,
+    /// whether or not a task of that name is waiting.
+    pub fn breaker_json(&mut self, name: &str) -> Result<Option<String>> {
         let def = self.registry.index_of(name)?;
+        self.observe_breakers();
         Ok(self.breakers[def as usize]
             .as_ref()
             .map(|b| serde_json::to_string(&b.snapshot()).expect("snapshot serializes")))

@@ -177,6 +177,40 @@ fn a_breaker_opens_holds_tasks_and_lets_one_trial_through() {
 }
 
 #[test]
+fn an_open_breaker_is_half_open_once_its_reset_time_passes_with_nothing_waiting() {
+    let (mut e, clock) = engine("");
+    let d = register(
+        &mut e,
+        "api",
+        r#"{"circuitBreaker":{"failureThreshold":1,"resetTimeoutMs":1000}}"#,
+    );
+    let slot = {
+        submit_n(&mut e, d, 1);
+        claim(&mut e, 1).remove(0).slot
+    };
+    e.complete(slot, fail());
+    events(&mut e);
+    assert_eq!(e.breaker_due(), Some(T0 + 1000), "the host's timer");
+    assert_eq!(e.next_due(), None, "nothing waits: nothing keeps the host busy");
+    clock.advance(999);
+    let snap: serde_json::Value =
+        serde_json::from_str(&e.breaker_json("api").unwrap().unwrap()).unwrap();
+    assert_eq!(snap["state"], "open");
+    clock.advance(1);
+    let snap: serde_json::Value =
+        serde_json::from_str(&e.breaker_json("api").unwrap().unwrap()).unwrap();
+    assert_eq!(snap["state"], "halfOpen", "no task of the name has arrived");
+    let m: serde_json::Value = serde_json::from_str(&e.metrics_json()).unwrap();
+    assert_eq!(m["api"]["breaker"], "halfOpen");
+    assert_eq!(
+        events(&mut e),
+        vec![serde_json::json!(["breaker", "api", "open", "halfOpen"])],
+        "the transition's event, once"
+    );
+    assert_eq!(e.breaker_due(), None);
+}
+
+#[test]
 fn an_open_breaker_does_not_burn_retries() {
     let (mut e, clock) = engine("");
     let d = register(
