@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { Executor } from '../index.mjs'
 
 const worker = fileURLToPath(new URL('./fixtures/sqlite-worker.mjs', import.meta.url))
+const hanging = fileURLToPath(new URL('./fixtures/hanging-worker.mjs', import.meta.url))
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function tempFiles() {
@@ -93,6 +94,34 @@ test('a worker killed with SIGKILL mid-run loses nothing: after a restart every 
     assert.equal(pids[0], first.pid, 'its first run was in the killed worker')
     assert.equal(byId.get(id).attempt, 2, 'the lost run counts as an attempt')
   }
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('a worker killed on the same host is recovered by a live worker at once, not after its lease', async () => {
+  const LEASE_MS = 120_000
+  const { dir, db } = tempFiles()
+  const producer = new Executor({ store: `sqlite:${db}`, worker: false })
+  const handles = await producer.submitMany('hang', [1, 2, 3])
+  const child = spawn(process.execPath, [hanging, db, LEASE_MS], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal)))
+  await until(() => out.split('\n').filter((l) => l.startsWith('started ')).length === 3, 30_000, 'the child to start all three')
+  // A live worker of the same task on the same file, in this process.
+  const live = new Executor({ store: `sqlite:${db}`, leaseMs: LEASE_MS })
+  live.register('hang', (n, ctx) => `recovered ${n} at attempt ${ctx.attempt}`)
+  // While the child lives, its tasks stay its own (its pid is alive).
+  await sleep(2_500)
+  for (const h of handles) assert.equal((await h.info()).state, 'STARTED', 'a live worker is not robbed')
+  const killedAt = Date.now()
+  child.kill('SIGKILL')
+  assert.equal(await exited, 'SIGKILL')
+  const results = await Promise.all(handles.map((h) => h.result()))
+  const waited = Date.now() - killedAt
+  assert.deepEqual(results, ['recovered 1 at attempt 2', 'recovered 2 at attempt 2', 'recovered 3 at attempt 2'])
+  assert.ok(waited < LEASE_MS / 6, `recovered ${waited} ms after the kill, long before the ${LEASE_MS} ms lease`)
+  await live.close()
+  await producer.close()
   fs.rmSync(dir, { recursive: true, force: true })
 })
 

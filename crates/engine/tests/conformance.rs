@@ -679,7 +679,7 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
     let Place::File(path, _) = &place else {
         unreachable!()
     };
-    // Undo migration 3, as a file written by the previous release would be.
+    // Undo migrations 3 to 6, as a file written by that release would be.
     rusqlite_free_table(
         path,
         "DROP TABLE definitions; DROP TABLE paused_queues; DROP TABLE events; DROP TABLE listeners;
@@ -689,6 +689,7 @@ fn sqlite_schema_2_files_are_migrated_and_keep_their_tasks() {
          DROP TRIGGER tasks_artifacts_go; DROP TABLE artifacts;
          DROP TRIGGER tasks_count_in; DROP TRIGGER tasks_count_change; DROP TRIGGER tasks_count_out;
          DROP TABLE task_counts;
+         ALTER TABLE workers DROP COLUMN host;
          PRAGMA user_version = 2;",
     );
     let mut b = open_at(&place, "", ManualClock::new(T0));

@@ -2,6 +2,7 @@
 //! Redis) speak the [`protocol`] with the engine and keep the same semantics.
 
 pub mod fault;
+pub mod host;
 pub mod memory;
 pub mod protocol;
 pub mod redis;

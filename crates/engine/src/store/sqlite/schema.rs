@@ -15,7 +15,7 @@ use crate::error::{EngineError, Result};
 /// `PRAGMA application_id` of a taskloom database: "TLOM".
 pub const APPLICATION_ID: i32 = 0x544c_4f4d;
 /// The schema this build writes; `PRAGMA user_version` of the file.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 /// Page caches: the writer's holds the hot ends of the lines and indexes; the reader's
 /// only serves lookups by id and listings.
 pub const WRITER_CACHE_KIB: u32 = 8 * 1024;
@@ -151,6 +151,9 @@ const MIGRATIONS: &[&str] = &[
      BEGIN
         UPDATE task_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
      END;",
+    // 6: each worker's host key (store/host.rs), so that a live worker on the same host
+    // sees that another's pid is gone and recovers its tasks without waiting for the lease.
+    "ALTER TABLE workers ADD COLUMN host TEXT;",
 ];
 
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {

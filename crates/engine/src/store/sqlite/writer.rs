@@ -18,6 +18,7 @@ use super::schema::{FAILURE, RETRY};
 use super::errors;
 use crate::clock::Clock;
 use crate::store::fault::FaultEpisode;
+use crate::store::host;
 use crate::store::protocol::{
     state_code, worker_lost_error, Adopted, NewTask, Op, Reply, Shared, Want,
 };
@@ -386,14 +387,15 @@ impl Writer {
             .collect();
         if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
             tx.prepare_cached(
-                "INSERT INTO workers (id, pid, started_at, expires_at) VALUES (?1, ?2, ?3, ?4)
+                "INSERT INTO workers (id, pid, started_at, expires_at, host) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
             )?
             .execute(params![
                 me,
                 std::process::id(),
                 now as i64,
-                (now + self.cfg.lease_ms) as i64
+                (now + self.cfg.lease_ms) as i64,
+                host::host_key()
             ])?;
         }
         for op in ops {
@@ -541,7 +543,8 @@ impl Writer {
             )?
             .execute(params![now as i64])?;
         }
-        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
+        let trim = now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 || (trim && end_dead_workers(&tx, &me)? > 0) {
             recover_expired(&tx, now)?;
         }
         if changed && self.holds_tasks {
@@ -550,7 +553,6 @@ impl Writer {
                 replies.push(Reply::CancelRequested(ids));
             }
         }
-        let trim = now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
         if trim {
             trim_finished(
                 &tx,
@@ -878,6 +880,32 @@ fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
     tx.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")?
         .execute(params![now as i64])?;
     Ok(n)
+}
+
+/// Workers of this host (store/host.rs) whose process is gone: their lease is ended
+/// now, so that `recover_expired` takes their tasks without waiting for it to run out.
+/// Returns how many were ended.
+fn end_dead_workers(tx: &Transaction, me: &str) -> rusqlite::Result<usize> {
+    let Some(key) = host::host_key() else {
+        return Ok(0);
+    };
+    let own_pid = std::process::id();
+    let dead: Vec<String> = tx
+        .prepare_cached("SELECT id, pid FROM workers WHERE host = ?1 AND id <> ?2 AND expires_at > 0")?
+        .query_map(params![key, me], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .filter_map(|row| match row {
+            Ok((id, pid)) => {
+                let pid = u32::try_from(pid).ok()?;
+                (pid != own_pid && host::process_is_gone(pid)).then_some(Ok(id))
+            }
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    let mut end = tx.prepare_cached("UPDATE workers SET expires_at = 0 WHERE id = ?1")?;
+    for id in &dead {
+        end.execute(params![id])?;
+    }
+    Ok(dead.len())
 }
 
 fn cancel_requests(tx: &Transaction, me: &str) -> rusqlite::Result<Vec<TaskId>> {
