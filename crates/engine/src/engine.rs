@@ -151,40 +151,8 @@ pub struct EngineConfigSpec {
     pub metrics: Option<bool>,
 }
 
-/// Where tasks are kept.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoreKind {
-    Memory,
-    Sqlite(std::path::PathBuf),
-    /// A `redis://` or `rediss://` URL.
-    Redis(String),
-}
-
-impl StoreKind {
-    pub fn parse(text: &str) -> Result<StoreKind> {
-        if text == "memory" {
-            return Ok(StoreKind::Memory);
-        }
-        if let Some(path) = text.strip_prefix("sqlite:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            if path.is_empty() {
-                return Err(EngineError::invalid(
-                    "store 'sqlite:' needs a file path, e.g. 'sqlite:./tasks.db'",
-                ));
-            }
-            return Ok(StoreKind::Sqlite(path.into()));
-        }
-        if ["redis://", "rediss://", "redis+cluster://", "rediss+cluster://"]
-            .iter()
-            .any(|s| text.starts_with(s))
-        {
-            return Ok(StoreKind::Redis(text.to_string()));
-        }
-        Err(EngineError::invalid(format!(
-            "unsupported store '{text}': expected 'memory', 'sqlite:<path>', 'redis://host:port' or 'redis+cluster://host:port'"
-        )))
-    }
-}
+// Where tasks are kept: the stores' own concept, opened by `store::open`.
+pub use crate::store::StoreKind;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -435,13 +403,8 @@ impl Engine {
     }
 
     pub fn open_with_clock(cfg: EngineConfig, clock: Arc<dyn Clock>) -> Result<Engine> {
-        let store = cfg.store.clone();
         let mut e = Self::with_clock(cfg, clock);
-        match store {
-            StoreKind::Memory => {}
-            StoreKind::Sqlite(path) => e.durable = Some(Durable::open_sqlite(&e, path)?),
-            StoreKind::Redis(url) => e.durable = Some(Durable::open_redis(&e, url)?),
-        }
+        e.durable = Durable::open(&e)?;
         Ok(e)
     }
 

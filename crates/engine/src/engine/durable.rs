@@ -12,7 +12,6 @@
 //! - tasks not held here are read from the file; waiting on them polls the file when
 //!   another connection has committed.
 
-use std::path::PathBuf;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
@@ -23,8 +22,7 @@ use crate::options::SubmitOptions;
 use crate::policy::breaker::OnOpen;
 use crate::policy::BreakerState;
 use crate::store::protocol::{Adopted, DurableStore, NewTask, Op, Reply, StoredCancel, Want};
-use crate::store::redis::{RedisConfig, RedisStore};
-use crate::store::sqlite::{SqliteSettings, SqliteStore, WriterConfig};
+use crate::store::StoreSettings;
 use crate::store::Record;
 use crate::task::{new_task_id, parse_task_id, TaskError, TaskId, TaskState};
 
@@ -77,44 +75,23 @@ pub(crate) struct Durable {
 }
 
 impl Durable {
-    pub(super) fn open_sqlite(e: &Engine, path: PathBuf) -> Result<Durable> {
-        let settings = SqliteSettings {
-            path,
-            writer: WriterConfig {
-                worker_id: e.worker_id.clone(),
-                worker: e.cfg.worker,
-                lease_ms: e.cfg.lease_ms,
-                poll_ms: e.cfg.poll_ms,
-                claim_hold_ms: e.cfg.claim_hold_ms,
-                keep_count: e.cfg.keep_count,
-                keep_age_ms: e.cfg.keep_age_ms,
-            },
-        };
-        Ok(Durable::over(Box::new(SqliteStore::open(
-            settings,
-            e.clock.clone(),
-        )?)))
-    }
-
-    pub(super) fn open_redis(e: &Engine, url: String) -> Result<Durable> {
-        let cfg = RedisConfig {
-            url,
-            prefix: format!("{{{}}}", e.cfg.namespace),
+    /// The engine's durable store, if `cfg.store` names one (see `store::open`).
+    pub(super) fn open(e: &Engine) -> Result<Option<Durable>> {
+        let settings = StoreSettings {
             worker_id: e.worker_id.clone(),
             worker: e.cfg.worker,
             lease_ms: e.cfg.lease_ms,
+            poll_ms: e.cfg.poll_ms,
             claim_hold_ms: e.cfg.claim_hold_ms,
             keep_count: e.cfg.keep_count,
             keep_age_ms: e.cfg.keep_age_ms,
+            namespace: e.cfg.namespace.clone(),
             queue_offline_submits: e.cfg.queue_offline_submits,
         };
-        Ok(Durable::over(Box::new(RedisStore::open(
-            cfg,
-            e.clock.clone(),
-        )?)))
+        Ok(crate::store::open(e.cfg.store.clone(), settings, e.clock.clone())?.map(Durable::over))
     }
 
-    fn over(store: Box<dyn DurableStore>) -> Durable {
+    pub(super) fn over(store: Box<dyn DurableStore>) -> Durable {
         Durable {
             store,
             by_id: FxHashMap::default(),

@@ -4,8 +4,11 @@
 pub mod fault;
 pub mod host;
 pub mod memory;
+pub mod open;
 pub mod protocol;
 pub mod redis;
 pub mod sqlite;
+pub mod writer;
 
 pub use memory::{LogEntry, MemoryStore, Record};
+pub use open::{open, StoreKind, StoreSettings};

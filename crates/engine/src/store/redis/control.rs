@@ -3,6 +3,7 @@
 //! script (`lua/requeue.lua`, `remove.lua`, `clean.lua`, `drain.lua`), the bulk ones
 //! called a chunk at a time.
 
+use super::keys;
 use super::{state_of, RedisStore};
 use crate::error::Result;
 use crate::store::protocol::{state_code, ActionOutcome, CleanFilter, ACTION_CHUNK};
@@ -20,8 +21,8 @@ fn outcome(answer: &str) -> ActionOutcome {
 
 impl RedisStore {
     pub fn set_queue_paused(&mut self, queue: &str, paused: bool, _now: u64) -> Result<bool> {
-        let key = format!("{}:paused", self.prefix);
-        let channel = format!("{}:ev", self.prefix);
+        let key = keys::paused(&self.prefix);
+        let channel = keys::channel(&self.prefix);
         let (changed, _): (i64, i64) = self.read(|c| {
             redis::pipe()
                 .atomic()
@@ -38,7 +39,7 @@ impl RedisStore {
     }
 
     pub fn paused_queues(&self) -> Result<Vec<String>> {
-        let key = format!("{}:paused", self.prefix);
+        let key = keys::paused(&self.prefix);
         let mut list: Vec<String> = self.read(|c| redis::cmd("SMEMBERS").arg(&key).query(c))?;
         list.sort();
         Ok(list)
@@ -59,7 +60,7 @@ impl RedisStore {
     }
 
     fn names(&self) -> Result<Vec<String>> {
-        let key = format!("{}:names", self.prefix);
+        let key = keys::names(&self.prefix);
         self.read(|c| redis::cmd("SMEMBERS").arg(&key).query(c))
     }
 
@@ -133,7 +134,7 @@ impl RedisStore {
     }
 
     pub fn artifacts(&self, task: &TaskId) -> Result<Vec<(u64, String)>> {
-        let key = format!("{}:arts:{task}", self.prefix);
+        let key = keys::artifacts(&self.prefix, task);
         let all: Vec<(String, String)> = self.read(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
         let mut list: Vec<(u64, String)> = all
             .into_iter()

@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::writer::LISTENER_TTL_MS;
+use super::keys;
+use crate::store::writer::chores::LISTENER_TTL_MS;
 use super::RedisStore;
 
 /// Where reading stands.
@@ -34,18 +35,18 @@ impl Cursor {
 
 impl RedisStore {
     fn events_key(&self) -> String {
-        format!("{}:events", self.prefix)
+        keys::events(&self.prefix)
     }
 
     /// Listening begins at the log's end: events from now on. The registration is
     /// written and announced at once (the writer renews it).
     pub fn set_listening(&self, on: bool) {
         if on && !self.flags.events.on.load(Ordering::SeqCst) {
-            let key = format!("{}:listeners", self.prefix);
+            let key = keys::listeners(&self.prefix);
             let until = self.clock.now_ms() + LISTENER_TTL_MS;
             // Announced too: every process logs for this one from this notice on (it
             // comes before the notice of any task submitted after it).
-            let channel = format!("{}:ev", self.prefix);
+            let channel = keys::channel(&self.prefix);
             let _ = self.read(|c| {
                 redis::pipe()
                     .cmd("ZADD").arg(&key).arg(until).arg(&self.me).ignore()

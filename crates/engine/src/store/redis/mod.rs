@@ -40,6 +40,7 @@
 pub mod endpoint;
 mod control;
 mod events;
+pub mod keys;
 mod registry;
 pub mod scripts;
 pub mod writer;
@@ -116,7 +117,7 @@ fn check_access(con: &mut redis::Connection, prefix: &str) -> redis::RedisResult
         .cmd("EXISTS")
         .arg(prefix)
         .cmd("INCRBY")
-        .arg(format!("{prefix}:seq"))
+        .arg(keys::seq(prefix))
         .arg(0)
         .query::<()>(con)?;
     // A namespace an older taskloom wrote is brought to the current key layout.
@@ -175,15 +176,14 @@ impl RedisStore {
             clock,
             shared.clone(),
             flags.clone(),
-            rx,
         );
         let thread = std::thread::Builder::new()
             .name("taskloom-redis-writer".into())
-            .spawn(move || w.run())
+            .spawn(move || w.run(rx))
             .map_err(|e| store_error(&address, e))?;
         let sub = Subscriber {
             client: endpoint.seed().clone(),
-            channel: format!("{prefix}:ev"),
+            channel: keys::channel(&prefix),
             me: me.clone(),
             tx: tx.clone(),
             shared: shared.clone(),
@@ -210,7 +210,7 @@ impl RedisStore {
     }
 
     fn task_key(&self, id: &str) -> String {
-        format!("{}:t:{id}", self.prefix)
+        keys::task(&self.prefix, id)
     }
 
     /// Runs `f` on the reader connection, reconnecting once if it broke.
@@ -262,7 +262,7 @@ impl RedisStore {
     }
 
     fn logs(&self, id: &str) -> Result<Vec<serde_json::Value>> {
-        let key = format!("{}:log:{id}", self.prefix);
+        let key = keys::log(&self.prefix, id);
         let lines: Vec<String> =
             self.read(|c| redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query(c))?;
         Ok(lines
@@ -372,7 +372,7 @@ impl DurableStore for RedisStore {
             *cursor = None;
         } else if cursor.is_none() {
             // Where the log stands now: what finishes from here on is read from it.
-            let key = format!("{}:fin", self.prefix);
+            let key = keys::finished(&self.prefix);
             let last: Option<Vec<(String, Vec<String>)>> = self
                 .read(|c| {
                     redis::cmd("XREVRANGE")
@@ -390,7 +390,7 @@ impl DurableStore for RedisStore {
 
     fn finished_since(&mut self) -> Option<Vec<TaskId>> {
         const PAGE: usize = 2_000;
-        let key = format!("{}:fin", self.prefix);
+        let key = keys::finished(&self.prefix);
         let mut cursor = self.fin_cursor.lock().expect("cursor lock").clone()?;
         let mut ids = Vec::new();
         loop {
@@ -524,7 +524,7 @@ impl DurableStore for RedisStore {
     fn list(&self, q: &ListQuery, limit: usize, after: i64) -> Result<serde_json::Value> {
         let state = q.state.as_deref().map(TaskState::parse).transpose()?;
         let newest = q.newest_first()?;
-        let all = format!("{}:all", self.prefix);
+        let all = keys::all(&self.prefix);
         let mut rows = Vec::new();
         let mut from = if after == i64::MAX {
             "+inf".to_string()
@@ -581,7 +581,7 @@ impl DurableStore for RedisStore {
     }
 
     fn counts(&self) -> Result<Vec<(String, TaskState, u64)>> {
-        let key = format!("{}:counts", self.prefix);
+        let key = keys::counts(&self.prefix);
         let map: Vec<(String, i64)> = self.read(|c| redis::cmd("HGETALL").arg(&key).query(c))?;
         Ok(map
             .into_iter()
@@ -594,8 +594,8 @@ impl DurableStore for RedisStore {
     }
 
     fn id_by_key(&self, key: &str) -> Result<Option<TaskId>> {
-        let keys = format!("{}:keys", self.prefix);
-        let id: Option<String> = self.read(|c| redis::cmd("HGET").arg(&keys).arg(key).query(c))?;
+        let by_key = keys::idempotency(&self.prefix);
+        let id: Option<String> = self.read(|c| redis::cmd("HGET").arg(&by_key).arg(key).query(c))?;
         Ok(id.and_then(|id| uuid::Uuid::try_parse(&id).ok()))
     }
 
@@ -717,8 +717,8 @@ impl RedisStore {
     /// The schedules' definitions (hash) and next ticks (sorted set).
     fn schedule_keys(&self) -> (String, String) {
         (
-            format!("{}:schedules", self.prefix),
-            format!("{}:schedules:next", self.prefix),
+            keys::schedules(&self.prefix),
+            keys::schedules_next(&self.prefix),
         )
     }
 }

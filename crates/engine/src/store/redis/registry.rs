@@ -1,13 +1,14 @@
 //! The shared registry in Redis: `{ns}:defs` maps `<name> <worker>` to
 //! `<published_at> <definition JSON>`; a worker's lease is its score in `{ns}:workers`.
 
+use super::keys;
 use super::RedisStore;
 use crate::error::Result;
 use crate::store::protocol::StoredDefinition;
 
 impl RedisStore {
     fn defs_key(&self) -> String {
-        format!("{}:defs", self.prefix)
+        keys::definitions(&self.prefix)
     }
 
     /// Every published definition with its worker's lease expiry, optionally of one name.
@@ -24,7 +25,7 @@ impl RedisStore {
             .filter(|r| name.is_none_or(|n| n == r.0))
             .collect();
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-        let workers = format!("{}:workers", self.prefix);
+        let workers = keys::workers(&self.prefix);
         let leases: Vec<Option<f64>> = if rows.is_empty() {
             Vec::new()
         } else {

@@ -10,18 +10,22 @@
 //! sent once Redis is back (their tasks stay leased to this live worker meanwhile).
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
-use std::time::Duration;
 
 use redis::{Cmd, Value};
 use rustc_hash::FxHashMap;
 use serde_json::json;
 
+use super::keys;
 use super::scripts::Scripts;
 use super::{Notice, RedisFlags};
 use crate::clock::Clock;
 use crate::store::protocol::{state_code, worker_lost_error, Adopted, Op, Reply, Shared, Want};
+use crate::store::writer::batch::Batch;
+use crate::store::writer::chores::{LISTENER_TTL_MS, MAINTENANCE_EVERY_MS};
+use crate::store::writer::failure;
+use crate::store::writer::thread::{self, Core, Incoming, Round};
 use crate::task::TaskId;
 
 pub struct RedisConfig {
@@ -40,13 +44,8 @@ pub struct RedisConfig {
 }
 
 /// What the writer's channel carries: the engine's ops and the subscriber's notices.
-pub enum Msg {
-    Op(Op),
-    Notice(Notice),
-}
+pub type Msg = Incoming<Notice>;
 
-const MAINTENANCE_EVERY_MS: u64 = 1_000;
-const OUTLOOK_EVERY_MS: u64 = 20;
 /// A parked claim is tried again this often even without a notice (a notice can be
 /// missed while the subscriber reconnects).
 const FALLBACK_POLL_MS: u64 = 1_000;
@@ -91,18 +90,11 @@ pub struct Writer {
     con: Option<redis::Connection>,
     scripts: Arc<Scripts>,
     cfg: RedisConfig,
-    clock: Arc<dyn Clock>,
-    shared: Arc<Shared>,
+    core: Core,
     flags: Arc<RedisFlags>,
-    rx: Receiver<Msg>,
     names: Vec<crate::store::protocol::Line>,
-    parked: Vec<Want>,
-    parked_limit: u32,
     own_retention: Vec<(String, usize, Option<u64>)>,
-    last_heartbeat: u64,
-    last_maintenance: u64,
     last_claim_try: u64,
-    last_outlook: u64,
     /// Earliest known due time of a delayed task (0: none known).
     next_due: u64,
     /// When a name held back by its shared rate limit may claim again (0: none is).
@@ -116,12 +108,6 @@ pub struct Writer {
     /// Something may have become ready: try the parked claim.
     work_seen: bool,
     outlook_wanted: bool,
-    /// `Shared::stale_marks` when this round's ops were taken in.
-    marks_taken: u64,
-    /// The host marked the outlook stale again during the last round: work it out anew.
-    recheck_outlook: bool,
-    /// Writes kept for the next round (Redis was unreachable).
-    carry: Vec<Op>,
     backoff_ms: u64,
     next_connect_at: u64,
     down_reported: bool,
@@ -131,15 +117,9 @@ pub struct Writer {
     /// Commands Redis refused in a row (MOVED, CROSSSLOT, NOPERM, OOM…): reported once
     /// per episode, and the writer backs off instead of spinning.
     refused: crate::store::fault::FaultEpisode,
-    /// When the listeners were last looked at (see `listeners_chore`).
-    last_listeners: u64,
     /// This process is registered as a listener.
     registered: bool,
 }
-
-/// How often listener registrations are renewed and looked at, and how long one lasts.
-const LISTENERS_EVERY_MS: u64 = 1_000;
-pub const LISTENER_TTL_MS: u64 = 5_000;
 /// Batches of events kept in the `{ns}:events` stream for listeners to read (about).
 const EVENTS_KEEP: u64 = 10_000;
 
@@ -148,14 +128,14 @@ impl Writer {
     /// listens, and works out whether another process listens (then events are logged).
     /// Once a second, apart from the rounds: a failure here only delays events.
     fn listeners_chore(&mut self, now: u64) {
-        if now < self.last_listeners + LISTENERS_EVERY_MS {
+        if !self.core.chores.listeners_due(now) {
             return;
         }
         let Some(con) = self.con.as_mut() else { return };
-        self.last_listeners = now;
-        let key = format!("{}:listeners", self.cfg.prefix);
+        self.core.chores.listeners_ran(now);
+        let key = keys::listeners(&self.cfg.prefix);
         let me = &self.cfg.worker_id;
-        let listening = self.shared.listening.load(Ordering::SeqCst);
+        let listening = self.core.shared.listening.load(Ordering::SeqCst);
         let mut pipe = redis::pipe();
         if listening {
             pipe.cmd("ZADD").arg(&key).arg(now + LISTENER_TTL_MS).arg(me).ignore();
@@ -168,7 +148,7 @@ impl Writer {
         pipe.cmd("ZRANGE").arg(&key).arg(0).arg(-1);
         if let Ok((live,)) = pipe.query::<(Vec<String>,)>(con) {
             let others = live.iter().any(|w| w != me);
-            self.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
+            self.core.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
         }
     }
 
@@ -181,25 +161,17 @@ impl Writer {
         clock: Arc<dyn Clock>,
         shared: Arc<Shared>,
         flags: Arc<RedisFlags>,
-        rx: Receiver<Msg>,
     ) -> Writer {
         Writer {
+            core: Core::new(shared, clock, cfg.lease_ms, cfg.claim_hold_ms),
             endpoint,
             con: Some(con),
             scripts,
             cfg,
-            clock,
-            shared,
             flags,
-            rx,
             names: Vec::new(),
-            parked: Vec::new(),
-            parked_limit: 0,
             own_retention: Vec::new(),
-            last_heartbeat: 0,
-            last_maintenance: 0,
             last_claim_try: 0,
-            last_outlook: 0,
             next_due: 0,
             rate_wait_until: 0,
             held: rustc_hash::FxHashSet::default(),
@@ -207,108 +179,18 @@ impl Writer {
             check_cancels: false,
             work_seen: true,
             outlook_wanted: true,
-            marks_taken: 0,
-            recheck_outlook: false,
-            carry: Vec::new(),
             backoff_ms: 50,
             next_connect_at: 0,
             down_reported: false,
             refused: crate::store::fault::FaultEpisode::default(),
             unknown: Vec::new(),
-            last_listeners: 0,
             registered: false,
         }
     }
 
-    pub fn run(mut self) {
-        let mut stop = false;
-        while !stop {
-            let now = self.clock.now_ms();
-            let mut wait = (self.cfg.lease_ms / 3).min(MAINTENANCE_EVERY_MS);
-            // Woken for the listeners chore on time (a wake a millisecond early would
-            // otherwise put it off by a whole period).
-            wait = wait.min((self.last_listeners + LISTENERS_EVERY_MS).saturating_sub(now));
-            if !self.parked.is_empty() {
-                wait = wait.min(FALLBACK_POLL_MS);
-                for t in [self.next_due, self.rate_wait_until] {
-                    if t != 0 {
-                        wait = wait.min(t.saturating_sub(now));
-                    }
-                }
-            }
-            if !self.carry.is_empty() || !self.unknown.is_empty() || self.con.is_none() {
-                wait = wait.min(self.backoff_ms);
-            }
-            if let Some(due) = self.shared.recall_due_in(self.cfg.claim_hold_ms) {
-                wait = wait.min(due);
-            }
-            // A round asked for the outlook: the next one comes at once (unless Redis is
-            // unreachable: then the backoff sets the pace).
-            let connected = self.con.is_some() && self.carry.is_empty();
-            let wait = if self.outlook_wanted && self.cfg.worker && connected {
-                0
-            } else {
-                wait.max(1)
-            };
-            // No spinning before sleeping (unlike the SQLite writer): a round trip to
-            // Redis already gives the host time to answer, and a spinning thread takes a
-            // core from Redis and the host on a small machine.
-            let mut msgs = Vec::new();
-            // Before taking ops in: a stale mark counted after this comes with an op that
-            // may not be among them (see `Shared::mark_stale`).
-            self.marks_taken = self.shared.stale_marks.load(Ordering::SeqCst);
-            match self.rx.recv_timeout(Duration::from_millis(wait)) {
-                Ok(m) => msgs.push(m),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stop = true,
-            }
-            while msgs.len() < 8_192 {
-                match self.rx.try_recv() {
-                    Ok(m) => msgs.push(m),
-                    Err(_) => break,
-                }
-            }
-            if self.refused.failing() {
-                std::thread::sleep(self.refused.backoff());
-            }
-            self.listeners_chore(self.clock.now_ms());
-            let mut ops = std::mem::take(&mut self.carry);
-            let mut replies = Vec::new();
-            for m in msgs {
-                match m {
-                    Msg::Op(Op::Stop) => stop = true,
-                    Msg::Op(op) => ops.push(op),
-                    Msg::Notice(Notice::Work) => self.work_seen = true,
-                    Msg::Notice(Notice::Due(t)) => {
-                        if self.next_due == 0 || t < self.next_due {
-                            self.next_due = t;
-                        }
-                        self.outlook_wanted = true;
-                    }
-                    Msg::Notice(Notice::Reconnected) => {
-                        self.work_seen = true;
-                        self.outlook_wanted = true;
-                        self.check_cancels = true;
-                    }
-                    Msg::Notice(Notice::Cancel(id)) => {
-                        replies.push(Reply::CancelRequested(vec![id]))
-                    }
-                }
-            }
-            let now = self.clock.now_ms();
-            let recalled = self.shared.recall_untaken(self.cfg.claim_hold_ms);
-            if !recalled.is_empty() {
-                self.parked.clear(); // the host asks again once it is back
-                ops.push(Op::Release { ids: recalled });
-            }
-            if !self.unknown.is_empty() && !stop {
-                ops.extend(self.resolve_unknown(now, &mut replies));
-            }
-            self.round(ops, now, stop, &mut replies);
-            self.shared.deliver(replies);
-        }
-        self.flags.stop.store(true, Ordering::SeqCst);
-        self.shared.wake();
+    /// Runs the writer thread until the engine stops it.
+    pub fn run(self, rx: Receiver<Msg>) {
+        thread::run(self, rx);
     }
 
     /// A connection, reconnecting (with backoff) if the last one broke.
@@ -331,7 +213,7 @@ impl Writer {
 
     fn went_down(&mut self, now: u64, e: &redis::RedisError) {
         if !self.down_reported {
-            self.shared.deliver(vec![Reply::Fault(format!(
+            self.core.shared.deliver(vec![Reply::Fault(format!(
                 "the Redis store is unreachable: {e}; reconnecting with backoff"
             ))]);
             self.down_reported = true;
@@ -351,7 +233,7 @@ impl Writer {
     fn release_strays(&mut self) {
         let me = self.cfg.worker_id.clone();
         let release = self.evalsha(&self.scripts.release);
-        let owned_key = format!("{}:owned:{me}", self.cfg.prefix);
+        let owned_key = keys::owned(&self.cfg.prefix, &me);
         let Some(con) = self.con.as_mut() else { return };
         let Ok(owned) = redis::cmd("SMEMBERS")
             .arg(&owned_key)
@@ -381,7 +263,7 @@ impl Writer {
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.cmd("HGET")
-                .arg(format!("{}:t:{id}", self.cfg.prefix))
+                .arg(keys::task(&self.cfg.prefix, id))
                 .arg("x");
         }
         let Some(con) = self.con.as_mut() else { return };
@@ -401,7 +283,7 @@ impl Writer {
     }
 
     /// One pipeline: the ops, the chores that are due, the claim; then the replies.
-    fn round(&mut self, ops: Vec<Op>, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
+    fn pipeline(&mut self, batch: Batch, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
         let me = self.cfg.worker_id.clone();
         if self.reconcile && self.cfg.worker {
             self.release_strays();
@@ -409,28 +291,25 @@ impl Writer {
         if self.check_cancels {
             self.missed_cancels(replies);
         }
-        // Tasks whose outcome this round sends: no longer held once it is sent.
-        let mut leaving: Vec<TaskId> = Vec::new();
+        if let Some(names) = &batch.names {
+            self.names = names.clone();
+        }
+        if let Some(own) = &batch.retention {
+            self.own_retention = own.clone();
+        }
+        if batch.poked {
+            self.work_seen = true;
+        }
+        let names_changed = batch.names_changed() | self.core.marks.owed();
         let mut parts: Vec<(Part, Cmd)> = Vec::new();
         let mut finish = self.evalsha(&self.scripts.finish);
         finish.arg(&me);
-        let mut n_finish = 0usize;
-        let mut retry_slots = Vec::new();
         let mut retry_args: Vec<String> = Vec::new();
-        let mut started_ids: Vec<TaskId> = Vec::new();
-        let mut started_at = now;
-        let mut release_ids: Vec<TaskId> = Vec::new();
-        let mut settled = Vec::new();
-        let mut new_request: Option<(Vec<Want>, u32)> = None;
-        let mut inserted = false;
-        let mut flush_tickets = Vec::new();
-        let mut names_changed = std::mem::take(&mut self.recheck_outlook);
         // Progress, status and logs, announced to listeners in other processes.
         let mut events_logged = false;
-        for op in &ops {
+        for op in &batch.ops {
             match op {
                 Op::Insert { ticket, tasks } => {
-                    inserted = true;
                     let ticket = *ticket;
                     if tasks.len() <= INSERT_CHUNK {
                         let c = self.scripts.insert_call(&self.cfg.prefix, now, tasks);
@@ -447,9 +326,7 @@ impl Writer {
                     }
                     parts.push((Part::Insert { ticket, last: true }, redis::cmd("EXEC")));
                 }
-                Op::Adopt { wants, limit } => new_request = Some((wants.clone(), *limit)),
                 Op::Finish {
-                    slot,
                     id,
                     state,
                     attempt,
@@ -459,8 +336,6 @@ impl Writer {
                     at,
                     ..
                 } => {
-                    n_finish += 1;
-                    leaving.push(*id);
                     let mut buf = uuid::Uuid::encode_buffer();
                     let mut num = itoa::Buffer::new();
                     // Written straight into the command: this is the busiest thread here.
@@ -472,17 +347,13 @@ impl Writer {
                         .arg(error.as_deref().unwrap_or(""))
                         .arg(num.format(*at))
                         .arg(num.format(*started_at));
-                    settled.push(*slot);
                 }
                 Op::Retry {
-                    slot,
                     id,
                     error,
                     due_at,
                     ..
                 } => {
-                    retry_slots.push(*slot);
-                    leaving.push(*id);
                     retry_args.extend([id.to_string(), error.clone(), due_at.to_string()]);
                 }
                 Op::Progress {
@@ -490,7 +361,7 @@ impl Writer {
                     percent,
                     message,
                 } => {
-                    let key = format!("{}:t:{id}", self.cfg.prefix);
+                    let key = keys::task(&self.cfg.prefix, id);
                     let mut c = redis::cmd("HSET");
                     c.arg(&key).arg("pr").arg(*percent);
                     match message {
@@ -507,7 +378,7 @@ impl Writer {
                 }
                 Op::Status { id, status } => {
                     let mut c = redis::cmd("HSET");
-                    c.arg(format!("{}:t:{id}", self.cfg.prefix))
+                    c.arg(keys::task(&self.cfg.prefix, id))
                         .arg("st")
                         .arg(status);
                     parts.push((Part::Quiet, c));
@@ -518,7 +389,7 @@ impl Writer {
                     level,
                     message,
                 } => {
-                    let key = format!("{}:log:{id}", self.cfg.prefix);
+                    let key = keys::log(&self.cfg.prefix, id);
                     let line = json!({ "time": time, "level": level, "message": message });
                     let mut c = redis::cmd("RPUSH");
                     c.arg(&key).arg(line.to_string());
@@ -529,28 +400,10 @@ impl Writer {
                         .arg(-1);
                     parts.push((Part::Quiet, t));
                 }
-                Op::Started { ids, at, .. } => {
-                    started_ids.extend(ids.iter().copied());
-                    started_at = *at;
-                }
-                Op::Release { ids } => {
-                    release_ids.extend(ids.iter().copied());
-                    leaving.extend(ids.iter().copied());
-                }
-                Op::Names(names) => {
-                    self.names = names.clone();
-                    names_changed = true;
-                }
-                Op::Retention(own) => self.own_retention = own.clone(),
-                Op::Poke => {
-                    names_changed = true;
-                    self.work_seen = true;
-                }
-                Op::Flush { ticket } => flush_tickets.push(*ticket),
                 Op::Events { docs, at } => {
                     // One stream entry per batch, about the last EVENTS_KEEP entries kept.
                     let mut c = redis::cmd("XADD");
-                    c.arg(format!("{}:events", self.cfg.prefix))
+                    c.arg(keys::events(&self.cfg.prefix))
                         .arg("MAXLEN")
                         .arg("~")
                         .arg(EVENTS_KEEP)
@@ -564,40 +417,41 @@ impl Writer {
                     parts.push((Part::Quiet, c));
                     events_logged = true;
                 }
-                Op::Stop => {}
+                // Bookkeeping, read by `Batch`; "started" and releases below.
+                Op::Adopt { .. }
+                | Op::Started { .. }
+                | Op::Release { .. }
+                | Op::Names(_)
+                | Op::Retention(_)
+                | Op::Poke
+                | Op::Flush { .. }
+                | Op::Stop => {}
             }
         }
-        // An outcome in this batch makes "started" moot: one write per task, not two.
-        if !started_ids.is_empty() {
-            let finished: rustc_hash::FxHashSet<&TaskId> = leaving.iter().collect();
+        // An outcome in this batch makes "started" moot: `Batch` left those out.
+        if !batch.started_ids.is_empty() {
             let mut c = self.evalsha(&self.scripts.started);
-            c.arg(&me).arg(started_at);
-            let mut any = false;
-            for id in &started_ids {
-                if !finished.contains(id) {
-                    c.arg(id.to_string());
-                    any = true;
-                }
+            c.arg(&me).arg(batch.started_at);
+            for id in &batch.started_ids {
+                c.arg(id.to_string());
             }
-            if any {
-                parts.push((Part::Quiet, c));
-            }
+            parts.push((Part::Quiet, c));
         }
-        if n_finish > 0 {
-            parts.push((Part::Finish(settled.clone()), finish));
+        if !batch.settled.is_empty() {
+            parts.push((Part::Finish(batch.settled.clone()), finish));
         }
-        if !retry_slots.is_empty() {
+        if !batch.requeued.is_empty() {
             let mut c = self.evalsha(&self.scripts.retry);
-            c.arg(&me).arg(now).arg(retry_slots.len());
+            c.arg(&me).arg(now).arg(batch.requeued.len());
             for a in &retry_args {
                 c.arg(a);
             }
-            parts.push((Part::Retry(retry_slots.clone()), c));
+            parts.push((Part::Retry(batch.requeued.clone()), c));
         }
-        if !release_ids.is_empty() {
+        if !batch.released.is_empty() {
             let mut c = self.evalsha(&self.scripts.release);
             c.arg(&me);
-            for id in &release_ids {
+            for id in &batch.released {
                 c.arg(id.to_string());
             }
             parts.push((Part::Quiet, c));
@@ -605,19 +459,19 @@ impl Writer {
         if events_logged {
             // Listening processes read the log now.
             let mut c = redis::cmd("PUBLISH");
-            c.arg(format!("{}:ev", self.cfg.prefix)).arg("v");
+            c.arg(keys::channel(&self.cfg.prefix)).arg("v");
             parts.push((Part::Quiet, c));
         }
         let worker = self.cfg.worker && !stopping;
-        let heartbeat = worker && now >= self.last_heartbeat + self.cfg.lease_ms / 3;
+        let heartbeat = worker && self.core.chores.heartbeat_due(now);
         if heartbeat {
             let mut c = redis::cmd("ZADD");
-            c.arg(format!("{}:workers", self.cfg.prefix))
+            c.arg(keys::workers(&self.cfg.prefix))
                 .arg(now + self.cfg.lease_ms)
                 .arg(&me);
             parts.push((Part::Quiet, c));
         }
-        let maintenance = worker && now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
+        let maintenance = worker && self.core.chores.maintenance_due(now);
         if maintenance || heartbeat {
             let mut c = self.evalsha(&self.scripts.recover);
             c.arg(now)
@@ -644,18 +498,16 @@ impl Writer {
             parts.push((Part::Promote, c));
         }
         // The claim: a new request, or the standing one when something may have changed.
-        let (wants, limit) = new_request
-            .clone()
-            .unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
+        let (wants, limit) = self.core.claim.current(&batch.request);
         let fallback = now >= self.last_claim_try + FALLBACK_POLL_MS;
         let rate_due = self.rate_wait_until != 0 && self.rate_wait_until <= now;
         let claim = worker
             && !wants.is_empty()
-            && (new_request.is_some()
+            && (batch.request.is_some()
                 || self.work_seen
-                || inserted
-                || !retry_slots.is_empty()
-                || !release_ids.is_empty()
+                || batch.inserted
+                || !batch.requeued.is_empty()
+                || !batch.released.is_empty()
                 || promote
                 || maintenance
                 || rate_due
@@ -690,11 +542,11 @@ impl Writer {
                 || self.outlook_wanted
                 || stopping
                 || maintenance
-                || inserted
+                || batch.inserted
                 || promote
-                || !retry_slots.is_empty()
-                || !release_ids.is_empty()
-                || (claim && now >= self.last_outlook + OUTLOOK_EVERY_MS));
+                || !batch.requeued.is_empty()
+                || !batch.released.is_empty()
+                || (claim && self.core.chores.outlook_due(now)));
         if outlook {
             let mut c = self.evalsha(&self.scripts.outlook);
             for (name, queue) in &self.names {
@@ -706,29 +558,31 @@ impl Writer {
             // Expired at once: anything still leased to this worker is recovered by the
             // next worker that looks, instead of after a full lease.
             let mut c = redis::cmd("ZADD");
-            c.arg(format!("{}:workers", self.cfg.prefix))
+            c.arg(keys::workers(&self.cfg.prefix))
                 .arg(0)
                 .arg(&me);
             parts.push((Part::Quiet, c));
         }
         if parts.is_empty() {
-            for ticket in flush_tickets {
+            for ticket in &batch.flushes {
                 replies.push(Reply::Committed {
-                    ticket,
+                    ticket: *ticket,
                     existing_id: None,
                 });
             }
-            if new_request.as_ref().is_some_and(|r| r.0.is_empty()) {
-                self.parked.clear();
+            if batch.withdraws() {
+                self.core.claim.clear();
                 replies.push(Reply::Adopted(Vec::new()));
             }
+            self.core.marks.recheck |= names_changed; // not worked out: owed
             return;
         }
         let (parts, commands): (Vec<Part>, Vec<Cmd>) = parts.into_iter().unzip();
         let answers = match self.send(commands, now) {
             Ok(a) => a,
             Err(e) => {
-                self.unsent(ops, e, stopping, replies);
+                self.core.marks.recheck |= names_changed;
+                self.unsent(batch.ops, e, stopping, replies);
                 return;
             }
         };
@@ -736,12 +590,7 @@ impl Writer {
             self.last_claim_try = now;
             self.work_seen = false;
         }
-        if heartbeat {
-            self.last_heartbeat = now;
-        }
-        if maintenance {
-            self.last_maintenance = now;
-        }
+        self.core.chores.ran(now, heartbeat, maintenance);
         let mut refused: Option<String> = None;
         let mut adopted = Vec::new();
         let mut failed_ops = false;
@@ -827,19 +676,15 @@ impl Writer {
                 }
                 Part::Outlook => {
                     let (any, due) = pair(&answer);
-                    self.shared.has_work.store(any == 1, Ordering::SeqCst);
+                    self.core.shared.has_work.store(any == 1, Ordering::SeqCst);
                     self.next_due = due.max(0) as u64;
-                    self.shared.next_due.store(self.next_due, Ordering::SeqCst);
+                    self.core.shared.next_due.store(self.next_due, Ordering::SeqCst);
                     self.outlook_wanted = false;
-                    self.last_outlook = now;
-                    if names_changed {
-                        if self.shared.stale_marks.load(Ordering::SeqCst) != self.marks_taken {
-                            // An op marked stale may still be on its way: again, at once.
-                            self.recheck_outlook = true;
-                            self.outlook_wanted = true;
-                        } else {
-                            self.shared.outlook_stale.store(false, Ordering::SeqCst);
-                        }
+                    self.core.chores.outlook_ran(now);
+                    self.core.marks.outlook_done(&self.core.shared, names_changed);
+                    if self.core.marks.recheck {
+                        // An op marked stale may still be on its way: again, at once.
+                        self.outlook_wanted = true;
                     }
                 }
                 Part::Quiet => {}
@@ -855,14 +700,14 @@ impl Writer {
             }
         }
         if !failed_ops {
-            for id in &leaving {
+            for id in &batch.leaving {
                 self.held.remove(id);
             }
         } else {
             // Keep outcomes that Redis refused for another try (their tasks stay leased).
-            for op in ops {
+            for op in batch.ops {
                 if matches!(op, Op::Finish { .. } | Op::Retry { .. }) {
-                    self.carry.push(op);
+                    self.core.carry.push(op);
                 }
             }
             replies.retain(|r| !matches!(r, Reply::Settled(_) | Reply::Requeued(_)));
@@ -885,28 +730,16 @@ impl Writer {
                 }
             }
         }
-        for ticket in flush_tickets {
+        for ticket in &batch.flushes {
             replies.push(Reply::Committed {
-                ticket,
+                ticket: *ticket,
                 existing_id: None,
             });
         }
-        if new_request.is_some() || !adopted.is_empty() {
-            self.parked = if adopted.is_empty() {
-                wants
-            } else {
-                Vec::new()
-            };
-            self.parked_limit = limit;
-        }
-        if !adopted.is_empty() {
-            self.held.extend(adopted.iter().map(|a| a.id));
-            replies.push(Reply::Adopted(adopted));
-        } else if new_request.as_ref().is_some_and(|r| r.0.is_empty()) {
-            replies.push(Reply::Adopted(Vec::new())); // a withdrawal is answered too
-        }
+        self.held.extend(adopted.iter().map(|a| a.id));
+        self.core.claim.answered(batch.request, (wants, limit), adopted, replies);
         if outlook && replies.is_empty() {
-            self.shared.wake();
+            self.core.shared.wake();
         }
     }
 
@@ -1003,13 +836,22 @@ impl Writer {
     fn unsent(&mut self, ops: Vec<Op>, unsent: Unsent, stopping: bool, replies: &mut Vec<Reply>) {
         let Unsent { error, maybe_sent, resend } = unsent;
         for op in ops {
+            if failure::kept(&op) {
+                if stopping {
+                    // Let go: the lease expires and another worker runs these again.
+                    replies.extend(failure::let_go(op, String::new));
+                } else {
+                    self.core.carry.push(op);
+                }
+                continue;
+            }
             match op {
-                op @ Op::Insert { .. } if resend && !stopping => self.carry.push(op),
+                op @ Op::Insert { .. } if resend && !stopping => self.core.carry.push(op),
                 op @ Op::Insert { .. } if self.cfg.queue_offline_submits && !stopping => {
                     if maybe_sent {
                         self.unknown.push(op);
                     } else {
-                        self.carry.push(op);
+                        self.core.carry.push(op);
                     }
                 }
                 Op::Insert { ticket, .. } if maybe_sent => replies.push(Reply::Rejected {
@@ -1023,34 +865,10 @@ impl Writer {
                     ticket,
                     error: format!("{error}; nothing was stored"),
                 }),
-                Op::Adopt { wants, limit } => {
-                    self.parked = wants;
-                    self.parked_limit = limit;
-                }
-                op @ (Op::Finish { .. }
-                | Op::Retry { .. }
-                | Op::Started { .. }
-                | Op::Release { .. }
-                | Op::Progress { .. }
-                | Op::Status { .. }
-                | Op::Log { .. }) => {
-                    if stopping {
-                        // Let go: the lease expires and another worker runs these again.
-                        match op {
-                            Op::Finish { slot, .. } => replies.push(Reply::Settled(vec![slot])),
-                            Op::Retry { slot, .. } => replies.push(Reply::Requeued(vec![slot])),
-                            _ => {}
-                        }
-                    } else {
-                        self.carry.push(op);
-                    }
-                }
-                Op::Names(n) => {
-                    self.names = n;
-                }
-                Op::Retention(r) => self.own_retention = r,
-                // Events of an unreachable moment are dropped: the log is at-most-once.
-                Op::Events { .. } | Op::Poke | Op::Stop => {}
+                Op::Adopt { wants, limit } => self.core.claim.keep((wants, limit)),
+                // Names and retention were taken in by the batch; events of an unreachable
+                // moment are dropped (the log is at-most-once); kept ops went above.
+                _ => {}
             }
         }
     }
@@ -1068,8 +886,8 @@ impl Writer {
         for op in &self.unknown {
             let Op::Insert { tasks, .. } = op else { continue };
             match &tasks[0].key {
-                Some(key) => pipe.cmd("HGET").arg(format!("{prefix}:keys")).arg(key),
-                None => pipe.cmd("HGET").arg(format!("{prefix}:t:{}", tasks[0].id)).arg("s"),
+                Some(key) => pipe.cmd("HGET").arg(keys::idempotency(&prefix)).arg(key),
+                None => pipe.cmd("HGET").arg(keys::task(&prefix, tasks[0].id)).arg("s"),
             };
         }
         let con = self.con.as_mut().expect("connected");
@@ -1141,6 +959,80 @@ impl Writer {
         // Highest priority first, then FIFO, across names.
         out.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.seq.cmp(&b.seq)));
         out
+    }
+}
+
+impl Round for Writer {
+    type Notice = Notice;
+
+    fn core(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn wait_ms(&mut self, now: u64) -> u64 {
+        // Woken for the chores on time (a wake a millisecond early would otherwise put
+        // one off by a whole period). Unreachable, chores wait for the backoff.
+        let mut wait = if self.con.is_some() {
+            self.core.chores.next_in(now, self.cfg.worker).min(MAINTENANCE_EVERY_MS)
+        } else {
+            MAINTENANCE_EVERY_MS
+        };
+        if !self.core.claim.is_empty() {
+            wait = wait.min(FALLBACK_POLL_MS);
+            for t in [self.next_due, self.rate_wait_until] {
+                if t != 0 {
+                    wait = wait.min(t.saturating_sub(now));
+                }
+            }
+        }
+        if !self.core.carry.is_empty() || !self.unknown.is_empty() || self.con.is_none() {
+            wait = wait.min(self.backoff_ms);
+        }
+        // A round asked for the outlook: the next one comes at once (unless Redis is
+        // unreachable: then the backoff sets the pace).
+        let connected = self.con.is_some() && self.core.carry.is_empty();
+        if self.outlook_wanted && self.cfg.worker && connected {
+            0
+        } else {
+            wait.max(1)
+        }
+    }
+
+    // No spinning before sleeping (unlike the SQLite writer): a round trip to Redis
+    // already gives the host time to answer, and a spinning thread takes a core from
+    // Redis and the host on a small machine.
+
+    fn notice(&mut self, notice: Notice, replies: &mut Vec<Reply>) {
+        match notice {
+            Notice::Work => self.work_seen = true,
+            Notice::Due(t) => {
+                if self.next_due == 0 || t < self.next_due {
+                    self.next_due = t;
+                }
+                self.outlook_wanted = true;
+            }
+            Notice::Reconnected => {
+                self.work_seen = true;
+                self.outlook_wanted = true;
+                self.check_cancels = true;
+            }
+            Notice::Cancel(id) => replies.push(Reply::CancelRequested(vec![id])),
+        }
+    }
+
+    fn round(&mut self, mut ops: Vec<Op>, now: u64, stopping: bool, replies: &mut Vec<Reply>) {
+        if self.refused.failing() {
+            std::thread::sleep(self.refused.backoff());
+        }
+        self.listeners_chore(self.core.clock.now_ms());
+        if !self.unknown.is_empty() && !stopping {
+            ops.extend(self.resolve_unknown(now, replies));
+        }
+        self.pipeline(Batch::new(ops, now), now, stopping, replies);
+    }
+
+    fn stopped(&mut self) {
+        self.flags.stop.store(true, Ordering::SeqCst);
     }
 }
 

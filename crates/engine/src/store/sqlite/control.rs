@@ -131,12 +131,12 @@ impl SqliteStore {
         let (cutoff, name, queue) = (f.cutoff as i64, f.name.clone(), f.queue.clone());
         // `state IN (3, 4, 6)` lets the finished-tasks index serve the scan.
         self.delete_in_chunks(
-            "DELETE FROM tasks WHERE seq IN (
-               SELECT seq FROM tasks WHERE state IN (3, 4, 6) AND completed_at <= ?3
+            concat!("DELETE FROM tasks WHERE seq IN (
+               SELECT seq FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND completed_at <= ?3
                  AND state IN (SELECT value FROM json_each(?1))
                  AND (?4 IS NULL OR name = ?4) AND (?5 IS NULL OR queue = ?5)
                ORDER BY completed_at, seq LIMIT ?2)
-             RETURNING id",
+             RETURNING id"),
             &[&states, &cutoff, &name, &queue],
             f.limit,
         )
@@ -148,7 +148,7 @@ impl SqliteStore {
             let reader = self.reader()?;
             let mut st = reader
                 .prepare_cached(
-                    "SELECT DISTINCT name FROM tasks WHERE state IN (0, 5) AND due_at IS NULL",
+                    concat!("SELECT DISTINCT name FROM tasks WHERE state IN ", sql_state!(READY), " AND due_at IS NULL"),
                 )
                 .map_err(|e| query_error(&self.path, e))?;
             let rows = st
@@ -161,19 +161,19 @@ impl SqliteStore {
         let mut total = 0;
         for name in names {
             total += self.delete_in_chunks(
-                "DELETE FROM tasks WHERE seq IN (
-                   SELECT seq FROM tasks WHERE name = ?3 AND queue = ?1 AND state IN (0, 5)
+                concat!("DELETE FROM tasks WHERE seq IN (
+                   SELECT seq FROM tasks WHERE name = ?3 AND queue = ?1 AND state IN ", sql_state!(READY), "
                      AND due_at IS NULL AND owner IS NULL LIMIT ?2)
-                 RETURNING id",
+                 RETURNING id"),
                 &[&queue, &name],
                 None,
             )?;
         }
         total += self.delete_in_chunks(
-            "DELETE FROM tasks WHERE seq IN (
-               SELECT seq FROM tasks WHERE due_at IS NOT NULL AND queue = ?1 AND state IN (0, 5)
+            concat!("DELETE FROM tasks WHERE seq IN (
+               SELECT seq FROM tasks WHERE due_at IS NOT NULL AND queue = ?1 AND state IN ", sql_state!(READY), "
                  AND owner IS NULL LIMIT ?2)
-             RETURNING id",
+             RETURNING id"),
             &[&queue],
             None,
         )?;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use rusqlite::params;
 
-use super::writer::LISTENER_TTL_MS;
+use crate::store::writer::chores::LISTENER_TTL_MS;
 use super::SqliteStore;
 use crate::store::protocol::EVENTS_READ_MS;
 

@@ -7,6 +7,23 @@
 //! never wait for the writer. Several processes may open one file: each claims tasks
 //! under its own lease, renewed while it lives.
 
+/// A task state, or a group of them, as SQL text: statements are built with `concat!`
+/// so that they name states and still match the partial indexes of `schema.rs` word for
+/// word (`schema::tests` checks these against the state codes).
+macro_rules! sql_state {
+    (PENDING) => { "0" };
+    (RECEIVED) => { "1" };
+    (STARTED) => { "2" };
+    (SUCCESS) => { "3" };
+    (FAILURE) => { "4" };
+    (RETRY) => { "5" };
+    (REVOKED) => { "6" };
+    // Ready to claim (unless due later), held by a worker, finished.
+    (READY) => { "(0, 5)" };
+    (HELD) => { "(1, 2)" };
+    (FINISHED) => { "(3, 4, 6)" };
+}
+
 pub mod errors;
 mod control;
 mod events;
@@ -103,10 +120,10 @@ impl SqliteStore {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
         let me = settings.writer.worker_id.clone();
-        let w = writer::Writer::new(conn, settings.writer, clock.clone(), shared.clone(), rx);
+        let w = writer::Writer::new(conn, settings.writer, clock.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name("taskloom-sqlite-writer".into())
-            .spawn(move || w.run())
+            .spawn(move || w.run(rx))
             .map_err(|e| {
                 EngineError::Store(format!("cannot start the SQLite writer thread: {e}"))
             })?;
@@ -251,7 +268,7 @@ impl SqliteStore {
             let found: Vec<(String, bool)> = self
                 .reader()?
                 .prepare_cached(
-                    "SELECT id, state IN (3, 4, 6) FROM tasks WHERE id IN (SELECT value FROM json_each(?1))",
+                    concat!("SELECT id, state IN ", sql_state!(FINISHED), " FROM tasks WHERE id IN (SELECT value FROM json_each(?1))"),
                 )
                 .and_then(|mut st| {
                     st.query_map(params![list], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -373,7 +390,7 @@ fn cancel_in(
         None => None,
         Some(TaskState::Pending | TaskState::Retry) => {
             tx.execute(
-                "UPDATE tasks SET state = 6, completed_at = ?1, due_at = NULL WHERE id = ?2",
+                concat!("UPDATE tasks SET state = ", sql_state!(REVOKED), ", completed_at = ?1, due_at = NULL WHERE id = ?2"),
                 params![now as i64, id.to_string()],
             )?;
             Some(StoredCancel::Revoked)
@@ -538,7 +555,7 @@ impl crate::store::protocol::DurableStore for SqliteStore {
         let reader = self.reader().ok()?;
         let mut st = reader
             .prepare_cached(
-                "SELECT id, completed_at FROM tasks WHERE state IN (3, 4, 6) AND completed_at >= ?1",
+                concat!("SELECT id, completed_at FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND completed_at >= ?1"),
             )
             .ok()?;
         let rows: Vec<(String, i64)> = st

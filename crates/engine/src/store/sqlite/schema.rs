@@ -317,3 +317,35 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 pub fn execute_raw(path: &Path, sql: &str) -> rusqlite::Result<()> {
     Connection::open(path)?.execute_batch(sql)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::TaskState;
+
+    #[test]
+    fn the_sql_state_names_are_the_stored_codes() {
+        let code = |s: &str| s.parse::<i64>().unwrap();
+        assert_eq!(code(sql_state!(PENDING)), PENDING);
+        assert_eq!(code(sql_state!(RECEIVED)), RECEIVED);
+        assert_eq!(code(sql_state!(STARTED)), STARTED);
+        assert_eq!(code(sql_state!(SUCCESS)), SUCCESS);
+        assert_eq!(code(sql_state!(FAILURE)), FAILURE);
+        assert_eq!(code(sql_state!(RETRY)), RETRY);
+        assert_eq!(code(sql_state!(REVOKED)), REVOKED);
+        assert_eq!(sql_state!(READY), format!("({PENDING}, {RETRY})"));
+        assert_eq!(sql_state!(HELD), format!("({RECEIVED}, {STARTED})"));
+        assert_eq!(sql_state!(FINISHED), format!("({SUCCESS}, {FAILURE}, {REVOKED})"));
+        // The codes are the index of `TaskState::ALL`.
+        for (i, s) in TaskState::ALL.iter().enumerate() {
+            assert_eq!(crate::store::protocol::state_code(*s) as usize, i, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn queries_name_states_as_the_partial_indexes_do() {
+        // The ready index's WHERE, as migration 3 wrote it: queries must say the same.
+        let ready_index = MIGRATIONS[2];
+        assert!(ready_index.contains(concat!("WHERE state IN ", sql_state!(READY), " AND due_at IS NULL")));
+    }
+}

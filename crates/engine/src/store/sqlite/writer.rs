@@ -8,7 +8,7 @@
 //! Replies go into a shared inbox; the `waker` tells the host to come and take them.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,29 +19,18 @@ use super::errors;
 use crate::clock::Clock;
 use crate::store::fault::FaultEpisode;
 use crate::store::host;
-use crate::store::protocol::{
-    state_code, worker_lost_error, Adopted, NewTask, Op, Reply, Shared, Want,
-};
+use crate::store::protocol::{state_code, worker_lost_error, Adopted, NewTask, Op, Reply, Shared, Want};
+use crate::store::writer::batch::Batch;
+use crate::store::writer::chores::LISTENER_TTL_MS;
+use crate::store::writer::thread::{self, Core, Round};
+use crate::store::writer::failure;
 use crate::task::TaskId;
 
-pub struct WriterConfig {
-    pub worker_id: String,
-    pub worker: bool,
-    pub lease_ms: u64,
-    pub poll_ms: u64,
-    /// Claims left untaken by the host this long are released (`Shared::recall_untaken`).
-    pub claim_hold_ms: u64,
-    pub keep_count: usize,
-    pub keep_age_ms: Option<u64>,
-}
+/// The writer is configured with what every durable store is opened with.
+pub use crate::store::StoreSettings as WriterConfig;
 
 /// Most finished tasks deleted per transaction by retention.
 const TRIM_CHUNK: i64 = 2_000;
-const MAINTENANCE_EVERY_MS: u64 = 1_000;
-const OUTLOOK_EVERY_MS: u64 = 20;
-/// How often listener registrations are renewed and looked at, and how long one lasts.
-const LISTENERS_EVERY_MS: u64 = 1_000;
-pub const LISTENER_TTL_MS: u64 = 5_000;
 /// Logged events are kept this long (ms) for listeners to read.
 pub const EVENTS_KEEP_MS: u64 = 60_000;
 /// How long the writer polls for the host's next op before it sleeps.
@@ -62,80 +51,53 @@ fn release_freed_memory() {
 pub struct Writer {
     conn: Connection,
     cfg: WriterConfig,
-    clock: Arc<dyn Clock>,
-    shared: Arc<Shared>,
-    rx: Receiver<Op>,
+    core: Core,
     names_json: String,
-    parked: Vec<Want>,
-    parked_limit: u32,
-    last_heartbeat: u64,
-    last_maintenance: u64,
     seen_version: i64,
     /// This worker holds tasks in the database (adopted, not yet finished).
     holds_tasks: bool,
-    last_outlook: u64,
-    /// Writes that failed and are tried again (see `failed`).
-    carry: Vec<Op>,
     own_retention: Vec<(String, usize, Option<u64>)>,
     /// The outlook was skipped since the last change: work it out on the next tick.
     outlook_dirty: bool,
-    /// `Shared::stale_marks` when this round's ops were taken in.
-    marks_taken: u64,
-    /// The host marked the outlook stale again during the last round: work it out anew.
-    recheck_outlook: bool,
     /// Transactions failing in a row (disk full, corruption): reported once, backed off.
     fault: FaultEpisode,
-    /// When the listeners were last looked at (see `listeners_chore`).
-    last_listeners: u64,
     /// This process is registered as a listener.
     registered: bool,
 }
 
 impl Writer {
-    pub fn new(
-        conn: Connection,
-        cfg: WriterConfig,
-        clock: Arc<dyn Clock>,
-        shared: Arc<Shared>,
-        rx: Receiver<Op>,
-    ) -> Self {
+    pub fn new(conn: Connection, cfg: WriterConfig, clock: Arc<dyn Clock>, shared: Arc<Shared>) -> Self {
         Writer {
+            core: Core::new(shared, clock, cfg.lease_ms, cfg.claim_hold_ms),
             conn,
             cfg,
-            clock,
-            shared,
-            rx,
             names_json: "[]".into(),
-            parked: Vec::new(),
-            parked_limit: 0,
-            last_heartbeat: 0,
-            last_maintenance: 0,
             seen_version: 0,
             holds_tasks: false,
-            last_outlook: 0,
-            carry: Vec::new(),
             own_retention: Vec::new(),
             outlook_dirty: false,
-            marks_taken: 0,
-            recheck_outlook: false,
             fault: FaultEpisode::default(),
-            last_listeners: 0,
             registered: false,
         }
+    }
+
+    /// Runs the writer thread until the engine stops it.
+    pub fn run(self, rx: Receiver<Op>) {
+        thread::run(self, rx);
     }
 
     /// Keeps this process's listener registration while it listens, and works out
     /// whether another process listens (then events are logged). Once a second, apart
     /// from the transactions: a failure here only delays events.
     fn listeners_chore(&mut self, now: u64, changed: bool) {
-        let renew = now >= self.last_listeners + LISTENERS_EVERY_MS;
+        let renew = self.core.chores.listeners_due(now);
         // Someone committed (a new listener registers with a commit): look now, so that
         // a task submitted right after a listener came is logged for it.
         if !renew && !changed {
             return;
         }
         let me = &self.cfg.worker_id;
-        let listening = self.shared.listening.load(Ordering::SeqCst);
+        let listening = self.core.shared.listening.load(Ordering::SeqCst);
         if !renew {
             // Only the look.
         } else if listening {
@@ -150,111 +112,14 @@ impl Writer {
             self.registered = false;
         }
         if renew {
-            self.last_listeners = now;
+            self.core.chores.listeners_ran(now);
         }
         let others = self
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM listeners WHERE expires_at > ?1 AND id <> ?2)")
             .and_then(|mut st| st.query_row(params![now as i64, me], |r| r.get::<_, bool>(0)))
             .unwrap_or(false);
-        self.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
-    }
-
-    pub fn run(mut self) {
-        let mut stop = false;
-        let mut ops: Vec<Op> = Vec::new();
-        while !stop {
-            // A standing claim request also wakes at the next due time: delayed tasks
-            // start on time, not on the next poll.
-            let mut wait = self.cfg.poll_ms.max(1);
-            let due = self.shared.next_due.load(Ordering::Relaxed);
-            if !self.parked.is_empty() && due != 0 {
-                wait = wait.min(due.saturating_sub(self.clock.now_ms()));
-            }
-            if let Some(due) = self.shared.recall_due_in(self.cfg.claim_hold_ms) {
-                wait = wait.min(due.max(1));
-            }
-            let timeout = Duration::from_millis(wait);
-            // Before taking ops in: a stale mark counted after this comes with an op that
-            // may not be among them (see `Shared::mark_stale`).
-            self.marks_taken = self.shared.stale_marks.load(Ordering::SeqCst);
-            // Right after a commit the host usually answers within microseconds (the next
-            // claim, an outcome): poll briefly before sleeping, sparing a wake-up each way.
-            let spin_until = std::time::Instant::now() + SPIN;
-            let mut first = None;
-            while first.is_none() && std::time::Instant::now() < spin_until {
-                match self.rx.try_recv() {
-                    Ok(op) => first = Some(op),
-                    Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-                }
-            }
-            let received = match first {
-                Some(op) => Ok(op),
-                None => self.rx.recv_timeout(timeout),
-            };
-            match received {
-                Ok(op) => ops.push(op),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => stop = true,
-            }
-            while ops.len() < 8_192 {
-                match self.rx.try_recv() {
-                    Ok(op) => ops.push(op),
-                    Err(_) => break,
-                }
-            }
-            if ops.iter().any(|op| matches!(op, Op::Stop)) {
-                stop = true;
-            }
-            let recalled = self.shared.recall_untaken(self.cfg.claim_hold_ms);
-            if !recalled.is_empty() {
-                self.parked.clear(); // the host asks again once it is back
-                ops.push(Op::Release { ids: recalled });
-            }
-            let now = self.clock.now_ms();
-            let version = self.data_version();
-            let changed = version != self.seen_version;
-            self.listeners_chore(now, changed);
-            self.seen_version = version;
-            let due = self.shared.next_due.load(Ordering::Relaxed);
-            let chores = now >= self.last_heartbeat + self.cfg.lease_ms / 3
-                || now >= self.last_maintenance + MAINTENANCE_EVERY_MS
-                || (self.outlook_dirty && now >= self.last_outlook + OUTLOOK_EVERY_MS);
-            let adopt_now = !self.parked.is_empty() && (changed || (due != 0 && due <= now));
-            let idle = ops.is_empty()
-                && self.carry.is_empty()
-                && !chores
-                && !adopt_now
-                && !stop
-                && !self.recheck_outlook;
-            if idle && !(changed && self.holds_tasks) {
-                continue;
-            }
-            let mut batch = std::mem::take(&mut self.carry);
-            if self.fault.failing() {
-                // Back off before trying again; then move the WAL into the file and cut it
-                // to nothing first, so that space freed meanwhile is not eaten by the WAL.
-                std::thread::sleep(self.fault.backoff());
-                let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
-            }
-            batch.append(&mut ops);
-            let inserted: usize = batch
-                .iter()
-                .map(|op| {
-                    if let Op::Insert { tasks, .. } = op {
-                        tasks.len()
-                    } else {
-                        0
-                    }
-                })
-                .sum();
-            self.commit_batch(batch, now, changed, stop);
-            if inserted >= BIG_INSERT {
-                release_freed_memory();
-            }
-        }
-        self.shared.wake();
+        self.core.shared.listeners_elsewhere.store(others, Ordering::SeqCst);
     }
 
     fn data_version(&self) -> i64 {
@@ -263,40 +128,49 @@ impl Writer {
             .unwrap_or(0)
     }
 
-    /// Applies `ops` and the due chores in one transaction, retrying while the database
-    /// is busy. A batch that fails for another reason is applied op by op, so that one
-    /// bad op (which rejects its own ticket) cannot hold back the others.
-    fn commit_batch(&mut self, ops: Vec<Op>, now: u64, changed: bool, stopping: bool) {
+    /// Applies the batch and the due chores in one transaction, retrying while the
+    /// database is busy. A batch that fails for another reason is applied op by op, so
+    /// that one bad op (which rejects its own ticket) cannot hold back the others.
+    fn commit_batch(&mut self, batch: Batch, now: u64, changed: bool, stopping: bool) {
+        if let Some(names) = &batch.names {
+            self.names_json = serde_json::to_string(names).expect("names serialize");
+        }
+        if let Some(own) = &batch.retention {
+            self.own_retention = own.clone();
+        }
+        let names_changed = batch.names_changed() | self.core.marks.owed();
         // A failed transaction may have pushed replies (a `Committed`) before it failed:
         // they are void. Only a committed transaction's replies are ever delivered.
         let mut replies = Vec::new();
         let mut first_error = None;
-        match self.transaction(&ops, now, changed, stopping, &mut replies) {
+        match self.transaction(&batch, now, changed, names_changed, stopping, &mut replies) {
             Ok(()) => {}
-            Err(e) if ops.len() > 1 && !errors::is_corruption(&e) => {
+            Err(e) if batch.ops.len() > 1 && !errors::is_corruption(&e) => {
                 replies.clear();
-                for op in ops {
-                    let one = [op];
+                let mut outlook_owed = names_changed;
+                for op in batch.ops {
+                    let one = Batch::new(vec![op], now);
                     let mut r = Vec::new();
-                    if let Err(e) = self.transaction(&one, now, false, stopping, &mut r) {
-                        let [op] = one;
-                        r = self.failed(op, &e, stopping);
+                    let names_changed = std::mem::take(&mut outlook_owed) | one.names_changed();
+                    if let Err(e) = self.transaction(&one, now, false, names_changed, stopping, &mut r) {
+                        outlook_owed |= names_changed;
+                        r = self.failed(one, &e, stopping);
                         first_error.get_or_insert(e);
                     }
                     replies.extend(r);
                 }
+                self.core.marks.recheck |= outlook_owed;
             }
             Err(e) => {
                 replies.clear();
-                for op in ops {
-                    replies.extend(self.failed(op, &e, stopping));
-                }
+                self.core.marks.recheck |= names_changed;
+                replies.extend(self.failed(batch, &e, stopping));
                 first_error = Some(e);
             }
         }
         match first_error {
             Some(e) => {
-                self.shared.failing.store(true, Ordering::SeqCst);
+                self.core.shared.failing.store(true, Ordering::SeqCst);
                 if self.fault.failed() {
                     replies.push(Reply::Fault(format!(
                         "writes to the SQLite store failed: {}; retrying with backoff",
@@ -306,42 +180,50 @@ impl Writer {
             }
             None => {
                 if self.fault.succeeded() {
-                    self.shared.failing.store(false, Ordering::SeqCst);
+                    self.core.shared.failing.store(false, Ordering::SeqCst);
                 }
             }
         }
-        self.shared.deliver(replies);
+        self.core.shared.deliver(replies);
     }
 
-    /// An op whose transaction failed (disk full, I/O error…). A submit is rejected, so
-    /// its caller knows; an outcome or a state change is kept and tried again on the
-    /// next round (its task stays leased to this live worker meanwhile). When the
-    /// worker stops with such writes still failing, it lets them go: its lease expires
-    /// and another worker runs those tasks again.
-    fn failed(&mut self, op: Op, e: &rusqlite::Error, stopping: bool) -> Vec<Reply> {
-        let keep = matches!(
-            op,
-            Op::Finish { .. } | Op::Retry { .. } | Op::Started { .. } | Op::Release { .. }
-        );
-        if keep && !stopping {
-            self.carry.push(op);
-            return Vec::new();
+    /// The ops of a batch whose transaction failed (see `store::writer::failure`): kept
+    /// for the next round, or answered. A claim request stays standing.
+    fn failed(&mut self, batch: Batch, e: &rusqlite::Error, stopping: bool) -> Vec<Reply> {
+        let mut replies = Vec::new();
+        for op in batch.ops {
+            if failure::kept(&op) && !stopping {
+                self.core.carry.push(op);
+                continue;
+            }
+            if let Op::Adopt { wants, limit } = op {
+                if !stopping {
+                    self.core.claim.keep((wants, limit));
+                    continue;
+                }
+                replies.push(Reply::Adopted(Vec::new()));
+                continue;
+            }
+            replies.extend(failure::let_go(op, || {
+                format!("the SQLite store failed to commit: {}", errors::describe(e))
+            }));
         }
-        failure_replies(std::slice::from_ref(&op), e)
+        replies
     }
 
     fn transaction(
         &mut self,
-        ops: &[Op],
+        batch: &Batch,
         now: u64,
         changed: bool,
+        names_changed: bool,
         stopping: bool,
         replies: &mut Vec<Reply>,
     ) -> rusqlite::Result<()> {
         let mut attempts = 0;
         loop {
             replies.clear();
-            let r = self.try_transaction(ops, now, changed, stopping, replies);
+            let r = self.try_transaction(batch, now, changed, names_changed, stopping, replies);
             match r {
                 Err(rusqlite::Error::SqliteFailure(e, _))
                     if matches!(
@@ -359,9 +241,10 @@ impl Writer {
 
     fn try_transaction(
         &mut self,
-        ops: &[Op],
+        batch: &Batch,
         now: u64,
         changed: bool,
+        names_changed: bool,
         stopping: bool,
         replies: &mut Vec<Reply>,
     ) -> rusqlite::Result<()> {
@@ -369,23 +252,10 @@ impl Writer {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut settled = Vec::new();
-        let mut requeued = Vec::new();
-        let mut adopt_requested = false;
-        let mut new_parked = None;
-        let mut inserted = false;
-        let mut names_changed = std::mem::take(&mut self.recheck_outlook);
-        let mut inserted_delayed = false;
         // Outcomes of this batch as one JSON array (see `push_outcome`).
         let mut finishes = String::new();
-        let outcome_in_batch: rustc_hash::FxHashSet<i64> = ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Finish { seq, .. } | Op::Retry { seq, .. } => Some(*seq),
-                _ => None,
-            })
-            .collect();
-        if self.cfg.worker && !stopping && now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
+        let heartbeat = self.core.chores.heartbeat_due(now);
+        if self.cfg.worker && !stopping && heartbeat {
             tx.prepare_cached(
                 "INSERT INTO workers (id, pid, started_at, expires_at, host) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
@@ -398,23 +268,16 @@ impl Writer {
                 host::host_key()
             ])?;
         }
-        for op in ops {
+        for op in &batch.ops {
             match op {
                 Op::Insert { ticket, tasks } => {
                     let existing = insert_tasks(&tx, tasks, now)?;
-                    inserted = true;
-                    inserted_delayed |= tasks.iter().any(|t| t.run_at > now);
                     replies.push(Reply::Committed {
                         ticket: *ticket,
                         existing_id: existing,
                     });
                 }
-                Op::Adopt { wants, limit } => {
-                    adopt_requested = true;
-                    new_parked = Some((wants.clone(), *limit));
-                }
                 Op::Finish {
-                    slot,
                     seq,
                     id,
                     state,
@@ -423,6 +286,7 @@ impl Writer {
                     error,
                     started_at,
                     at,
+                    ..
                 } => {
                     push_outcome(
                         &mut finishes,
@@ -435,22 +299,20 @@ impl Writer {
                         *at,
                         *started_at,
                     );
-                    settled.push(*slot);
                 }
                 Op::Retry {
-                    slot,
                     seq,
                     id,
                     error,
                     due_at,
+                    ..
                 } => {
                     let due = (*due_at > now).then_some(*due_at as i64);
                     tx.prepare_cached(
-                        "UPDATE tasks SET state = 5, error = ?1, due_at = ?2
-                         WHERE seq = ?5 AND id = ?3 AND owner = ?4",
+                        concat!("UPDATE tasks SET state = ", sql_state!(RETRY), ", error = ?1, due_at = ?2
+                         WHERE seq = ?5 AND id = ?3 AND owner = ?4"),
                     )?
                     .execute(params![error, due, id.to_string(), me, seq])?;
-                    requeued.push(*slot);
                 }
                 Op::Progress {
                     id,
@@ -477,49 +339,44 @@ impl Writer {
                     tx.prepare_cached("INSERT INTO task_logs (task_id, time, level, message) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
-                Op::Started { seqs, at, .. } => {
-                    // A task whose outcome is in this batch too is written once, by its
-                    // outcome (which carries its start time): one row update, not two.
-                    let seqs: Vec<i64> = seqs
-                        .iter()
-                        .copied()
-                        .filter(|s| !outcome_in_batch.contains(s))
-                        .collect();
-                    if seqs.is_empty() {
-                        continue;
-                    }
-                    let seqs = serde_json::to_string(&seqs).expect("seqs serialize");
-                    tx.prepare_cached(
-                        "UPDATE tasks SET state = 2, started_at = ?2
-                         WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = 1",
-                    )?
-                    .execute(params![seqs, *at as i64, me])?;
-                }
                 Op::Release { ids } => {
                     let mut st = tx.prepare_cached(
-                        "UPDATE tasks SET state = CASE WHEN attempt <= 1 THEN 0 ELSE 5 END, attempt = attempt - 1,
-                         owner = NULL, started_at = NULL WHERE id = ?1 AND owner = ?2",
+                        concat!("UPDATE tasks SET state = CASE WHEN attempt <= 1 THEN ", sql_state!(PENDING), " ELSE ", sql_state!(RETRY), " END, attempt = attempt - 1,
+                         owner = NULL, started_at = NULL WHERE id = ?1 AND owner = ?2"),
                     )?;
                     for id in ids {
                         st.execute(params![id.to_string(), me])?;
                     }
                 }
-                Op::Names(names) => {
-                    self.names_json = serde_json::to_string(names).expect("names serialize");
-                    names_changed = true;
-                }
-                Op::Flush { ticket } => replies.push(Reply::Committed {
-                    ticket: *ticket,
-                    existing_id: None,
-                }),
-                Op::Retention(own) => self.own_retention = own.clone(),
-                Op::Poke => names_changed = true, // the outlook is stale, as after new names
                 Op::Events { docs, at } => {
                     tx.prepare_cached("INSERT INTO events (at, origin, docs) VALUES (?1, ?2, ?3)")?
                         .execute(params![*at as i64, me, format!("[{docs}]")])?;
                 }
-                Op::Stop => {}
+                // Bookkeeping, read by `Batch`; "started" below.
+                Op::Adopt { .. }
+                | Op::Started { .. }
+                | Op::Names(_)
+                | Op::Retention(_)
+                | Op::Poke
+                | Op::Flush { .. }
+                | Op::Stop => {}
             }
+        }
+        // A task whose outcome is in this batch too is written once, by its outcome (which
+        // carries its start time): `Batch` left it out of the started marks.
+        if !batch.started_seqs.is_empty() {
+            let seqs = serde_json::to_string(&batch.started_seqs).expect("seqs serialize");
+            tx.prepare_cached(
+                concat!("UPDATE tasks SET state = ", sql_state!(STARTED), ", started_at = ?2
+                 WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = ", sql_state!(RECEIVED)),
+            )?
+            .execute(params![seqs, batch.started_at as i64, me])?;
+        }
+        for ticket in &batch.flushes {
+            replies.push(Reply::Committed {
+                ticket: *ticket,
+                existing_id: None,
+            });
         }
         if !finishes.is_empty() {
             finishes.insert(0, '[');
@@ -536,15 +393,15 @@ impl Writer {
             .execute(params![finishes, me])?;
         }
         // Delayed tasks and retries whose time has come join their lines.
-        let known_due = self.shared.next_due.load(Ordering::SeqCst);
+        let known_due = self.core.shared.next_due.load(Ordering::SeqCst);
         if changed || (known_due != 0 && known_due <= now) {
             tx.prepare_cached(
                 "UPDATE tasks SET due_at = NULL WHERE due_at IS NOT NULL AND due_at <= ?1",
             )?
             .execute(params![now as i64])?;
         }
-        let trim = now >= self.last_maintenance + MAINTENANCE_EVERY_MS;
-        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 || (trim && end_dead_workers(&tx, &me)? > 0) {
+        let trim = self.core.chores.maintenance_due(now);
+        if heartbeat || (trim && end_dead_workers(&tx, &me)? > 0) {
             recover_expired(&tx, now)?;
         }
         if changed && self.holds_tasks {
@@ -565,14 +422,12 @@ impl Writer {
                 .execute(params![now.saturating_sub(EVENTS_KEEP_MS) as i64])?;
         }
         // Claims: a new request, or the standing one when something may have changed.
-        let (wants, limit) = new_parked
-            .clone()
-            .unwrap_or_else(|| (self.parked.clone(), self.parked_limit));
+        let (wants, limit) = self.core.claim.current(&batch.request);
         let mut adopted = Vec::new();
         if self.cfg.worker
             && !stopping
             && !wants.is_empty()
-            && (adopt_requested || inserted || changed || !self.parked.is_empty())
+            && (batch.request.is_some() || batch.inserted || changed || !self.core.claim.is_empty())
         {
             adopted = adopt(&tx, &wants, limit, &me)?;
         }
@@ -584,17 +439,17 @@ impl Writer {
         // few queries: worked out when something may have changed it, and at most every
         // OUTLOOK_EVERY_MS in between while a batch of claims and outcomes streams through.
         let outlook = names_changed
-            || inserted_delayed
+            || batch.inserted_delayed
             || changed
             || stopping
-            || !requeued.is_empty()
-            || (adopted.is_empty() && (adopt_requested || !self.parked.is_empty()))
-            || now >= self.last_outlook + OUTLOOK_EVERY_MS;
+            || !batch.requeued.is_empty()
+            || (adopted.is_empty() && (batch.request.is_some() || !self.core.claim.is_empty()))
+            || self.core.chores.outlook_due(now);
         let fresh = if outlook {
             let (has_work, next_due) = work_outlook(&tx, self.cfg.worker, &self.names_json)?;
             let holds: bool = tx
                 .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2) AND owner = ?1)",
+                    concat!("SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN ", sql_state!(HELD), " AND owner = ?1)"),
                 )?
                 .query_row(params![me], |r| r.get(0))?;
             Some((has_work, next_due, holds))
@@ -606,57 +461,94 @@ impl Writer {
         let (has_work, next_due) = match fresh {
             Some((has_work, next_due, holds)) => {
                 self.holds_tasks = holds;
-                self.last_outlook = now;
+                self.core.chores.outlook_ran(now);
                 self.outlook_dirty = false;
                 (has_work, next_due)
             }
             None => {
                 self.outlook_dirty = true;
                 self.holds_tasks |= !adopted.is_empty();
-                let has = self.shared.has_work.load(Ordering::SeqCst)
+                let has = self.core.shared.has_work.load(Ordering::SeqCst)
                     || !adopted.is_empty()
-                    || (inserted && self.cfg.worker);
-                (has, self.shared.next_due.load(Ordering::SeqCst))
+                    || (batch.inserted && self.cfg.worker);
+                (has, self.core.shared.next_due.load(Ordering::SeqCst))
             }
         };
-        if now >= self.last_heartbeat + self.cfg.lease_ms / 3 {
-            self.last_heartbeat = now;
+        self.core.chores.ran(now, heartbeat, trim);
+        self.core.claim.answered(batch.request.clone(), (wants, limit), adopted, replies);
+        if !batch.settled.is_empty() {
+            replies.push(Reply::Settled(batch.settled.clone()));
         }
-        if trim {
-            self.last_maintenance = now;
+        if !batch.requeued.is_empty() {
+            replies.push(Reply::Requeued(batch.requeued.clone()));
         }
-        if new_parked.is_some() || !adopted.is_empty() {
-            self.parked = if adopted.is_empty() {
-                wants
-            } else {
-                Vec::new()
-            };
-            self.parked_limit = limit;
+        let mut before = self.core.shared.has_work.swap(has_work, Ordering::SeqCst);
+        // `names_changed` always works the outlook out (above).
+        if self.core.marks.outlook_done(&self.core.shared, names_changed) {
+            before = !has_work; // the host saw "maybe": tell it what it is
         }
-        if !adopted.is_empty() {
-            replies.push(Reply::Adopted(adopted));
-        } else if new_parked.as_ref().is_some_and(|w| w.0.is_empty()) {
-            replies.push(Reply::Adopted(Vec::new())); // a withdrawal is answered too
-        }
-        if !settled.is_empty() {
-            replies.push(Reply::Settled(settled));
-        }
-        if !requeued.is_empty() {
-            replies.push(Reply::Requeued(requeued));
-        }
-        let mut before = self.shared.has_work.swap(has_work, Ordering::SeqCst);
-        if names_changed {
-            if self.shared.stale_marks.load(Ordering::SeqCst) != self.marks_taken {
-                self.recheck_outlook = true; // an op marked stale may still be on its way
-            } else if self.shared.outlook_stale.swap(false, Ordering::SeqCst) {
-                before = !has_work; // the host saw "maybe": tell it what it is
-            }
-        }
-        let due_before = self.shared.next_due.swap(next_due, Ordering::SeqCst);
+        let due_before = self.core.shared.next_due.swap(next_due, Ordering::SeqCst);
         if (before != has_work || due_before != next_due) && replies.is_empty() {
-            self.shared.wake();
+            self.core.shared.wake();
         }
         Ok(())
+    }
+}
+
+impl Round for Writer {
+    type Notice = std::convert::Infallible;
+
+    fn core(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
+    fn wait_ms(&mut self, now: u64) -> u64 {
+        // A standing claim request also wakes at the next due time: delayed tasks start
+        // on time, not on the next poll.
+        let wait = self.cfg.poll_ms.max(1);
+        let due = self.core.shared.next_due.load(Ordering::Relaxed);
+        if !self.core.claim.is_empty() && due != 0 {
+            return wait.min(due.saturating_sub(now));
+        }
+        wait
+    }
+
+    fn spin(&self) -> Option<Duration> {
+        Some(SPIN)
+    }
+
+    fn notice(&mut self, notice: Self::Notice, _: &mut Vec<Reply>) {
+        match notice {}
+    }
+
+    fn round(&mut self, ops: Vec<Op>, now: u64, stopping: bool, _: &mut Vec<Reply>) {
+        let version = self.data_version();
+        let changed = version != self.seen_version;
+        self.listeners_chore(now, changed);
+        self.seen_version = version;
+        let due = self.core.shared.next_due.load(Ordering::Relaxed);
+        let chores = self.core.chores.heartbeat_due(now)
+            || self.core.chores.maintenance_due(now)
+            || (self.outlook_dirty && self.core.chores.outlook_due(now));
+        let adopt_now = !self.core.claim.is_empty() && (changed || (due != 0 && due <= now));
+        let idle = ops.is_empty() && !chores && !adopt_now && !stopping && !self.core.marks.recheck;
+        if idle && !(changed && self.holds_tasks) {
+            return;
+        }
+        if self.fault.failing() {
+            // Back off before trying again; then move the WAL into the file and cut it to
+            // nothing first, so that space freed meanwhile is not eaten by the WAL.
+            std::thread::sleep(self.fault.backoff());
+            let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+        let inserted: usize = ops
+            .iter()
+            .map(|op| if let Op::Insert { tasks, .. } = op { tasks.len() } else { 0 })
+            .sum();
+        self.commit_batch(Batch::new(ops, now), now, changed, stopping);
+        if inserted >= BIG_INSERT {
+            release_freed_memory();
+        }
     }
 }
 
@@ -668,12 +560,12 @@ fn work_outlook(tx: &Transaction, worker: bool, names_json: &str) -> rusqlite::R
             .query_row([], |r| r.get(0))?;
         let any: bool = tx
             .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM json_each(?1) AS l JOIN tasks AS t
+                concat!("SELECT EXISTS (SELECT 1 FROM json_each(?1) AS l JOIN tasks AS t
                    ON t.name = json_extract(l.value, '$[0]') AND t.queue = json_extract(l.value, '$[1]')
-                   WHERE t.state IN (0, 5) AND t.due_at IS NULL
+                   WHERE t.state IN ", sql_state!(READY), " AND t.due_at IS NULL
                      AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = t.queue))
-                 OR EXISTS (SELECT 1 FROM tasks WHERE state IN (1, 2)
-                   AND name IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)))",
+                 OR EXISTS (SELECT 1 FROM tasks WHERE state IN ", sql_state!(HELD), "
+                   AND name IN (SELECT json_extract(value, '$[0]') FROM json_each(?1)))"),
             )?
             .query_row(params![names_json], |r| r.get(0))?;
         let has_work = worker && (any || next_due.is_some());
@@ -713,26 +605,6 @@ fn push_outcome(
     } else {
         let _ = write!(out, "{at},null]");
     }
-}
-
-fn failure_replies(ops: &[Op], e: &rusqlite::Error) -> Vec<Reply> {
-    let mut out = Vec::new();
-    for op in ops {
-        match op {
-            Op::Insert { ticket, .. } | Op::Flush { ticket } => out.push(Reply::Rejected {
-                ticket: *ticket,
-                error: format!(
-                    "the SQLite store failed to commit: {}",
-                    errors::describe(e)
-                ),
-            }),
-            Op::Finish { slot, .. } => out.push(Reply::Settled(vec![*slot])),
-            Op::Retry { slot, .. } => out.push(Reply::Requeued(vec![*slot])),
-            Op::Adopt { .. } => out.push(Reply::Adopted(Vec::new())),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Inserts tasks; with an idempotency key that a task already has, returns that task's id.
@@ -808,9 +680,9 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
     // with the backlog.
     let mut heads: Vec<(i32, i64, u32)> = Vec::new();
     let mut line = tx.prepare_cached(
-        "SELECT priority, seq FROM tasks WHERE name = ?1 AND queue = ?3 AND state IN (0, 5) AND due_at IS NULL
+        concat!("SELECT priority, seq FROM tasks WHERE name = ?1 AND queue = ?3 AND state IN ", sql_state!(READY), " AND due_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = ?3)
-         ORDER BY priority DESC, seq LIMIT ?2",
+         ORDER BY priority DESC, seq LIMIT ?2"),
     )?;
     for w in wants {
         let max = w.max.min(limit);
@@ -830,10 +702,10 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
     let defs: rustc_hash::FxHashMap<i64, u32> = heads.iter().map(|h| (h.1, h.2)).collect();
     let seqs = serde_json::to_string(&heads.iter().map(|h| h.1).collect::<Vec<_>>()).expect("seqs");
     let mut take = tx.prepare_cached(
-        "UPDATE tasks SET state = 1, owner = ?1, attempt = attempt + 1, started_at = NULL,
+        concat!("UPDATE tasks SET state = ", sql_state!(RECEIVED), ", owner = ?1, attempt = attempt + 1, started_at = NULL,
            cancel_requested = CASE WHEN cancel_requested = 0 THEN 0 ELSE 2 END
          WHERE seq IN (SELECT value FROM json_each(?2))
-         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error, cancel_requested, trace",
+         RETURNING seq, id, priority, attempt, payload, created_at, run_at, key, error, cancel_requested, trace"),
     )?;
     let rows = take.query_map(params![me, seqs], |r| {
         let seq: i64 = r.get(0)?;
@@ -869,12 +741,12 @@ fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
     let fail_err = worker_lost_error(true);
     let n = tx
         .prepare_cached(
-            "UPDATE tasks SET
+            concat!("UPDATE tasks SET
                state = CASE WHEN attempt > max_attempts THEN ?1 ELSE ?2 END,
                error = CASE WHEN attempt > max_attempts THEN ?3 ELSE ?4 END,
                completed_at = CASE WHEN attempt > max_attempts THEN ?5 ELSE NULL END,
                due_at = NULL
-             WHERE state IN (1, 2) AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?5)",
+             WHERE state IN ", sql_state!(HELD), " AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?5)"),
         )?
         .execute(params![FAILURE, RETRY, fail_err, retry_err, now as i64])?;
     tx.prepare_cached("DELETE FROM workers WHERE expires_at < ?1")?
@@ -910,7 +782,7 @@ fn end_dead_workers(tx: &Transaction, me: &str) -> rusqlite::Result<usize> {
 
 fn cancel_requests(tx: &Transaction, me: &str) -> rusqlite::Result<Vec<TaskId>> {
     let mut st = tx.prepare_cached(
-        "UPDATE tasks SET cancel_requested = 2 WHERE state IN (1, 2) AND owner = ?1 AND cancel_requested = 1 RETURNING id",
+        concat!("UPDATE tasks SET cancel_requested = 2 WHERE state IN ", sql_state!(HELD), " AND owner = ?1 AND cancel_requested = 1 RETURNING id"),
     )?;
     let ids = st.query_map(params![me], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
@@ -980,7 +852,7 @@ fn trim_group(
     if remaining > 0 {
         let finished: i64 = tx
             .prepare_cached(
-                &format!("SELECT count(*) FROM tasks WHERE state IN (3, 4, 6) AND {scope}")
+                &format!(concat!("SELECT count(*) FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND {scope}"), scope = scope)
                     .replace("?3", "?1")
                     .replace("?4", "?2"),
             )?
@@ -989,8 +861,9 @@ fn trim_group(
         if excess > 0 {
             let cutoff: Option<i64> = tx
                 .prepare_cached(&format!(
-                    "SELECT completed_at FROM tasks WHERE state IN (3, 4, 6) AND {scope}
-                     ORDER BY completed_at LIMIT 1 OFFSET ?1"
+                    concat!("SELECT completed_at FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND {scope}
+                     ORDER BY completed_at LIMIT 1 OFFSET ?1"),
+                    scope = scope
                 ))?
                 .query_row(
                     params![excess - 1, Option::<i64>::None, name, except],
@@ -1021,8 +894,9 @@ fn delete_finished(
     except: Option<&str>,
 ) -> rusqlite::Result<i64> {
     let sql = format!(
-        "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN (3, 4, 6) AND {condition}
-         ORDER BY completed_at LIMIT ?2) RETURNING id"
+        concat!("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND {condition}
+         ORDER BY completed_at LIMIT ?2) RETURNING id"),
+        condition = condition
     );
     let mut st = tx.prepare_cached(&sql)?;
     let ids: Vec<String> = st
