@@ -22,6 +22,11 @@ export declare class NativeExecutor {
    * function) when the store has news; the JS layer then runs a `cycle`.
    */
   setWaker(wake: (() => void)): void
+  /**
+   * A ticket whose `committed` event says that everything this process sent to its
+   * durable store so far is committed, or -1 (memory store, or closed).
+   */
+  requestFlush(): number
   /** The ticket of the last submit (durable stores), or -1. */
   takeTicket(): number
   /** A page of tasks as JSON (`{ tasks, cursor }`). */

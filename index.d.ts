@@ -886,12 +886,15 @@ export declare class Executor extends EventEmitter<ExecutorEvents> {
   /**
    * A page of stored tasks, oldest first, filtered by `state`, `name` and `queue`.
    * Pass the returned `cursor` to get the next page; it is null on the last one.
+   * On a durable store it first waits until this process's own writes are committed,
+   * so it agrees with what `info()` already showed.
    * @throws TypeError for a bad limit, state or cursor.
    */
   list(options?: ListOptions): Promise<TaskPage>
   /**
    * Stored tasks per state, in total and per queue. Workflow coordinators (the internal
-   * `taskloom-workflow` queue) are left out of both unless `internal: true`.
+   * `taskloom-workflow` queue) are left out of both unless `internal: true`. On a
+   * durable store it first waits until this process's own writes are committed.
    */
   counts(options?: { internal?: boolean }): Promise<TaskCounts>
   /**

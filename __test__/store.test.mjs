@@ -36,6 +36,25 @@ test('list() pages through tasks by state, name and queue; counts() per state an
   await ex.close({ timeoutMs: 10 })
 })
 
+test('counts() and list() agree with what info() already showed: an outcome read here is counted', async () => {
+  const ex = new Executor({ concurrency: 4 })
+  ex.register('quick', (n) => n)
+  for (let i = 0; i < 40; i++) {
+    const t = await ex.submit('quick', i)
+    // Not result(): info() reads this process's own memory, which knows first.
+    let info = await t.info()
+    while (info.state !== 'SUCCESS') {
+      await new Promise((resolve) => setImmediate(resolve))
+      info = await t.info()
+    }
+    const counts = await ex.counts()
+    assert.equal(counts.total.SUCCESS, i + 1, `after task ${i}`)
+    const page = await ex.list({ state: 'SUCCESS', limit: 1000 })
+    assert.ok(page.tasks.some((x) => x.id === t.id), `task ${i} listed as SUCCESS`)
+  }
+  await ex.close()
+})
+
 test('keepResults trims finished tasks by count', async () => {
   const ex = new Executor({ keepResults: { count: 5 } })
   ex.register('t', (n) => n)

@@ -364,6 +364,18 @@ class Executor extends EventEmitter {
   }
 
   /** What this tick's submits and result() calls left for the engine, before anything reads it. */
+  /**
+   * Durable stores: resolves once every outcome this process reported so far is in the
+   * store, so that a read of the store (counts) agrees with what `info()` already showed.
+   */
+  async #committed() {
+    if (!this.#native.durable) return
+    const ticket = native(() => this.#native.requestFlush())
+    // A store whose writes are failing answers with an error: the read goes on (reads
+    // work then), and the fault is reported on its own.
+    if (ticket >= 0) await this.#dispatcher.whenCommitted(ticket).catch(() => {})
+  }
+
   #flush() {
     this.#submits.flush()
     this.#results.flush(this.#closing !== null)
@@ -559,6 +571,7 @@ class Executor extends EventEmitter {
     checkObject(options, 'list() options')
     rejectNonFinite(options, '')
     this.#submits.flush()
+    await this.#committed()
     const page = JSON.parse(native(() => this.#native.list(JSON.stringify(options))))
     page.tasks = page.tasks.map(toTaskInfo)
     return page
@@ -569,6 +582,7 @@ class Executor extends EventEmitter {
     checkObject(options, 'counts() options')
     checkKeys(options, ['internal'], 'counts()')
     this.#submits.flush()
+    await this.#committed()
     const counts = JSON.parse(native(() => this.#native.counts()))
     const internal = counts.queues[WORKFLOW_TASK]
     if (options.internal === true || internal === undefined) return counts

@@ -58,6 +58,13 @@ impl NativeExecutor {
         }));
     }
 
+    /// A ticket whose `committed` event says that everything this process sent to its
+    /// durable store so far is committed, or -1 (memory store, or closed).
+    #[napi]
+    pub fn request_flush(&mut self) -> f64 {
+        self.engine.request_flush().map_or(-1.0, |t| t as f64)
+    }
+
     /// The ticket of the last submit (durable stores), or -1.
     #[napi]
     pub fn take_ticket(&mut self) -> f64 {

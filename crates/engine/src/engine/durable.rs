@@ -876,6 +876,22 @@ impl Engine {
         self.durable_intake(now);
     }
 
+    /// Asks the writer to say when everything sent to it so far is committed, without
+    /// waiting: the `Committed` event of the returned ticket says so (None: a memory
+    /// store, or closed, where nothing is in flight). Reads of the file that must see
+    /// this process's own outcomes (`counts()` after a task read as SUCCESS) wait for it.
+    pub fn request_flush(&mut self) -> Option<u64> {
+        let d = self.durable.as_mut()?;
+        if !d.store.is_running() {
+            return None;
+        }
+        let ticket = d.next_ticket;
+        d.next_ticket += 1;
+        d.tickets_out += 1;
+        d.store.send(Op::Flush { ticket });
+        Some(ticket)
+    }
+
     /// Blocks until everything sent to the writer so far is committed and taken in
     /// (for tests and tools; the host never blocks on the writer otherwise).
     pub fn flush(&mut self) {
