@@ -363,7 +363,6 @@ class Executor extends EventEmitter {
     return new TaskHandle(this, id, -1, true)
   }
 
-  /** What this tick's submits and result() calls left for the engine, before anything reads it. */
   /**
    * Durable stores: resolves once every outcome this process reported so far is in the
    * store, so that a read of the store (counts) agrees with what `info()` already showed.
@@ -376,6 +375,7 @@ class Executor extends EventEmitter {
     if (ticket >= 0) await this.#dispatcher.whenCommitted(ticket).catch(() => {})
   }
 
+  /** What this tick's submits and result() calls left for the engine, before anything reads it. */
   #flush() {
     this.#submits.flush()
     this.#results.flush(this.#closing !== null)

@@ -12,7 +12,6 @@
 //! - tasks not held here are read from the file; waiting on them polls the file when
 //!   another connection has committed.
 
-
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Value;
 
@@ -91,7 +90,7 @@ impl Durable {
         Ok(crate::store::open(e.cfg.store.clone(), settings, e.clock.clone())?.map(Durable::over))
     }
 
-    pub(super) fn over(store: Box<dyn DurableStore>) -> Durable {
+    fn over(store: Box<dyn DurableStore>) -> Durable {
         Durable {
             store,
             by_id: FxHashMap::default(),
@@ -895,14 +894,8 @@ impl Engine {
     /// Blocks until everything sent to the writer so far is committed and taken in
     /// (for tests and tools; the host never blocks on the writer otherwise).
     pub fn flush(&mut self) {
-        let Some(d) = &mut self.durable else { return };
-        if !d.store.is_running() {
-            return; // closed: the writer committed everything when it stopped
-        }
-        let ticket = d.next_ticket;
-        d.next_ticket += 1;
-        d.tickets_out += 1;
-        d.store.send(Op::Flush { ticket });
+        // None when closed: the writer committed everything when it stopped.
+        let Some(ticket) = self.request_flush() else { return };
         loop {
             let now = self.now();
             self.durable_intake(now);

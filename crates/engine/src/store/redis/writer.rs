@@ -24,7 +24,6 @@ use crate::clock::Clock;
 use crate::store::protocol::{state_code, worker_lost_error, Adopted, Op, Reply, Shared, Want};
 use crate::store::writer::batch::Batch;
 use crate::store::writer::chores::{LISTENER_TTL_MS, MAINTENANCE_EVERY_MS};
-use crate::store::writer::failure;
 use crate::store::writer::thread::{self, Core, Incoming, Round};
 use crate::task::TaskId;
 
@@ -836,15 +835,6 @@ impl Writer {
     fn unsent(&mut self, ops: Vec<Op>, unsent: Unsent, stopping: bool, replies: &mut Vec<Reply>) {
         let Unsent { error, maybe_sent, resend } = unsent;
         for op in ops {
-            if failure::kept(&op) {
-                if stopping {
-                    // Let go: the lease expires and another worker runs these again.
-                    replies.extend(failure::let_go(op, String::new));
-                } else {
-                    self.core.carry.push(op);
-                }
-                continue;
-            }
             match op {
                 op @ Op::Insert { .. } if resend && !stopping => self.core.carry.push(op),
                 op @ Op::Insert { .. } if self.cfg.queue_offline_submits && !stopping => {
@@ -861,14 +851,10 @@ impl Writer {
                          (look it up, or submit again with an idempotency key, which is safe to repeat)"
                     ),
                 }),
-                Op::Insert { ticket, .. } | Op::Flush { ticket } => replies.push(Reply::Rejected {
-                    ticket,
-                    error: format!("{error}; nothing was stored"),
-                }),
-                Op::Adopt { wants, limit } => self.core.claim.keep((wants, limit)),
-                // Names and retention were taken in by the batch; events of an unreachable
-                // moment are dropped (the log is at-most-once); kept ops went above.
-                _ => {}
+                // Everything else as on every store (`Core::failed`). Names and retention
+                // were taken in by the batch; events of an unreachable moment are dropped
+                // (the log is at-most-once).
+                op => replies.extend(self.core.failed(op, stopping, || format!("{error}; nothing was stored"))),
             }
         }
     }

@@ -23,7 +23,6 @@ use crate::store::protocol::{state_code, worker_lost_error, Adopted, NewTask, Op
 use crate::store::writer::batch::Batch;
 use crate::store::writer::chores::LISTENER_TTL_MS;
 use crate::store::writer::thread::{self, Core, Round};
-use crate::store::writer::failure;
 use crate::task::TaskId;
 
 /// The writer is configured with what every durable store is opened with.
@@ -187,28 +186,15 @@ impl Writer {
         self.core.shared.deliver(replies);
     }
 
-    /// The ops of a batch whose transaction failed (see `store::writer::failure`): kept
-    /// for the next round, or answered. A claim request stays standing.
+    /// The ops of a batch whose transaction failed: kept for the next round, or answered
+    /// (`Core::failed`).
     fn failed(&mut self, batch: Batch, e: &rusqlite::Error, stopping: bool) -> Vec<Reply> {
-        let mut replies = Vec::new();
-        for op in batch.ops {
-            if failure::kept(&op) && !stopping {
-                self.core.carry.push(op);
-                continue;
-            }
-            if let Op::Adopt { wants, limit } = op {
-                if !stopping {
-                    self.core.claim.keep((wants, limit));
-                    continue;
-                }
-                replies.push(Reply::Adopted(Vec::new()));
-                continue;
-            }
-            replies.extend(failure::let_go(op, || {
-                format!("the SQLite store failed to commit: {}", errors::describe(e))
-            }));
-        }
-        replies
+        let error = || format!("the SQLite store failed to commit: {}", errors::describe(e));
+        batch
+            .ops
+            .into_iter()
+            .filter_map(|op| self.core.failed(op, stopping, error))
+            .collect()
     }
 
     fn transaction(

@@ -45,7 +45,6 @@ impl Batch {
             started_at: now,
             ..Default::default()
         };
-        let mut outcome_seqs = FxHashSet::default();
         for op in &ops {
             match op {
                 Op::Insert { tasks, .. } => {
@@ -53,15 +52,13 @@ impl Batch {
                     b.inserted_delayed |= tasks.iter().any(|t| t.run_at > now);
                 }
                 Op::Adopt { wants, limit } => b.request = Some((wants.clone(), *limit)),
-                Op::Finish { slot, seq, id, .. } => {
+                Op::Finish { slot, id, .. } => {
                     b.settled.push(*slot);
                     b.leaving.insert(*id);
-                    outcome_seqs.insert(*seq);
                 }
-                Op::Retry { slot, seq, id, .. } => {
+                Op::Retry { slot, id, .. } => {
                     b.requeued.push(*slot);
                     b.leaving.insert(*id);
-                    outcome_seqs.insert(*seq);
                 }
                 Op::Release { ids } => {
                     b.released.extend(ids.iter().copied());
@@ -81,8 +78,9 @@ impl Batch {
         }
         for op in &ops {
             if let Op::Started { seqs, ids, at } = op {
+                // Ids and row numbers are parallel: the id tells whether the task leaves.
                 for (seq, id) in seqs.iter().zip(ids) {
-                    if !outcome_seqs.contains(seq) && !b.leaving.contains(id) {
+                    if !b.leaving.contains(id) {
                         b.started_seqs.push(*seq);
                         b.started_ids.push(*id);
                     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::chores::Chores;
 use super::claims::ParkedClaim;
-use super::intake;
+use super::{failure, intake};
 use super::outlook::StaleMarks;
 use crate::clock::Clock;
 use crate::store::protocol::{Op, Reply, Shared};
@@ -38,6 +38,24 @@ impl Core {
             carry: Vec::new(),
             claim_hold_ms,
         }
+    }
+}
+
+impl Core {
+    /// An op whose round failed (see `failure`): changes to held tasks are kept for the
+    /// next round, a claim request stays standing, anything else is answered (a submit
+    /// or flush rejected with `error`). Stopping, nothing is kept: outcomes are let go
+    /// (the lease recovers their tasks) and the claim request is answered empty.
+    pub fn failed(&mut self, op: Op, stopping: bool, error: impl FnOnce() -> String) -> Option<Reply> {
+        if stopping {
+            return failure::let_go(op, error);
+        }
+        match op {
+            op if failure::kept(&op) => self.carry.push(op),
+            Op::Adopt { wants, limit } => self.claim.keep((wants, limit)),
+            op => return failure::let_go(op, error),
+        }
+        None
     }
 }
 
