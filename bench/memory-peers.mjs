@@ -1,5 +1,9 @@
 // One in-memory measurement in this process; prints one JSON line.
-//   node bench/memory-peers.mjs <throughput|awaited|singles|rss|latency> <ceiling|taskloom|taskloom-policies|p-queue> [n]
+//   node bench/memory-peers.mjs <throughput|awaited|singles|rss|latency> <ceiling|floor|taskloom|taskloom-policies|p-queue> [n]
+// `floor` (awaited, singles, latency): the least any queue behind taskloom's API shape does
+// in plain JS — a promise of a handle per submit, a handle, a result promise, a run at
+// concurrency 256 — with no engine, store, ids, options or events. The gap to it is
+// what taskloom's engine and bookkeeping cost; the gap from it to p-queue is the API's.
 // Run by bench/run.mjs, which compares the results.
 import { Executor } from '../index.mjs'
 import PQueue from 'p-queue'
@@ -43,6 +47,55 @@ async function throughput() {
   throw new Error(`unknown impl ${impl}`)
 }
 
+/** A FIFO at CONCURRENCY in plain JS with taskloom's API shape (see `floor` above). */
+class FloorHandle {
+  constructor() {
+    this.done = false
+    this.resolve = null
+  }
+
+  result() {
+    return this.done ? Promise.resolve(null) : new Promise((r) => (this.resolve = r))
+  }
+}
+
+class FloorQueue {
+  constructor() {
+    this.queue = []
+    this.head = 0
+    this.running = 0
+  }
+
+  #next() {
+    while (this.running < CONCURRENCY && this.head < this.queue.length) {
+      const h = this.queue[this.head]
+      this.queue[this.head++] = undefined
+      this.running++
+      noop().then(() => {
+        this.running--
+        h.done = true
+        if (h.resolve !== null) h.resolve(null)
+        this.#next()
+      })
+    }
+  }
+
+  submit(_name, _payload) {
+    const h = new FloorHandle()
+    this.queue.push(h)
+    this.#next()
+    return Promise.resolve(h)
+  }
+
+  async submitMany(_name, payloads) {
+    const k = payloads.length
+    const hs = new Array(k)
+    for (let i = 0; i < k; i++) this.queue.push((hs[i] = new FloorHandle()))
+    this.#next()
+    return hs
+  }
+}
+
 /**
  * The paths users write: every result awaited. `awaited`: submitMany in chunks of 10,000,
  * then Promise.all over every handle's result() — against Promise.all over q.add
@@ -52,9 +105,10 @@ async function throughput() {
 async function awaitedPaths(kind) {
   let perSec
   const t0 = performance.now()
-  if (impl === 'taskloom') {
-    const ex = new Executor({ concurrency: CONCURRENCY })
-    ex.register('noop', noop)
+  if (impl === 'taskloom' || impl === 'floor') {
+    const ex = impl === 'floor' ? new FloorQueue() : new Executor({ concurrency: CONCURRENCY })
+    if (impl === 'floor') ex.close = async () => {}
+    else ex.register('noop', noop)
     if (kind === 'awaited') {
       const handles = []
       const chunk = new Array(10_000).fill(null)
@@ -114,6 +168,14 @@ async function latency() {
       if (i >= 100) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
     }
     await ex.close()
+  } else if (impl === 'floor') {
+    const q = new FloorQueue()
+    for (let i = 0; i < N + 100; i++) {
+      const t0 = process.hrtime.bigint()
+      const t = await q.submit()
+      await t.result()
+      if (i >= 100) samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
   } else if (impl === 'p-queue') {
     const q = new PQueue({ concurrency: CONCURRENCY })
     for (let i = 0; i < N + 100; i++) {

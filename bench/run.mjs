@@ -48,7 +48,8 @@ if (wanted('memory')) {
     ['awaited', N, `${fmt(N)} tasks, submitMany in chunks of 10,000, every result awaited (Promise.all)`],
     ['singles', Math.round(0.3 * N), `${fmt(0.3 * N)} single submit() calls in a loop, each result awaited`],
   ]) {
-    const runs = { taskloom: [], 'p-queue': [] }
+    // floor: the same API shape in plain JS with no engine (bench/memory-peers.mjs).
+    const runs = { taskloom: [], 'p-queue': [], floor: [] }
     for (let round = 0; round < RUNS; round++) for (const impl of Object.keys(runs)) runs[impl].push(measure(kind, impl, n))
     const per = (impl) => median(runs[impl].map((r) => r.perSec))
     const mb = (impl) => median(runs[impl].map((r) => r.peakMb))
@@ -57,6 +58,7 @@ if (wanted('memory')) {
       (kind === 'awaited' ? `, ${((per('taskloom') / tp.taskloom) * 100).toFixed(0)}% of its own onIdle() throughput` : '') +
       `   peak RSS ${fmt(mb('taskloom'))} MB (${((mb('taskloom') / mb('p-queue')) * 100).toFixed(0)}% of p-queue)`)
     console.log(`  p-queue  ${fmt(per('p-queue')).padStart(12)} tasks/s                                        peak RSS ${fmt(mb('p-queue'))} MB`)
+    console.log(`  floor    ${fmt(per('floor')).padStart(12)} tasks/s   ${(per('floor') / per('p-queue')).toFixed(2)}× p-queue (this API in plain JS, no engine)   peak RSS ${fmt(mb('floor'))} MB (${((mb('floor') / mb('p-queue')) * 100).toFixed(0)}% of p-queue)`)
   }
 
   console.log(`\nPeak RSS with ${fmt(N)} tasks queued (none run)`)
@@ -64,9 +66,10 @@ if (wanted('memory')) {
   console.log(`  taskloom ${fmt(rss.taskloom).padStart(8)} MB   ${((rss.taskloom / rss['p-queue']) * 100).toFixed(0)}% of p-queue`)
   console.log(`  p-queue  ${fmt(rss['p-queue']).padStart(8)} MB`)
 
-  console.log('\nSerial submit → result latency, 1,000 round trips')
-  const lat = { taskloom: measure('latency', 'taskloom', 1000), 'p-queue': measure('latency', 'p-queue', 1000) }
-  for (const impl of ['taskloom', 'p-queue']) {
+  // Warmed up: with 1,000 round trips most of them ran before the JIT had compiled the path.
+  console.log('\nSerial submit → result latency, 20,000 round trips')
+  const lat = Object.fromEntries(['taskloom', 'p-queue', 'floor'].map((impl) => [impl, measure('latency', impl, 20_000)]))
+  for (const impl of ['taskloom', 'p-queue', 'floor']) {
     console.log(`  ${impl.padEnd(9)} p50 ${lat[impl].p50us.toFixed(1).padStart(7)} µs   p99 ${lat[impl].p99us.toFixed(1).padStart(7)} µs`)
   }
 
@@ -158,6 +161,12 @@ if (wanted('redis')) {
       const ratio = impl === 'taskloom' ? `   ${vs(med.taskloom, [['BullMQ', med.bullmq], ['bee-queue', med['bee-queue']]])}` : ''
       console.log(`  ${impl.padEnd(9)} ${fmt(med[impl]).padStart(9)} tasks/s (${fmt(rdN(impl))} tasks)${ratio}`)
     }
+  }
+  // Where a Redis queue's time goes: the server's one thread runs every command.
+  console.log('\nRedis: server commands per task, end to end with 1 worker (INFO commandstats; commands inside scripts count) and redis-server CPU per task')
+  for (const impl of rdPeers) {
+    const r = rd('commands', impl, Math.max(200, Math.round(10_000 * Math.min(1, N / 1_000_000))))
+    console.log(`  ${impl.padEnd(9)} ${r.perTask.toFixed(1).padStart(5)} commands/task   server CPU ${r.cpuUsPerTask.toFixed(1).padStart(6)} µs/task   most called: ${r.top}`)
   }
   console.log('\nRedis: serial submit → result latency (worker in the same process)')
   for (const impl of rdPeers) {
