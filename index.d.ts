@@ -287,6 +287,9 @@ export interface ExecutorOptions {
   queueRateLimits?: Record<string, RateLimitOptions>
 }
 
+/** A task's size by name: `'small'` 1 slot, `'medium'` 2, `'large'` 4. */
+export type TaskSize = 'small' | 'medium' | 'large'
+
 /** Options of `ex.register(name, handler, options)`. */
 export interface TaskOptions {
   /** The queue the task's runs go through. URL-safe. Default `'default'`. */
@@ -309,6 +312,15 @@ export interface TaskOptions {
   timeoutMs?: number
   /** At most this many runs of this task at once in this executor. */
   maxParallel?: number
+  /**
+   * How many of the executor's `concurrency` slots one run takes: a whole number, or
+   * `'small' | 'medium' | 'large'` (1, 2, 4 slots). Default 1. Under `concurrency: 4`, one
+   * `'large'` run fills the executor, or four `'small'` ones. A size above the
+   * executor's `concurrency` is refused here (the task could never start). A task too
+   * big for the slots left waits first in line: smaller tasks behind it do not overtake
+   * it, so it is never starved. Workflow coordinators take no slot whatever their size.
+   */
+  size?: number | TaskSize
   /** Default priority of the task's submits. Larger runs first. Default 0. */
   priority?: number
   /** A limit on this task's starts. */
@@ -461,6 +473,8 @@ export interface TaskDefinitionInfo {
   /** The timeout that applies (the task's own, else the executor's), or null. */
   timeoutMs: number | null
   maxParallel: number | null
+  /** Slots of `concurrency` one run takes (a size name resolved to its number). */
+  size: number
   priority: number
   /** The resolved retry policy. */
   retry: Required<RetryOptions>

@@ -132,6 +132,52 @@ test('maxParallel bounds one task name while others keep running', async () => {
   await ex.close()
 })
 
+test('sizes: a run takes its size in slots of concurrency; a large task waits first in line', async () => {
+  const ex = new Executor({ concurrency: 4 })
+  let used = 0
+  let peak = 0
+  let runningWhileBig = null
+  const order = []
+  const make = (slots) => async (p) => {
+    used += slots
+    peak = Math.max(peak, used)
+    order.push(p)
+    if (slots === 4) runningWhileBig = ex.running
+    await new Promise((r) => setTimeout(r, 10))
+    used -= slots
+  }
+  ex.register('big', make(4), { size: 'large' })
+  ex.register('small', make(1), { size: 'small' })
+  assert.equal(ex.tasks().find((t) => t.name === 'big').size, 4, 'a size name reads back as its slots')
+  assert.equal(ex.tasks().find((t) => t.name === 'small').size, 1)
+  await Promise.all([
+    ex.submit('big', 'b1'),
+    ...[1, 2, 3, 4].map((i) => ex.submit('small', `s${i}`)),
+    ex.submit('big', 'b2'),
+    ...[5, 6, 7, 8].map((i) => ex.submit('small', `s${i}`)),
+  ])
+  await ex.onIdle()
+  assert.equal(peak, 4, 'never more than 4 slots in use')
+  assert.deepEqual(order, ['b1', 's1', 's2', 's3', 's4', 'b2', 's5', 's6', 's7', 's8'], 'smaller tasks do not overtake a large one waiting')
+  assert.equal(runningWhileBig, 1, '`running` counts handlers, not slots')
+  await ex.close()
+})
+
+test('sizes: a size that could never run, or is not a size, is refused at register', async () => {
+  const ex = new Executor({ concurrency: 4 })
+  assert.throws(() => ex.register('huge', () => {}, { size: 5 }), {
+    name: 'TypeError',
+    message: "task 'huge' has size 5, more than the executor's concurrency of 4: it could never start (raise `concurrency` or lower `size`)",
+  })
+  for (const size of [0, -1, 1.5, 'huge', '2', true, {}]) {
+    assert.throws(() => ex.register('bad', () => {}, { size }), /`size` of task 'bad' must be a positive whole number of slots or 'small', 'medium', 'large'/, String(size))
+  }
+  assert.equal(ex.has('huge') || ex.has('bad'), false, 'nothing was registered')
+  ex.register('medium', () => 'm', { size: 'medium' })
+  assert.equal(await (await ex.submit('medium', null)).result(), 'm')
+  await ex.close()
+})
+
 test('an executor works only the queues it is given', async () => {
   const ex = new Executor({ queues: ['math'] })
   ex.register('add', ([a, b]) => a + b, { queue: 'math' })

@@ -16,7 +16,7 @@ const PUMPS_PER_YIELD = 64
 class Dispatcher {
   /**
    * @param native the NativeExecutor
-   * @param defs   definitions by index: `{ name, queue, handler, timeoutMs }`
+   * @param defs   definitions by index: `{ name, queue, handler, timeoutMs, size }`
    * @param hooks  `{ beforeCycle(), settled(info), settledHere(slot, ok, x), state(id, name, state), breaker(name, from, to),
    *                rateLimited(scope, name, until), progress/status/log(ctx, …), pumped() }`
    */
@@ -25,7 +25,10 @@ class Dispatcher {
     this.defs = defs
     this.hooks = hooks
     this.concurrency = native.worker ? native.concurrency : 0
+    /** Handlers running (workflow coordinators not counted). */
     this.running = 0
+    /** Slots of `concurrency` they take: each its task's `size`. */
+    this.slotsUsed = 0
     /** Running task contexts by engine slot. */
     this.runs = []
     this.completions = ''
@@ -91,7 +94,7 @@ class Dispatcher {
     this.completions = ''
     const successes = this.successes
     if (successes.length > 0) this.successes = []
-    const capacity = this.closing ? 0 : this.concurrency - this.running
+    const capacity = this.closing ? 0 : this.concurrency - this.slotsUsed
     const out = this.native.cycle(completions, capacity)
     if (out !== null) {
       const [tasks, events, due] = JSON.parse(out)
@@ -188,7 +191,10 @@ class Dispatcher {
     // A workflow coordinator mostly waits on its members: it takes no concurrency slot
     // (or workflows could fill every slot and wait for members that cannot start).
     ctx.counted = def.coordinator !== true
-    if (ctx.counted) this.running++
+    if (ctx.counted) {
+      this.running++
+      this.slotsUsed += def.size
+    }
     if (def.timeoutMs !== null) ctx.timer = setLongTimeout(() => timedOut(this, ctx, def), def.timeoutMs)
     let r
     if (this.traced) {
@@ -226,7 +232,10 @@ class Dispatcher {
     ctx.done = true
     if (ctx.timer !== undefined) clearLongTimeout(ctx.timer)
     this.runs[ctx.slot] = undefined
-    if (ctx.counted) this.running--
+    if (ctx.counted) {
+      this.running--
+      this.slotsUsed -= TaskContext.definitionOf(ctx).size
+    }
     if (this.running === 0 && this.onDrained !== null) this.onDrained()
   }
 

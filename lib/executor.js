@@ -247,7 +247,7 @@ class Executor extends EventEmitter {
     }
     rejectNonFinite(engineOptions, '')
     const info = JSON.parse(native(() => this.#native.register(name, JSON.stringify(engineOptions))))
-    const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs, isFailure }
+    const def = { index: info.index, name, queue: info.queue, handler, timeoutMs: info.timeoutMs, size: info.size, isFailure }
     this.#defs[info.index] = def
     this.#byName.set(name, def)
     if (engineOptions.circuitBreaker != null) this.#dispatcher.breakers = true

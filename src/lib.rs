@@ -206,7 +206,8 @@ impl NativeExecutor {
     }
 
     /// One dispatch step: records `completions` (lines of `<slot>S<json>` /
-    /// `<slot>F<error json>`), claims up to `capacity` tasks and returns
+    /// `<slot>F<error json>`), claims tasks filling up to `capacity` slots (a task takes
+    /// its definition's `size`) and returns
     /// `[[slot,"id",def,attempt,payload, …],[events…],nextDueMs|null]` as JSON (five
     /// values per claimed task), or null when there is nothing.
     #[napi]

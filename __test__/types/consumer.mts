@@ -39,7 +39,7 @@ ex.register(
     if (ctx.signal.aborted || ctx.shouldStop) throw new NonRetryableError('stopped')
     return x + y
   },
-  { queue: 'math', tags: ['math'], description: 'Add two numbers', timeoutMs: 10_000, maxParallel: 5, priority: 1 },
+  { queue: 'math', tags: ['math'], description: 'Add two numbers', timeoutMs: 10_000, maxParallel: 5, size: 'small', priority: 1 },
 )
 
 ex.on('progress', (e) => {
@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   new Executor({ retry: { backoff: 'linear' } })
   // @ts-expect-error a handler is a function
   ex.register('bad', 42)
+  // @ts-expect-error a size is a number of slots or 'small' | 'medium' | 'large'
+  ex.register('bad', () => null, { size: 'huge' })
   // @ts-expect-error submitMany takes no idempotency key
   await ex.submitMany('add', [[1, 2]], { key: 'x' })
 }
@@ -222,6 +224,7 @@ void workflows
   const def = producer.info('resize')
   const seen: Date | undefined = def?.workers?.[0]?.lastSeenAt
   const field: string | undefined = def?.conflicts?.[0]?.field
+  const slots: number | undefined = def?.size
   const q: QueueInfo[] = await producer.queues({ internal: true })
   const paused: boolean = q[0]?.paused ?? false
   const changed: boolean = await producer.pauseQueue('io')

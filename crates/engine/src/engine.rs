@@ -499,6 +499,12 @@ impl Engine {
         if self.closed {
             return Err(EngineError::Closed);
         }
+        if self.cfg.worker && def.size > self.cfg.concurrency {
+            return Err(EngineError::invalid(format!(
+                "task '{}' has size {}, more than the executor's concurrency of {}: it could never start (raise `concurrency` or lower `size`)",
+                def.name, def.size, self.cfg.concurrency
+            )));
+        }
         let over = self
             .registry
             .find(&def.name)
@@ -676,10 +682,12 @@ impl Engine {
 
     // ---- claim and complete ----------------------------------------------------------
 
-    /// Claims up to `capacity` ready tasks, marks them STARTED and appends five JSON
-    /// values per task to `out`, comma separated: `slot,"id",def,attempt,payload`.
-    /// (A flat list parses much faster in V8 than an array per task.) Returns how many
-    /// were claimed.
+    /// Claims ready tasks that fit in `capacity` slots (a task takes its definition's
+    /// `size`), marks them STARTED and appends five JSON values per task to `out`, comma
+    /// separated: `slot,"id",def,attempt,payload`. (A flat list parses much faster in V8
+    /// than an array per task.) Returns how many were claimed. A task too big for the
+    /// slots left waits first in line: smaller tasks behind it do not overtake it, so a
+    /// large task is never starved by a stream of small ones.
     ///
     /// A task is claimed when its definition admits it — below `maxParallel`, not held
     /// by its rate limit, its breaker permitting — and then only if a cell is free in its
@@ -704,6 +712,7 @@ impl Engine {
         self.store.promote_due(now);
         self.tick_breakers(now);
         let mut claimed = 0;
+        let mut slots_taken = 0;
         let mut id_buf = uuid::Uuid::encode_buffer();
         // The definitions that may start a task now, worked out once per claim; only the
         // definition just claimed, or a queue / the executor whose limit ran dry, changes it.
@@ -715,10 +724,14 @@ impl Engine {
                 candidates.push(d);
             }
         }
-        while claimed < capacity && self.executor_wait_until <= now {
+        while slots_taken < capacity && self.executor_wait_until <= now {
             let Some((def, _)) = self.store.peek_ready(&candidates) else {
                 break;
             };
+            let size = self.registry.get(def).size as usize;
+            if slots_taken + size > capacity {
+                break;
+            }
             if !self.take_cells(def, now) {
                 if self.executor_wait_until > now {
                     break;
@@ -782,6 +795,7 @@ impl Engine {
             self.running[def as usize] += 1;
             self.running_total += 1;
             claimed += 1;
+            slots_taken += size;
             self.note_state(slot, TaskState::Received);
             self.note_state(slot, TaskState::Started);
             // Its maxParallel may be reached, or its half-open trials used up.
@@ -792,7 +806,7 @@ impl Engine {
         self.candidates = candidates;
         if self.durable.is_some() {
             self.send_started(now);
-            self.durable_request_claims(now, capacity - claimed);
+            self.durable_request_claims(now, capacity - slots_taken);
         }
         claimed
     }

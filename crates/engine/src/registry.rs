@@ -45,6 +45,33 @@ pub struct TaskOptionsSpec {
     pub circuit_breaker: Option<BreakerSpec>,
     /// This task's own retention of finished tasks (fields override the executor's).
     pub keep_results: Option<KeepResultsSpec>,
+    /// Slots of the executor's `concurrency` one run takes: a number or a size name.
+    pub size: Option<Value>,
+}
+
+/// Slots one run of a task takes by size name (the seed's resource hint).
+pub const SIZE_NAMES: [(&str, u32); 3] = [("small", 1), ("medium", 2), ("large", 4)];
+
+/// `size` as slots: a positive whole number, or `'small' | 'medium' | 'large'` (1, 2, 4).
+pub fn size_slots(name: &str, size: &Value) -> Result<u32> {
+    let bad = || {
+        EngineError::invalid(format!(
+            "`size` of task '{name}' must be a positive whole number of slots or 'small', 'medium', 'large', got {size}"
+        ))
+    };
+    match size {
+        Value::String(s) => SIZE_NAMES
+            .iter()
+            .find(|(n, _)| n == s)
+            .map(|(_, slots)| *slots)
+            .ok_or_else(bad),
+        Value::Number(n) => {
+            let n = n.as_f64().ok_or_else(bad)?;
+            let n = positive_whole_number("size", n).map_err(|_| bad())?;
+            u32::try_from(n).map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
 }
 
 /// A registered task.
@@ -63,6 +90,8 @@ pub struct TaskDef {
     pub rate_limit: Option<Rate>,
     pub circuit_breaker: Option<BreakerConfig>,
     pub keep_results: Option<KeepResultsSpec>,
+    /// Slots of the executor's `concurrency` one run takes (default 1).
+    pub size: u32,
     /// A task this process submits but does not run (a producer on a durable store):
     /// its definition comes from the store's shared registry, if a worker published one.
     pub remote: Option<RemoteDef>,
@@ -94,6 +123,8 @@ pub struct TaskDefInfo<'a> {
     pub signature: String,
     pub timeout_ms: Option<u64>,
     pub max_parallel: Option<u32>,
+    /// Slots of the executor's `concurrency` one run takes.
+    pub size: u32,
     pub priority: i32,
     pub retry: RetryInfo,
     pub rate_limit: Option<RateInfo>,
@@ -210,6 +241,7 @@ impl TaskDef {
             .map(|r| r.validate("rateLimit"))
             .transpose()?;
         let circuit_breaker = spec.circuit_breaker.map(|b| b.validate()).transpose()?;
+        let size = spec.size.as_ref().map(|s| size_slots(name, s)).transpose()?.unwrap_or(1);
         if let Some(k) = &spec.keep_results {
             k.overlay((0, None), "keepResults")?; // validates; resolved against the executor's
         }
@@ -226,6 +258,7 @@ impl TaskDef {
             rate_limit,
             circuit_breaker,
             keep_results: spec.keep_results,
+            size,
             remote: None,
         })
     }
@@ -333,6 +366,7 @@ impl Registry {
             signature: d.params.as_ref().map_or_else(|| "()".to_string(), Params::signature),
             timeout_ms: d.timeout_ms,
             max_parallel: d.max_parallel,
+            size: d.size,
             priority: d.priority,
             retry: self.retry_policy(idx).into(),
             rate_limit: d.rate_limit.map(Into::into),
@@ -344,6 +378,21 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_slots_or_size_names() {
+        let slots = |v: Value| size_slots("t", &v);
+        assert_eq!(slots(serde_json::json!("small")).unwrap(), 1);
+        assert_eq!(slots(serde_json::json!("medium")).unwrap(), 2);
+        assert_eq!(slots(serde_json::json!("large")).unwrap(), 4);
+        assert_eq!(slots(serde_json::json!(3)).unwrap(), 3);
+        for bad in [serde_json::json!(0), serde_json::json!(1.5), serde_json::json!(-2), serde_json::json!("huge"), serde_json::json!(null), serde_json::json!(true)] {
+            let e = slots(bad.clone()).unwrap_err().to_string();
+            assert!(e.contains("`size` of task 't'") && e.contains(&bad.to_string()), "{bad}: {e}");
+        }
+        assert_eq!(TaskDef::from_json("t", "").unwrap().size, 1, "default one slot");
+        assert_eq!(TaskDef::from_json("t", r#"{"size":"large"}"#).unwrap().size, 4);
+    }
 
     #[test]
     fn names_must_be_url_safe() {

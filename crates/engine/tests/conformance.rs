@@ -36,6 +36,8 @@ struct Harness {
     e: Engine,
     clock: ManualClock,
     place: Option<Place>,
+    /// Each registered definition's size: the slots its claims take from a capacity.
+    sizes: Vec<usize>,
 }
 
 fn open(kind: Kind, cfg: &str) -> Harness {
@@ -46,6 +48,7 @@ fn open(kind: Kind, cfg: &str) -> Harness {
                 e,
                 clock,
                 place: None,
+                sizes: Vec::new(),
             };
         }
         Kind::Sqlite => {
@@ -80,6 +83,7 @@ fn open_at(place: &Place, cfg: &str, clock: ManualClock) -> Harness {
         e,
         clock,
         place: Some(place.clone()),
+        sizes: Vec::new(),
     }
 }
 
@@ -89,9 +93,14 @@ fn fail(msg: &str) -> Completion {
 
 impl Harness {
     fn register(&mut self, name: &str, opts: &str) -> u32 {
-        self.e
-            .register(TaskDef::from_json(name, opts).unwrap())
-            .unwrap()
+        let def = TaskDef::from_json(name, opts).unwrap();
+        let size = def.size as usize;
+        let idx = self.e.register(def).unwrap();
+        if self.sizes.len() <= idx as usize {
+            self.sizes.resize(idx as usize + 1, 1);
+        }
+        self.sizes[idx as usize] = size;
+        idx
     }
 
     /// Submits one task and waits for the store; returns its id (the first task's id
@@ -113,13 +122,14 @@ impl Harness {
         common::events(&mut self.e)
     }
 
-    /// Claims up to `n` tasks, as the host's dispatch step does (twice with a durable
-    /// store: once to ask, once to take what the writer claimed).
+    /// Claims tasks filling up to `n` slots, as the host's dispatch step does (twice
+    /// with a durable store: once to ask, once to take what the writer claimed).
     fn claim(&mut self, n: usize) -> Vec<Claimed> {
         let mut got = common::claim(&mut self.e, n);
         if self.e.is_durable() {
             self.e.flush();
-            got.extend(common::claim(&mut self.e, n - got.len()));
+            let used: usize = got.iter().map(|c| self.sizes.get(c.def as usize).copied().unwrap_or(1)).sum();
+            got.extend(common::claim(&mut self.e, n - used));
         }
         got
     }
@@ -199,6 +209,7 @@ on_both_stores!(
     idempotency_keys_return_the_first_task,
     watchers_hear_the_outcome,
     max_parallel_holds_a_name_back,
+    sizes_fill_the_slots_in_line_order,
     progress_status_and_logs_are_recorded,
     list_pages_and_counts_per_state_and_queue,
     unknown_ids_are_not_found,
@@ -349,6 +360,36 @@ fn max_parallel_holds_a_name_back(kind: Kind) {
     let next = h.claim(10);
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].payload, 2, "FIFO within the name");
+}
+
+/// A task takes its size in slots of the capacity; one too big for the slots left waits
+/// first in line, and smaller ones behind it do not overtake it.
+fn sizes_fill_the_slots_in_line_order(kind: Kind) {
+    let mut h = open(kind, r#"{"concurrency":4}"#);
+    let big = h.register("big", r#"{"size":"large"}"#);
+    let small = h.register("small", r#"{"size":1}"#);
+    h.submit(big, "0", "");
+    for i in 1..=4 {
+        h.submit(small, &i.to_string(), "");
+    }
+    let first = h.claim(4);
+    assert_eq!(first.len(), 1, "the large task fills all four slots");
+    assert_eq!(first[0].def, big);
+    h.complete(first[0].slot, Completion::Success("null".into()));
+    let smalls = h.claim(4);
+    assert_eq!(smalls.iter().map(|c| c.payload.clone()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // One small slot frees: the next large task may not start, nor the small one behind it.
+    h.complete(smalls[0].slot, Completion::Success("null".into()));
+    h.submit(big, "5", "");
+    h.submit(small, "6", "");
+    assert!(h.claim(1).is_empty(), "the large task waits first in line");
+    for c in &smalls[1..] {
+        h.complete(c.slot, Completion::Success("null".into()));
+    }
+    let next = h.claim(4);
+    assert_eq!(next.iter().map(|c| c.payload.clone()).collect::<Vec<_>>(), [5]);
+    h.complete(next[0].slot, Completion::Success("null".into()));
+    assert_eq!(h.claim(4).iter().map(|c| c.payload.clone()).collect::<Vec<_>>(), [6]);
 }
 
 fn progress_status_and_logs_are_recorded(kind: Kind) {
