@@ -87,6 +87,8 @@ class FloorQueue {
     return Promise.resolve(h)
   }
 
+  async close() {}
+
   async submitMany(_name, payloads) {
     const k = payloads.length
     const hs = new Array(k)
@@ -107,8 +109,7 @@ async function awaitedPaths(kind) {
   const t0 = performance.now()
   if (impl === 'taskloom' || impl === 'floor') {
     const ex = impl === 'floor' ? new FloorQueue() : new Executor({ concurrency: CONCURRENCY })
-    if (impl === 'floor') ex.close = async () => {}
-    else ex.register('noop', noop)
+    if (impl === 'taskloom') ex.register('noop', noop)
     if (kind === 'awaited') {
       const handles = []
       const chunk = new Array(10_000).fill(null)

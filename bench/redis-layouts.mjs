@@ -10,18 +10,13 @@
 //   streams-results the same, each batch's outcomes appended to a second stream
 import Redis from 'ioredis'
 import { startRedis } from '../__test__/support/redis-server.mjs'
+import { serverCpu } from './redis-stats.mjs'
 
 const layout = process.argv[2]
 const n = 20_000
 const BATCH = 50
 const redis = await startRedis()
 const r = new Redis(redis.url)
-
-async function serverCpu() {
-  const info = await r.info('cpu')
-  const field = (name) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)[1])
-  return field('used_cpu_user') + field('used_cpu_sys')
-}
 
 const id = (i) => `0192d5b0-0000-7000-8000-${String(i).padStart(12, '0')}`
 
@@ -79,9 +74,9 @@ async function streams(withResults) {
 
 const run = { hashes, streams: () => streams(false), 'streams-results': () => streams(true) }[layout]
 if (run === undefined) throw new Error(`unknown layout ${layout} (hashes, streams, streams-results)`)
-const cpu0 = await serverCpu()
+const cpu0 = await serverCpu(r)
 await run()
-const cpu = (await serverCpu()) - cpu0
+const cpu = (await serverCpu(r)) - cpu0
 console.log(JSON.stringify({ layout, tasks: n, serverCpuUsPerTask: (cpu * 1e6) / n }))
 r.disconnect()
 await redis.stop()

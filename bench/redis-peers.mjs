@@ -14,10 +14,11 @@
 //               their results are submitted, and run: chords/s, submit to last callback done
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { startRedis } from '../__test__/support/redis-server.mjs'
+import Redis from 'ioredis'
 import { contender } from './redis-contenders.mjs'
+import { commandCalls, serverCpu } from './redis-stats.mjs'
 
 const [kind, impl, nText] = process.argv.slice(2)
 const n = Number(nText)
@@ -58,42 +59,6 @@ function startWorkers(count, mode) {
   )
 }
 
-/** One command to the private server (inline form), its reply as text. */
-function ask(command) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(redis.port, '127.0.0.1')
-    let reply = ''
-    socket.once('connect', () => socket.write(command + '\r\n'))
-    socket.on('data', (d) => {
-      reply += d
-      // A bulk reply `$<len>\r\n<data>\r\n`, or a status line.
-      const m = /^\$(\d+)\r\n/.exec(reply)
-      if (m ? Buffer.byteLength(reply) >= m[0].length + Number(m[1]) + 2 : reply.endsWith('\r\n')) {
-        socket.destroy()
-        resolve(m ? reply.slice(m[0].length, -2) : reply.trim())
-      }
-    })
-    socket.once('error', reject)
-  })
-}
-
-/** Calls and µs per command since the last CONFIG RESETSTAT, from INFO commandstats. */
-async function commandStats() {
-  const stats = {}
-  for (const line of (await ask('INFO commandstats')).split('\r\n')) {
-    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line)
-    if (m) stats[m[1]] = { calls: Number(m[2]), usec: Number(m[3]) }
-  }
-  return stats
-}
-
-/** CPU seconds the server has used (its main thread and the rest), from INFO cpu. */
-async function serverCpu() {
-  const info = await ask('INFO cpu')
-  const field = (name) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)[1])
-  return field('used_cpu_user') + field('used_cpu_sys')
-}
-
 async function untilDone(c, count) {
   while ((await c.succeeded()) < count) await sleep(5)
 }
@@ -122,21 +87,23 @@ async function measure() {
   if (kind === 'commands') {
     const workers = await startWorkers(1, 'plain')
     const c = await contender(impl, redis.url, { worker: false })
-    await ask('CONFIG RESETSTAT')
-    const cpu0 = await serverCpu()
+    const stats = new Redis(redis.url)
+    await stats.config('RESETSTAT')
+    const cpu0 = await serverCpu(stats)
     await c.addMany(payloads)
     // Polled rarely, so that the poll's own commands stay out of the count.
     while ((await c.succeeded()) < n) await sleep(200)
-    const stats = await commandStats()
-    const cpu = (await serverCpu()) - cpu0
+    const calls = await commandCalls(stats)
+    const cpu = (await serverCpu(stats)) - cpu0
+    stats.disconnect()
     await Promise.all(workers.map((w) => new Promise((r) => (w.once('exit', r), w.kill('SIGTERM')))))
     await c.close()
-    const calls = Object.values(stats).reduce((a, s) => a + s.calls, 0)
-    const top = Object.entries(stats)
-      .sort((a, b) => b[1].calls - a[1].calls)
+    const total = Object.values(calls).reduce((a, k) => a + k, 0)
+    const top = Object.entries(calls)
+      .sort((a, b) => b[1] - a[1])
       .slice(0, 6)
-      .map(([name, s]) => `${name} ${(s.calls / n).toFixed(2)}`)
-    return { perTask: calls / n, top: top.join(', '), cpuUsPerTask: (cpu * 1e6) / n }
+      .map(([name, k]) => `${name} ${(k / n).toFixed(2)}`)
+    return { perTask: total / n, top: top.join(', '), cpuUsPerTask: (cpu * 1e6) / n }
   }
   if (kind === 'chords') {
     const workers = await startWorkers(1, 'plain')

@@ -50,7 +50,7 @@ pub struct TaskOptionsSpec {
 }
 
 /// Slots one run of a task takes by size name (the seed's resource hint).
-pub const SIZE_NAMES: [(&str, u32); 3] = [("small", 1), ("medium", 2), ("large", 4)];
+const SIZE_NAMES: [(&str, u32); 3] = [("small", 1), ("medium", 2), ("large", 4)];
 
 /// `size` as slots: a positive whole number, or `'small' | 'medium' | 'large'` (1, 2, 4).
 pub fn size_slots(name: &str, size: &Value) -> Result<u32> {

@@ -36,8 +36,6 @@ struct Harness {
     e: Engine,
     clock: ManualClock,
     place: Option<Place>,
-    /// Each registered definition's size: the slots its claims take from a capacity.
-    sizes: Vec<usize>,
 }
 
 fn open(kind: Kind, cfg: &str) -> Harness {
@@ -48,7 +46,6 @@ fn open(kind: Kind, cfg: &str) -> Harness {
                 e,
                 clock,
                 place: None,
-                sizes: Vec::new(),
             };
         }
         Kind::Sqlite => {
@@ -83,7 +80,6 @@ fn open_at(place: &Place, cfg: &str, clock: ManualClock) -> Harness {
         e,
         clock,
         place: Some(place.clone()),
-        sizes: Vec::new(),
     }
 }
 
@@ -93,14 +89,9 @@ fn fail(msg: &str) -> Completion {
 
 impl Harness {
     fn register(&mut self, name: &str, opts: &str) -> u32 {
-        let def = TaskDef::from_json(name, opts).unwrap();
-        let size = def.size as usize;
-        let idx = self.e.register(def).unwrap();
-        if self.sizes.len() <= idx as usize {
-            self.sizes.resize(idx as usize + 1, 1);
-        }
-        self.sizes[idx as usize] = size;
-        idx
+        self.e
+            .register(TaskDef::from_json(name, opts).unwrap())
+            .unwrap()
     }
 
     /// Submits one task and waits for the store; returns its id (the first task's id
@@ -128,7 +119,8 @@ impl Harness {
         let mut got = common::claim(&mut self.e, n);
         if self.e.is_durable() {
             self.e.flush();
-            let used: usize = got.iter().map(|c| self.sizes.get(c.def as usize).copied().unwrap_or(1)).sum();
+            let registry = self.e.registry();
+            let used: usize = got.iter().map(|c| registry.get(c.def).size as usize).sum();
             got.extend(common::claim(&mut self.e, n - used));
         }
         got
