@@ -2,12 +2,12 @@
 // several worker processes share one file without running a task twice.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor } from '../index.mjs'
+import { spawnNode } from './support/processes.mjs'
 
 const worker = fileURLToPath(new URL('./fixtures/sqlite-worker.mjs', import.meta.url))
 const hanging = fileURLToPath(new URL('./fixtures/hanging-worker.mjs', import.meta.url))
@@ -19,7 +19,7 @@ function tempFiles() {
 }
 
 function startWorker(args) {
-  const child = spawn(process.execPath, [worker, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnNode([worker, ...args.map(String)], { stdio: ['ignore', 'pipe', 'inherit'] })
   child.stdoutText = ''
   child.stdout.on('data', (d) => (child.stdoutText += d))
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
@@ -102,7 +102,7 @@ test('a worker killed on the same host is recovered by a live worker at once, no
   const { dir, db } = tempFiles()
   const producer = new Executor({ store: `sqlite:${db}`, worker: false })
   const handles = await producer.submitMany('hang', [1, 2, 3])
-  const child = spawn(process.execPath, [hanging, db, LEASE_MS], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnNode([hanging, db, LEASE_MS], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(signal)))
@@ -146,4 +146,21 @@ test('several worker processes share one file and no task runs twice', async () 
   assert.equal(await check.task(handles[7].id).result(), 14, 'results are readable from any executor on the file')
   await check.close()
   fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('workers started at once on a new file all open it (none fails with "database is locked")', async () => {
+  // They race to create the file, switch it to WAL and migrate it; the loser of each
+  // step must wait its turn. A few rounds, since a race shows only sometimes.
+  const openAtOnce = fileURLToPath(new URL('./fixtures/open-at-once.mjs', import.meta.url))
+  for (let round = 0; round < 8; round++) {
+    const { dir, db } = tempFiles()
+    const children = Array.from({ length: 4 }, () => {
+      const child = spawnNode([openAtOnce, db], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let err = ''
+      child.stderr.on('data', (d) => (err += d))
+      return new Promise((resolve) => child.on('exit', (code) => resolve({ code, err })))
+    })
+    for (const { code, err } of await Promise.all(children)) assert.equal(code, 0, err)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

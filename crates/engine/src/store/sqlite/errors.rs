@@ -39,3 +39,8 @@ pub fn describe(e: &rusqlite::Error) -> String {
 pub fn is_corruption(e: &rusqlite::Error) -> bool {
     matches!(code_name(e), Some("SQLITE_CORRUPT" | "SQLITE_NOTADB"))
 }
+
+/// Another connection holds the lock: the same statement may succeed in a moment.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(code_name(e), Some("SQLITE_BUSY" | "SQLITE_LOCKED"))
+}

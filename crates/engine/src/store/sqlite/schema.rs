@@ -6,7 +6,7 @@
 //! with an error naming the path, and is left exactly as it was.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -156,6 +156,26 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE workers ADD COLUMN host TEXT;",
 ];
 
+/// How long opening waits for other connections' locks: the busy handler's timeout, and
+/// the bound of `while_busy`'s retries.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// Runs `step` again while SQLite answers busy, up to `BUSY_WAIT`. Workers started
+/// together race to create one file: a few of SQLite's paths here (the switch of a new
+/// file to WAL among them) answer `SQLITE_BUSY` at once, without calling the busy
+/// handler, and a worker must wait its turn rather than fail to start.
+fn while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_WAIT;
+    loop {
+        match step() {
+            Err(e) if super::errors::is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
+}
+
 fn open_error(path: &Path, what: impl std::fmt::Display) -> EngineError {
     EngineError::Store(format!(
         "cannot open the SQLite store '{}': {what}",
@@ -185,13 +205,23 @@ fn check_existing(path: &Path) -> Result<()> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| open_error(path, e))?;
-    let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(BUSY_WAIT)
+        .map_err(|e| open_error(path, e))?;
     let corrupt = |e: rusqlite::Error| {
         open_error(path, format!("the database is corrupt or unreadable ({e})"))
     };
-    let app = read("PRAGMA application_id").map_err(corrupt)?;
-    let version = read("PRAGMA user_version").map_err(corrupt)?;
-    let tables = read("SELECT count(*) FROM sqlite_master").map_err(corrupt)?;
+    // One statement, so one snapshot: read apart, another process's migration could
+    // commit between the reads and show tables without taskloom's application_id.
+    let (app, version, tables) = while_busy(|| {
+        conn.query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id),
+                    (SELECT user_version FROM pragma_user_version),
+                    (SELECT count(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
+        )
+    })
+    .map_err(corrupt)?;
     if app != APPLICATION_ID as i64 && tables > 0 {
         return Err(open_error(
             path,
@@ -264,15 +294,15 @@ pub fn connect(path: &Path, cache_kib: u32) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| open_error(path, e))?;
-    conn.busy_timeout(Duration::from_secs(10))
+    conn.busy_timeout(BUSY_WAIT)
         .map_err(|e| open_error(path, e))?;
     // WAL: readers never block the writer. NORMAL sync survives any process crash
     // (kill -9); only a power loss can take the last commits (FULL would fsync each).
-    conn.execute_batch(&format!(
+    let settings = format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -{cache_kib}; PRAGMA foreign_keys = OFF;"
-    ))
-    .map_err(|e| open_error(path, e))?;
+    );
+    while_busy(|| conn.execute_batch(&settings)).map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
@@ -293,7 +323,7 @@ pub fn open(path: &Path) -> Result<Connection> {
         }
     }
     let mut conn = connect(path, WRITER_CACHE_KIB)?;
-    migrate(&mut conn).map_err(|e| open_error(path, e))?;
+    while_busy(|| migrate(&mut conn)).map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
@@ -339,6 +369,31 @@ mod tests {
         // The codes are the index of `TaskState::ALL`.
         for (i, s) in TaskState::ALL.iter().enumerate() {
             assert_eq!(crate::store::protocol::state_code(*s) as usize, i, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn processes_opening_one_new_file_at_once_all_get_in() {
+        // Workers started together race to create the file, switch it to WAL and
+        // migrate it; a loser must wait its turn, not fail with "database is locked".
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("tasks.db");
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for o in opens {
+                if let Err(e) = o.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
         }
     }
 
