@@ -3,14 +3,13 @@
 // itself keeps its lease (its writer thread renews it) and finishes where it started.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
-import { sleep } from './support/processes.mjs'
+import { sleep, spawnNode } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/blocking-worker.mjs', import.meta.url))
 let redis
@@ -22,7 +21,7 @@ after(async () => {
 })
 
 async function startWorker(store, namespace, role) {
-  const child = spawn(process.execPath, [fixture, store, namespace, role, 200], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnNode([fixture, store, namespace, role, 200], { stdio: ['ignore', 'pipe', 'inherit'] })
   child.exited = new Promise((resolve) => child.on('exit', resolve))
   await new Promise((resolve) => child.stdout.once('data', resolve))
   return child

@@ -2,12 +2,13 @@
 // file; `top` in a real terminal (tmux), read back with capture-pane.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, spawnSync, execFileSync } from 'node:child_process'
+import { spawnSync, execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Executor } from '../index.mjs'
+import { spawnNode } from './support/processes.mjs'
 
 const BIN = fileURLToPath(new URL('../bin/taskloom.js', import.meta.url))
 
@@ -120,7 +121,7 @@ test('taskloom serve runs the handlers its --tasks module registers, until SIGTE
   const { dir, store } = tmpStore()
   const tasks = path.join(dir, 'tasks.mjs')
   fs.writeFileSync(tasks, "export default (ex) => { ex.register('double', (x) => x * 2, { queue: 'work' }) }\n")
-  const child = spawn(process.execPath, [BIN, 'serve', '--store', store, '--tasks', tasks, '--concurrency', '4'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawnNode([BIN, 'serve', '--store', store, '--tasks', tasks, '--concurrency', '4'], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr.on('data', (b) => (err += b))
   let exited = null
@@ -147,7 +148,7 @@ test('taskloom serve --http serves the HTTP API: beside a worker, or alone in fr
   const tasks = path.join(dir, 'tasks.mjs')
   fs.writeFileSync(tasks, "export default (ex) => { ex.register('double', (x) => x.n * 2, { params: { n: 'integer' } }) }\n")
   const start = async (args, env = {}) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--store', store, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
+    const child = spawnNode([BIN, 'serve', '--store', store, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
     let err = ''
     child.stderr.on('data', (b) => (err += b))
     child.exited = new Promise((resolve) => child.on('exit', resolve))

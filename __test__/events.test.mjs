@@ -3,11 +3,10 @@
 // the store's event log (a SQLite file; a private redis-server).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Executor } from '../index.mjs'
 import { placesForThisFile, storeOptions } from './support/places.mjs'
-import { sleep, until } from './support/processes.mjs'
+import { sleep, until, spawnNode } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/registry-worker.mjs', import.meta.url))
 const { place, redis: server } = placesForThisFile('ev')
@@ -53,7 +52,7 @@ test('in this process: completed carries the result, failed the error and whethe
 
 
 async function startWorker(p, tasks) {
-  const child = spawn(process.execPath, [fixture, p.store, p.namespace, '{}', JSON.stringify(tasks)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnNode([fixture, p.store, p.namespace, '{}', JSON.stringify(tasks)], { stdio: ['ignore', 'pipe', 'inherit'] })
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
   await new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => d.toString().includes('ready') && resolve())

@@ -4,7 +4,6 @@
 // nothing enqueued.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import { Executor, TaskFailedError } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
+import { spawnNode } from './support/processes.mjs'
 
 const echoWorker = fileURLToPath(new URL('./fixtures/echo-worker.mjs', import.meta.url))
 const roundTrip = (v) => JSON.parse(JSON.stringify(v))
@@ -97,7 +97,7 @@ for (const kind of ['sqlite', 'redis']) {
   test(`property (${kind}): values round-trip across processes (producer here, worker in a child)`, async () => {
     const place = kind === 'sqlite' ? tempDb() : { url: redis.url }
     const namespace = kind === 'redis' ? `json-${process.pid}` : undefined
-    const child = spawn(process.execPath, [echoWorker, place.url, ...(namespace ? [namespace] : [])], {
+    const child = spawnNode([echoWorker, place.url, ...(namespace ? [namespace] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     const exited = new Promise((resolve) => child.on('exit', resolve))

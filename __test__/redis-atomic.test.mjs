@@ -3,11 +3,10 @@
 // and a call whose outcome cannot be known says so.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Executor, StoreError } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
-import { sleep } from './support/processes.mjs'
+import { sleep, spawnNode } from './support/processes.mjs'
 
 const bigSubmit = fileURLToPath(new URL('./fixtures/big-submit.mjs', import.meta.url))
 const N = 20_000
@@ -25,7 +24,7 @@ test('a producer killed in the middle of a 20,000-task submitMany leaves all of 
     const seen = new Set()
     for (const [trial, delayMs] of [5, 15, 30, 45, 60, 80, 110, 150].entries()) {
       const namespace = `atomic-kill-${trial}`
-      const child = spawn(process.execPath, [bigSubmit, redis.url, namespace, N], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const child = spawnNode([bigSubmit, redis.url, namespace, N], { stdio: ['ignore', 'pipe', 'inherit'] })
       const exited = new Promise((resolve) => child.on('exit', resolve))
       await new Promise((resolve) => child.stdout.once('data', resolve))
       await sleep(delayMs)

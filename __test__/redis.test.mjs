@@ -4,14 +4,14 @@
 // a Redis restart loses nothing. Every test uses its own redis-server on a free port.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor, StoreError } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
-import { sleep, until, lines } from './support/processes.mjs'
+import { sleep, until, lines, spawnNode } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/redis-worker.mjs', import.meta.url))
 let redis
@@ -31,7 +31,7 @@ function place() {
 
 function startWorker(server, p, { concurrency = 8, leaseMs = 30_000, mode = 'run', count = 0 } = {}) {
   const args = [fixture, server.url, p.namespace, p.log, concurrency, leaseMs, mode, count]
-  const child = spawn(process.execPath, args.map(String), { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawnNode(args.map(String), { stdio: ['ignore', 'pipe', 'inherit'] })
   child.stdoutText = ''
   child.stdout.on('data', (d) => (child.stdoutText += d))
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
@@ -254,7 +254,7 @@ test('rediss:// connects over TLS (a self-signed certificate, accepted with #ins
 test('a result awaited by a producer opened a moment ago is never lost (its subscription may stand after the task finished)', async () => {
   const p = place()
   const echo = fileURLToPath(new URL('./fixtures/echo-worker.mjs', import.meta.url))
-  const worker = spawn(process.execPath, [echo, redis.url, p.namespace], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const worker = spawnNode([echo, redis.url, p.namespace], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((resolve) => worker.stdout.on('data', (d) => d.toString().includes('ready') && resolve()))
   try {
     // Each round a fresh producer: the worker often finishes the task before the

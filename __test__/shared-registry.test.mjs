@@ -4,11 +4,11 @@
 // tasks, and workers that define a task differently are reported.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Executor, DefinitionConflictError, TaskNotFoundError } from '../index.mjs'
 import { placesForThisFile, storeOptions } from './support/places.mjs'
-import { sleep, until } from './support/processes.mjs'
+import { sleep, until, spawnNode } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/registry-worker.mjs', import.meta.url))
 const { place, redis: server } = placesForThisFile('reg')
@@ -20,7 +20,7 @@ function producer(p, options = {}) {
 
 /** A worker process with `tasks` (name → register options); its stdout lines collected. */
 async function startWorker(p, tasks, exOptions = {}) {
-  const child = spawn(process.execPath, [fixture, p.store, p.namespace, JSON.stringify(exOptions), JSON.stringify(tasks)], {
+  const child = spawnNode([fixture, p.store, p.namespace, JSON.stringify(exOptions), JSON.stringify(tasks)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   child.output = []

@@ -4,14 +4,13 @@
 // in-memory exporter of @opentelemetry/sdk-trace-base.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import api from '@opentelemetry/api'
 import { BasicTracerProvider, SimpleSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { Executor } from '../index.mjs'
 import { placesForThisFile, storeOptions } from './support/places.mjs'
-import { until } from './support/processes.mjs'
+import { until, spawnNode } from './support/processes.mjs'
 
 const exporter = new InMemorySpanExporter()
 api.trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
@@ -105,7 +104,7 @@ test('a run is a span under the span active at submit; spans made in the handler
 for (const kind of ['sqlite', 'redis']) {
   test(`${kind}: the span of a run in another process has the submitter's span as its parent`, async () => {
     const p = place(kind)
-    const child = spawn(process.execPath, [fixture, p.store, p.namespace, 'remote-work'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawnNode([fixture, p.store, p.namespace, 'remote-work'], { stdio: ['ignore', 'pipe', 'inherit'] })
     const lines = []
     child.stdout.on('data', (d) => lines.push(...d.toString().split('\n').filter(Boolean)))
     child.exited = new Promise((resolve) => child.on('exit', resolve))

@@ -3,14 +3,13 @@
 // once, and a workflow whose worker is killed with SIGKILL goes on in another worker.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Executor, TaskCancelledError, sig, chain, group, chord } from '../index.mjs'
 import { startRedis } from './support/redis-server.mjs'
-import { until, lines } from './support/processes.mjs'
+import { until, lines, spawnNode } from './support/processes.mjs'
 
 const fixture = fileURLToPath(new URL('./fixtures/workflow-worker.mjs', import.meta.url))
 let redis
@@ -38,7 +37,7 @@ function executor(p, options = {}) {
 }
 
 async function startWorker(p, { leaseMs = 30_000, mode = 'serve' } = {}) {
-  const child = spawn(process.execPath, [fixture, p.store, p.namespace, p.log, String(leaseMs), mode], {
+  const child = spawnNode([fixture, p.store, p.namespace, p.log, String(leaseMs), mode], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
