@@ -14,7 +14,8 @@ const env = {
   TASKLOOM_TEST_REDIS_URL: server.url,
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(preload)}`.trim(),
 }
-const args = ['--test', '--test-concurrency=1', ...(process.argv.length > 2 ? process.argv.slice(2) : ['__test__/'])]
+// --test-timeout: a test that hangs fails after 5 minutes instead of holding the run.
+const args = ['--test', '--test-concurrency=1', '--test-timeout=300000', ...(process.argv.length > 2 ? process.argv.slice(2) : ['__test__/'])]
 const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' })
 const code = await new Promise((r) => child.on('exit', (c) => r(c ?? 1)))
 await server.stop()
