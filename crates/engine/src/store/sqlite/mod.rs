@@ -26,6 +26,7 @@ macro_rules! sql_state {
 
 pub mod errors;
 mod control;
+mod counts;
 mod events;
 mod registry;
 pub mod schema;
@@ -116,6 +117,7 @@ const INFO_COLUMNS: &str =
 impl SqliteStore {
     pub fn open(settings: SqliteSettings, clock: Arc<dyn Clock>) -> Result<SqliteStore> {
         let conn = schema::open(&settings.path)?;
+        counts::disable_triggers(&conn).map_err(|e| query_error(&settings.path, e))?;
         let reader = schema::connect(&settings.path, schema::READER_CACHE_KIB)?;
         let shared = Arc::new(Shared::default());
         let (tx, rx) = channel();
@@ -170,7 +172,7 @@ impl SqliteStore {
             // The writer checkpoints before it writes again: it takes this submit.
             return Err(EngineError::Store("the store is recovering from a fault".into()));
         }
-        let existing = self.write_here(|tx| writer::insert_tasks(tx, tasks, now))?;
+        let existing = self.write_here(|tx| writer::insert_tasks(tx, tasks, now, None))?;
         self.shared.mark_stale(|| self.send(Op::Poke));
         Ok(existing)
     }

@@ -128,6 +128,7 @@ const MIGRATIONS: &[&str] = &[
     // 5: tasks per queue and state, kept by triggers on every way a task is stored,
     // changes state or goes, so that counts() reads a few rows instead of every task
     // (GROUP BY over a million tasks took about a second, on the caller's thread).
+    // The writer's connection runs with triggers off and counts itself (counts.rs).
     "CREATE TABLE task_counts (
         queue TEXT NOT NULL,
         state INTEGER NOT NULL,

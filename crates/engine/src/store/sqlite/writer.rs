@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::schema::{FAILURE, RETRY};
+use super::counts::{self, Counts};
+use super::schema::{FAILURE, PENDING, RECEIVED, RETRY, STARTED};
 use super::errors;
 use crate::clock::Clock;
 use crate::store::fault::FaultEpisode;
@@ -240,6 +241,10 @@ impl Writer {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Outcomes of this batch as one JSON array (see `push_outcome`).
         let mut finishes = String::new();
+        // This connection fires no count triggers: the round counts what it changes.
+        let mut counts = Counts::default();
+        // The outcomes' rows, ids and new states, for those counts.
+        let mut outcomes: Vec<(i64, TaskId, i64)> = Vec::new();
         let heartbeat = self.core.chores.heartbeat_due(now);
         if self.cfg.worker && !stopping && heartbeat {
             tx.prepare_cached(
@@ -257,7 +262,7 @@ impl Writer {
         for op in &batch.ops {
             match op {
                 Op::Insert { ticket, tasks } => {
-                    let existing = insert_tasks(&tx, tasks, now)?;
+                    let existing = insert_tasks(&tx, tasks, now, Some(&mut counts))?;
                     replies.push(Reply::Committed {
                         ticket: *ticket,
                         existing_id: existing,
@@ -274,6 +279,7 @@ impl Writer {
                     at,
                     ..
                 } => {
+                    outcomes.push((*seq, *id, state_code(*state) as i64));
                     push_outcome(
                         &mut finishes,
                         *seq,
@@ -294,11 +300,18 @@ impl Writer {
                     ..
                 } => {
                     let due = (*due_at > now).then_some(*due_at as i64);
-                    tx.prepare_cached(
-                        concat!("UPDATE tasks SET state = ", sql_state!(RETRY), ", error = ?1, due_at = ?2
-                         WHERE seq = ?5 AND id = ?3 AND owner = ?4"),
-                    )?
-                    .execute(params![error, due, id.to_string(), me, seq])?;
+                    let id = id.to_string();
+                    let held: Option<(String, i64)> = tx
+                        .prepare_cached("SELECT queue, state FROM tasks WHERE seq = ?1 AND id = ?2 AND owner = ?3")?
+                        .query_row(params![seq, id, me], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((queue, state)) = held {
+                        tx.prepare_cached(
+                            concat!("UPDATE tasks SET state = ", sql_state!(RETRY), ", error = ?1, due_at = ?2 WHERE seq = ?3"),
+                        )?
+                        .execute(params![error, due, seq])?;
+                        counts.moved(&queue, state, RETRY, 1);
+                    }
                 }
                 Op::Progress {
                     id,
@@ -326,12 +339,19 @@ impl Writer {
                         .execute(params![id.to_string(), *time as i64, level, message])?;
                 }
                 Op::Release { ids } => {
+                    let mut held = tx.prepare_cached("SELECT state FROM tasks WHERE id = ?1 AND owner = ?2")?;
                     let mut st = tx.prepare_cached(
                         concat!("UPDATE tasks SET state = CASE WHEN attempt <= 1 THEN ", sql_state!(PENDING), " ELSE ", sql_state!(RETRY), " END, attempt = attempt - 1,
-                         owner = NULL, started_at = NULL WHERE id = ?1 AND owner = ?2"),
+                         owner = NULL, started_at = NULL WHERE id = ?1 AND owner = ?2 RETURNING queue, state"),
                     )?;
                     for id in ids {
-                        st.execute(params![id.to_string(), me])?;
+                        let id = id.to_string();
+                        let Some(from) = held.query_row(params![id, me], |r| r.get::<_, i64>(0)).optional()? else {
+                            continue;
+                        };
+                        let (queue, to): (String, i64) =
+                            st.query_row(params![id, me], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        counts.moved(&queue, from, to, 1);
                     }
                 }
                 Op::Events { docs, at } => {
@@ -352,11 +372,15 @@ impl Writer {
         // carries its start time): `Batch` left it out of the started marks.
         if !batch.started_seqs.is_empty() {
             let seqs = serde_json::to_string(&batch.started_seqs).expect("seqs serialize");
-            tx.prepare_cached(
+            let mut st = tx.prepare_cached(
                 concat!("UPDATE tasks SET state = ", sql_state!(STARTED), ", started_at = ?2
-                 WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = ", sql_state!(RECEIVED)),
-            )?
-            .execute(params![seqs, batch.started_at as i64, me])?;
+                 WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?3 AND state = ", sql_state!(RECEIVED),
+                 " RETURNING queue"),
+            )?;
+            let mut rows = st.query(params![seqs, batch.started_at as i64, me])?;
+            while let Some(r) = rows.next()? {
+                counts.moved(r.get_ref(0)?.as_str()?, RECEIVED, STARTED, 1);
+            }
         }
         for ticket in &batch.flushes {
             replies.push(Reply::Committed {
@@ -369,6 +393,7 @@ impl Writer {
             finishes.push(']');
             // Outcomes in one statement (a guard on owner: a worker whose lease expired
             // and whose task was taken over must not overwrite the new run's outcome).
+            count_outcomes(&tx, &outcomes, &me, &mut counts)?;
             tx.prepare_cached(
                 "UPDATE tasks SET state = j.value ->> 2, attempt = j.value ->> 3, result = j.value ->> 4,
                    error = j.value ->> 5, completed_at = j.value ->> 6, due_at = NULL,
@@ -388,7 +413,7 @@ impl Writer {
         }
         let trim = self.core.chores.maintenance_due(now);
         if heartbeat || (trim && end_dead_workers(&tx, &me)? > 0) {
-            recover_expired(&tx, now)?;
+            recover_expired(&tx, now, &mut counts)?;
         }
         if changed && self.holds_tasks {
             let ids = cancel_requests(&tx, &me)?;
@@ -399,6 +424,7 @@ impl Writer {
         if trim {
             trim_finished(
                 &tx,
+                &mut counts,
                 now,
                 self.cfg.keep_count,
                 self.cfg.keep_age_ms,
@@ -415,7 +441,7 @@ impl Writer {
             && !wants.is_empty()
             && (batch.request.is_some() || batch.inserted || changed || !self.core.claim.is_empty())
         {
-            adopted = adopt(&tx, &wants, limit, &me)?;
+            adopted = adopt(&tx, &wants, limit, &me, &mut counts)?;
         }
         if stopping {
             tx.prepare_cached("DELETE FROM workers WHERE id = ?1")?
@@ -442,6 +468,7 @@ impl Writer {
         } else {
             None
         };
+        counts.write(&tx)?;
         tx.commit()?;
         // Committed: only now may the host learn of it.
         let (has_work, next_due) = match fresh {
@@ -593,11 +620,41 @@ fn push_outcome(
     }
 }
 
+/// Counts the outcomes the statement after it writes: each row it will change (the same
+/// seq, id and owner guard), from its state now to its outcome's. Read by row number
+/// from a list of numbers, not from the outcomes' JSON, which would be parsed twice.
+fn count_outcomes(
+    tx: &Transaction,
+    outcomes: &[(i64, TaskId, i64)],
+    me: &str,
+    counts: &mut Counts,
+) -> rusqlite::Result<()> {
+    let seqs = serde_json::to_string(&outcomes.iter().map(|o| o.0).collect::<Vec<_>>()).expect("seqs");
+    let by_seq: rustc_hash::FxHashMap<i64, (TaskId, i64)> =
+        outcomes.iter().map(|(seq, id, to)| (*seq, (*id, *to))).collect();
+    let mut st = tx.prepare_cached(
+        "SELECT seq, id, queue, state FROM tasks WHERE seq IN (SELECT value FROM json_each(?1)) AND owner = ?2",
+    )?;
+    let mut rows = st.query(params![seqs, me])?;
+    while let Some(r) = rows.next()? {
+        let Some((id, to)) = by_seq.get(&r.get::<_, i64>(0)?) else {
+            continue;
+        };
+        if uuid::Uuid::try_parse(r.get_ref(1)?.as_str()?).ok() == Some(*id) {
+            counts.moved(r.get_ref(2)?.as_str()?, r.get(3)?, *to, 1);
+        }
+    }
+    Ok(())
+}
+
 /// Inserts tasks; with an idempotency key that a task already has, returns that task's id.
+/// `counts`: where the writer counts them (its connection fires no count triggers);
+/// `None` on a connection whose triggers count.
 pub(super) fn insert_tasks(
     tx: &Transaction,
     tasks: &[NewTask],
     now: u64,
+    mut counts: Option<&mut Counts>,
 ) -> rusqlite::Result<Option<String>> {
     // A batch from one submitMany shares everything but id and payload: one statement.
     if tasks.len() > 1 && tasks.iter().all(|t| t.key.is_none()) {
@@ -618,16 +675,19 @@ pub(super) fn insert_tasks(
         rows.push(']');
         let run_at = (t.run_at > 0).then_some(t.run_at as i64);
         let due_at = (t.run_at > now).then_some(t.run_at as i64);
-        tx.prepare_cached(
-            "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, created_at, run_at, due_at, trace)
-             SELECT j.value ->> 0, ?1, ?2, 0, ?3, ?4, j.value ->> 1, ?5, ?6, ?7, ?9 FROM json_each(?8) AS j",
+        let n = tx.prepare_cached(
+            concat!("INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, created_at, run_at, due_at, trace)
+             SELECT j.value ->> 0, ?1, ?2, ", sql_state!(PENDING), ", ?3, ?4, j.value ->> 1, ?5, ?6, ?7, ?9 FROM json_each(?8) AS j"),
         )?
         .execute(params![&*t.name, &*t.queue, t.priority, t.max_attempts, t.created_at as i64, run_at, due_at, rows, t.trace.as_deref()])?;
+        if let Some(c) = counts {
+            c.add(&t.queue, PENDING, n as i64);
+        }
         return Ok(None);
     }
     let mut st = tx.prepare_cached(
-        "INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at, trace)
-         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING",
+        concat!("INSERT INTO tasks (id, name, queue, state, priority, max_attempts, payload, key, created_at, run_at, due_at, trace)
+         VALUES (?1, ?2, ?3, ", sql_state!(PENDING), ", ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING"),
     )?;
     let mut buf = uuid::Uuid::encode_buffer();
     for t in tasks {
@@ -646,6 +706,9 @@ pub(super) fn insert_tasks(
             due_at,
             t.trace.as_deref()
         ])?;
+        if let Some(c) = counts.as_deref_mut() {
+            c.add(&t.queue, PENDING, n as i64);
+        }
         if n == 0 {
             if let Some(key) = &t.key {
                 let id: String =
@@ -661,22 +724,28 @@ pub(super) fn insert_tasks(
 
 /// Claims the first `limit` ready tasks among the wanted names — highest priority,
 /// then FIFO, at most `max` of each name: RECEIVED, leased to `me`, attempt counted.
-fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Result<Vec<Adopted>> {
+fn adopt(
+    tx: &Transaction,
+    wants: &[Want],
+    limit: u32,
+    me: &str,
+    counts: &mut Counts,
+) -> rusqlite::Result<Vec<Adopted>> {
     // Each name's line is read from its index in order, so the cost does not grow
-    // with the backlog.
-    let mut heads: Vec<(i32, i64, u32)> = Vec::new();
+    // with the backlog. Its state (PENDING or RETRY) is read for the counts.
+    let mut heads: Vec<(i32, i64, u32, i64, usize)> = Vec::new();
     let mut line = tx.prepare_cached(
-        concat!("SELECT priority, seq FROM tasks WHERE name = ?1 AND queue = ?3 AND state IN ", sql_state!(READY), " AND due_at IS NULL
+        concat!("SELECT priority, seq, state FROM tasks WHERE name = ?1 AND queue = ?3 AND state IN ", sql_state!(READY), " AND due_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM paused_queues WHERE queue = ?3)
          ORDER BY priority DESC, seq LIMIT ?2"),
     )?;
-    for w in wants {
+    for (i, w) in wants.iter().enumerate() {
         let max = w.max.min(limit);
         if max == 0 {
             continue;
         }
         let rows = line.query_map(params![w.name, max, w.queue], |r| {
-            Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def))
+            Ok((r.get::<_, i32>(0)?, r.get::<_, i64>(1)?, w.def, r.get::<_, i64>(2)?, i))
         })?;
         for row in rows {
             heads.push(row?);
@@ -684,6 +753,9 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
     }
     heads.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     heads.truncate(limit as usize);
+    for h in &heads {
+        counts.moved(&wants[h.4].queue, h.3, RECEIVED, 1);
+    }
     // One statement for the whole batch: per-row statements cost more than the rows.
     let defs: rustc_hash::FxHashMap<i64, u32> = heads.iter().map(|h| (h.1, h.2)).collect();
     let seqs = serde_json::to_string(&heads.iter().map(|h| h.1).collect::<Vec<_>>()).expect("seqs");
@@ -722,9 +794,20 @@ fn adopt(tx: &Transaction, wants: &[Want], limit: u32, me: &str) -> rusqlite::Re
 /// to their line with the attempt counted. A lost run does not use up the retry budget
 /// once: a task is only given up (FAILURE) when it is lost again with no attempts left,
 /// so a task that kills its process cannot crash-loop forever.
-fn recover_expired(tx: &Transaction, now: u64) -> rusqlite::Result<usize> {
+fn recover_expired(tx: &Transaction, now: u64, counts: &mut Counts) -> rusqlite::Result<usize> {
     let retry_err = worker_lost_error(false);
     let fail_err = worker_lost_error(true);
+    // The rows the update below takes, counted first (the same condition).
+    let mut moves = tx.prepare_cached(concat!(
+        "SELECT queue, state, CASE WHEN attempt > max_attempts THEN ?1 ELSE ?2 END, count(*) FROM tasks
+         WHERE state IN ", sql_state!(HELD), " AND owner NOT IN (SELECT id FROM workers WHERE expires_at >= ?3)
+         GROUP BY 1, 2, 3"
+    ))?;
+    let mut rows = moves.query(params![FAILURE, RETRY, now as i64])?;
+    while let Some(r) = rows.next()? {
+        counts.moved(r.get_ref(0)?.as_str()?, r.get(1)?, r.get(2)?, r.get(3)?);
+    }
+    drop(rows);
     let n = tx
         .prepare_cached(
             concat!("UPDATE tasks SET
@@ -784,6 +867,7 @@ fn cancel_requests(tx: &Transaction, me: &str) -> rusqlite::Result<Vec<TaskId>> 
 /// `keep_age_ms` are deleted with their logs.
 fn trim_finished(
     tx: &Transaction,
+    counts: &mut Counts,
     now: u64,
     keep_count: usize,
     keep_age_ms: Option<u64>,
@@ -791,12 +875,13 @@ fn trim_finished(
 ) -> rusqlite::Result<()> {
     let mut remaining = TRIM_CHUNK;
     for (name, count, age) in own {
-        remaining -= trim_group(tx, now, *count, *age, Some(name), None, remaining)?;
+        remaining -= trim_group(tx, counts, now, *count, *age, Some(name), None, remaining)?;
     }
     let own_names =
         serde_json::to_string(&own.iter().map(|o| &o.0).collect::<Vec<_>>()).expect("names");
     trim_group(
         tx,
+        counts,
         now,
         keep_count,
         keep_age_ms,
@@ -809,8 +894,10 @@ fn trim_finished(
 
 /// Trims one retention group — one task name (`name`), or every name but `except` (a
 /// JSON list) — deleting at most `limit` tasks; returns how many it deleted.
+#[allow(clippy::too_many_arguments)]
 fn trim_group(
     tx: &Transaction,
+    counts: &mut Counts,
     now: u64,
     keep_count: usize,
     keep_age_ms: Option<u64>,
@@ -827,6 +914,7 @@ fn trim_group(
         let cutoff = now.saturating_sub(age) as i64;
         deleted += delete_finished(
             tx,
+            counts,
             &format!("completed_at <= ?1 AND {scope}"),
             cutoff,
             limit,
@@ -859,6 +947,7 @@ fn trim_group(
             if let Some(c) = cutoff {
                 deleted += delete_finished(
                     tx,
+                    counts,
                     &format!("completed_at <= ?1 AND {scope}"),
                     c,
                     excess,
@@ -871,8 +960,10 @@ fn trim_group(
     Ok(deleted)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn delete_finished(
     tx: &Transaction,
+    counts: &mut Counts,
     condition: &str,
     value: i64,
     limit: i64,
@@ -881,16 +972,19 @@ fn delete_finished(
 ) -> rusqlite::Result<i64> {
     let sql = format!(
         concat!("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE state IN ", sql_state!(FINISHED), " AND {condition}
-         ORDER BY completed_at LIMIT ?2) RETURNING id"),
+         ORDER BY completed_at LIMIT ?2) RETURNING id, queue, state"),
         condition = condition
     );
     let mut st = tx.prepare_cached(&sql)?;
-    let ids: Vec<String> = st
-        .query_map(params![value, limit, name, except], |r| r.get(0))?
+    let gone: Vec<(String, String, i64)> = st
+        .query_map(params![value, limit, name, except], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut logs = tx.prepare_cached("DELETE FROM task_logs WHERE task_id = ?1")?;
-    for id in &ids {
+    for (id, queue, state) in &gone {
         logs.execute(params![id])?;
+        counts::delete_artifacts(tx, id)?;
+        counts.add(queue, *state, -1);
     }
+    let ids = gone;
     Ok(ids.len() as i64)
 }
