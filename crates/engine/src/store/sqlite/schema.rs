@@ -374,9 +374,11 @@ mod tests {
     }
 
     #[test]
-    fn processes_opening_one_new_file_at_once_all_get_in() {
+    fn threads_opening_one_new_file_at_once_all_get_in() {
         // Workers started together race to create the file, switch it to WAL and
         // migrate it; a loser must wait its turn, not fail with "database is locked".
+        // Threads share one process's locks, so this race shows more rarely than between
+        // processes: durability.test.mjs runs it with real processes.
         for round in 0..20 {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("tasks.db");
